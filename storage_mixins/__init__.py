@@ -1,0 +1,28 @@
+"""Composable wrappers for Django storages.
+
+Layer them around any storage::
+
+    Fallback(FileSystemStorage(), ReadOnly(S3Storage()))
+
+* :class:`Fallback` reads through layers in order and writes to one layer;
+* :class:`ReadOnly` refuses every write before any I/O happens;
+* :class:`FallbackStorage` is the ready-made stack, configured from settings.
+"""
+
+from .base import StorageWrapper, is_read_only
+from .errors import ReadOnlyError
+from .fallback import Fallback
+from .fallback_storage import FallbackStorage
+from .readonly import ReadOnly, ReadOnlyFile
+
+__all__ = [
+    "Fallback",
+    "FallbackStorage",
+    "ReadOnly",
+    "ReadOnlyError",
+    "ReadOnlyFile",
+    "StorageWrapper",
+    "is_read_only",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,137 @@
+"""The base of every wrapper: a transparent proxy around one storage.
+
+``StorageWrapper`` is a ``wrapt.BaseObjectProxy`` (the C-backed proxy), so a
+wrapper *is* its storage to the outside world: ``isinstance(ReadOnly(s3),
+S3Storage)`` holds and backend attributes such as ``.location`` or
+``.bucket_name`` read through. The single delegation point is ``__wrapped__``;
+every attribute a wrapper does not define is looked up there.
+
+That transparency has one trap: a method the wrapper does not override runs
+with the *wrapped* storage as ``self``, so anything it calls internally (for
+``Storage.save``: ``get_available_name`` and ``_save``) bypasses the wrapper.
+Concrete wrappers therefore override every method whose behaviour they change,
+including the private ones Django's templates call.
+
+The base class also gives every wrapper the Django plumbing a storage needs:
+``deconstruct()`` for migrations, equality, ``repr()`` of the whole stack, and
+``copy``/``deepcopy``/``pickle`` support, all derived from the arguments the
+wrapper was constructed with.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import wrapt
+
+from .labels import storage_label
+from .resolve import StorageSpec, resolve_storage
+
+__all__ = ["StorageWrapper", "is_read_only"]
+
+
+def is_read_only(storage: object) -> bool:
+    """Whether ``storage`` is known to refuse every write, without trying one.
+
+    True for :class:`~storage_mixins.ReadOnly`, for any wrapper around it and
+    for a :class:`~storage_mixins.Fallback` without a writable layer.
+    """
+    return isinstance(storage, StorageWrapper) and storage.is_read_only
+
+
+class StorageWrapper(wrapt.BaseObjectProxy):
+    """A transparent proxy around one storage; intercepts nothing by itself.
+
+    ``storage`` is a storage instance or the name of an alias in
+    ``settings.STORAGES`` (resolved to Django's shared instance).
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        self = super().__new__(cls, *args, **kwargs)
+        # Kept for deconstruct(), copying and pickling: the arguments as given,
+        # aliases unresolved, so a rebuilt wrapper resolves them again.
+        self._self_arguments = (args, kwargs)
+        return self
+
+    def __init__(self, storage: StorageSpec) -> None:
+        super().__init__(resolve_storage(storage, owner=type(self).__name__))
+
+    @property
+    def is_read_only(self) -> bool:
+        """Whether every write through this wrapper is refused."""
+        return is_read_only(self.__wrapped__)
+
+    # -- Django plumbing ---------------------------------------------------
+
+    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        """Return ``(path, args, kwargs)`` that rebuild an equal wrapper.
+
+        Used by ``makemigrations`` for ``FileField(storage=...)``. Storages
+        given as ``STORAGES`` aliases stay aliases, so migrations do not embed
+        settings such as bucket names or credentials.
+        """
+        args, kwargs = self._self_arguments
+        return _import_path(type(self)), args, dict(kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StorageWrapper) or type(other) is not type(self):
+            return NotImplemented
+        return _comparable(self) == _comparable(other)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((type(self), len(self._self_arguments[0])))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(self._repr_arguments())})"
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+    def _repr_arguments(self) -> list[str]:
+        _args, kwargs = self._self_arguments
+        options = [f"{key}={value!r}" for key, value in kwargs.items() if key != "storage"]
+        return [storage_label(self.__wrapped__), *options]
+
+    def __copy__(self) -> Any:
+        args, kwargs = self._self_arguments
+        return type(self)(*args, **kwargs)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        args, kwargs = copy.deepcopy(self._self_arguments, memo)
+        return type(self)(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args, kwargs = self._self_arguments
+        return (_rebuild, (type(self), args, kwargs))
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return self.__reduce__()
+
+
+def _rebuild(cls: type[StorageWrapper], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return cls(*args, **kwargs)
+
+
+def _import_path(cls: type) -> str:
+    import storage_mixins
+
+    if getattr(storage_mixins, cls.__name__, None) is cls:
+        return f"storage_mixins.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _comparable(value: Any) -> Any:
+    """A structural form of ``value``, as Django's migration autodetector sees it."""
+    if isinstance(value, list | tuple):
+        return tuple(_comparable(item) for item in value)
+    if isinstance(value, dict):
+        return tuple(sorted((key, _comparable(item)) for key, item in value.items()))
+    if not isinstance(value, type) and callable(getattr(value, "deconstruct", None)):
+        path, args, kwargs = value.deconstruct()
+        return (path, _comparable(args), _comparable(kwargs))
+    return value

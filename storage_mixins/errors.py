@@ -1,0 +1,78 @@
+"""Errors raised by the wrappers, and how backend errors are classified."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["ReadOnlyError", "is_not_found", "not_found_types"]
+
+
+class ReadOnlyError(PermissionError):
+    """A write was refused because the storage that would receive it is read-only.
+
+    Raised before any I/O reaches the storage. ``operation`` is the refused
+    method (``"save"``, ``"delete"``, ``"open"``…), ``name`` the file name it
+    was called with (``None`` where there is none) and ``storage`` the storage
+    that refused.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        name: object,
+        storage: object,
+        reason: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.name = name
+        self.storage = storage
+        self.reason = reason
+        call = f"{operation}({name!r})" if name is not None else f"{operation}()"
+        super().__init__(f"{call} refused: {reason or f'{storage!r} is read-only'}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.operation, self.name, self.storage, self.reason))
+
+
+# Third-party "not found" exceptions, looked up in sys.modules only: an
+# exception of a library can only exist once that library has been imported,
+# so storage_mixins never imports them itself.
+_NOT_FOUND_TYPES = (
+    ("botocore.exceptions", "ClientError"),  # django-storages S3; needs a 404
+    ("google.api_core.exceptions", "NotFound"),  # django-storages Google Cloud
+    ("azure.core.exceptions", "ResourceNotFoundError"),  # django-storages Azure
+)
+
+_S3_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+def not_found_types() -> tuple[type[BaseException], ...]:
+    """Exception classes that *may* mean "this file does not exist".
+
+    Use it in an ``except`` clause and confirm with :func:`is_not_found`, which
+    separates a botocore 404 from every other botocore ``ClientError``.
+    """
+    types: list[type[BaseException]] = [FileNotFoundError]
+    for module_name, class_name in _NOT_FOUND_TYPES:
+        module = sys.modules.get(module_name)
+        exc_type = getattr(module, class_name, None)
+        if isinstance(exc_type, type) and issubclass(exc_type, BaseException):
+            types.append(exc_type)
+    return tuple(types)
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """Whether ``exc`` says the file does not exist (as opposed to any other failure).
+
+    A 403 from S3 is *not* a not-found answer, even though S3 sends 403 for a
+    missing key when the credentials lack ``s3:ListBucket``: treating it as a
+    miss would hide a permission problem.
+    """
+    if isinstance(exc, FileNotFoundError):
+        return True
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):  # botocore ClientError
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = response.get("Error", {}).get("Code")
+        return status == 404 or code in _S3_NOT_FOUND_CODES
+    return isinstance(exc, not_found_types()[1:])

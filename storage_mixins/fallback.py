@@ -1,0 +1,327 @@
+"""``Fallback``: one storage made of ordered layers.
+
+Reads go through the layers in order and the first layer that has the file
+answers; writes go to one layer, the *write layer*, and never anywhere else.
+All per-file reads are routed by :meth:`Fallback._first_answer`; the methods
+below only say which kind of routing they need.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage
+
+from .base import StorageWrapper, is_read_only
+from .errors import ReadOnlyError, is_not_found, not_found_types
+from .labels import storage_label
+from .names import validate_directory, validate_name
+from .readonly import is_write_mode
+from .resolve import StorageSpec, resolve_storage
+
+__all__ = ["Fallback"]
+
+logger = logging.getLogger(__name__)
+
+
+class Fallback(StorageWrapper):
+    """A storage whose reads fall through ``storages`` in order and whose writes
+    go to one of them.
+
+    ``storages`` are storage instances or ``STORAGES`` aliases; in settings,
+    where options are keywords, pass them as ``layers=[...]``. The write layer
+    is the first layer that is not read-only, or the layer at index
+    ``writable`` when given. Without one, every write raises
+    :class:`~storage_mixins.ReadOnlyError`. A write that fails on the write
+    layer raises that layer's error: it never falls through to another layer.
+
+    The ``Fallback`` proxies its write layer (or, when there is none, its first
+    layer): ``isinstance`` checks and backend attributes such as ``.location``
+    see that layer, and the methods not listed below are that layer's own
+    (``get_valid_name``, ``generate_filename``…).
+
+    Per method:
+
+    * ``open`` (read modes), ``size``, ``get_accessed_time``,
+      ``get_created_time``, ``get_modified_time``: the first layer that has the
+      file answers. A layer that lacks the file or does not implement the
+      method is skipped; any other error is raised as is.
+    * ``exists``: whether any layer has the file (stops at the first hit).
+    * ``listdir``: the union over the layers, first-seen order, no duplicates.
+    * ``url``: the first layer that has the file; otherwise the last layer,
+      which is not asked whether it has the file (its answer could not change
+      the result), so ``Fallback(fs, ReadOnly(s3)).url()`` makes no S3 request.
+    * ``path``: the first layer that has the file and local paths; for a
+      missing file, the write layer.
+    * ``save``, ``_save``, ``open`` (write modes): the write layer.
+    * ``get_available_name``: a name that is free in *every* layer, so a new
+      file never shadows one in another layer (the write layer's overwrite
+      setting is not honoured for that reason).
+    * ``delete``: the write layer, if it has the file. A file that is only in
+      other layers is left alone, and a warning is logged.
+
+    Every name is validated once, before any layer is asked: a name with path
+    traversal, an absolute path or control characters raises
+    ``SuspiciousFileOperation`` whatever the layer order.
+    """
+
+    def __init__(
+        self,
+        *storages: StorageSpec,
+        layers: Sequence[StorageSpec] | None = None,
+        writable: int | None = None,
+    ) -> None:
+        if storages and layers is not None:
+            raise TypeError("Fallback() takes its layers as arguments or as layers=, not both")
+        storages = tuple(layers) if layers is not None else storages
+        if not storages:
+            raise TypeError("Fallback() needs at least one storage")
+        resolved = tuple(resolve_storage(storage, owner="Fallback") for storage in storages)
+        write_index = _choose_write_index(resolved, writable)
+        write_layer = None if write_index is None else resolved[write_index]
+        super().__init__(resolved[0] if write_layer is None else write_layer)
+        self._self_layers = resolved
+        self._self_write_index = write_index
+        self._self_write_layer = write_layer
+
+    # -- the stack ---------------------------------------------------------
+
+    @property
+    def layers(self) -> tuple[Any, ...]:
+        """The layers, in the order reads try them."""
+        return self._self_layers
+
+    @property
+    def write_layer(self) -> Any | None:
+        """The layer that takes every write, or ``None`` if the stack is read-only."""
+        return self._self_write_layer
+
+    @property
+    def is_read_only(self) -> bool:
+        return self._self_write_layer is None
+
+    def which(self, name: str) -> Any | None:
+        """The layer that serves ``name``, or ``None`` if no layer has it."""
+        validate_name(name)
+        return self._holder(name)
+
+    # -- reads -------------------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        validate_name(name)
+        return self._holder(name) is not None
+
+    def open(self, name: str, mode: str = "rb") -> Any:
+        if is_write_mode(mode):
+            validate_name(name)
+            return self._writer("open", name).open(name, mode)
+        return self._first_answer("open", name, mode)
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        if is_write_mode(mode):
+            validate_name(name)
+            return self._writer("_open", name)._open(name, mode)
+        return self._first_answer("_open", name, mode)
+
+    def size(self, name: str) -> int:
+        return self._first_answer("size", name)
+
+    def get_accessed_time(self, name: str) -> Any:
+        return self._first_answer("get_accessed_time", name)
+
+    def get_created_time(self, name: str) -> Any:
+        return self._first_answer("get_created_time", name)
+
+    def get_modified_time(self, name: str) -> Any:
+        return self._first_answer("get_modified_time", name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        validate_directory(path)
+        directories: dict[str, None] = {}
+        files: dict[str, None] = {}
+        answered = False
+        missing, unsupported = [], []
+        for layer in self._self_layers:
+            try:
+                layer_directories, layer_files = layer.listdir(path)
+            except NotImplementedError:
+                unsupported.append(layer)
+                continue
+            except not_found_types() as exc:
+                if not is_not_found(exc):
+                    raise
+                missing.append(layer)
+                continue
+            answered = True
+            directories.update(dict.fromkeys(layer_directories))
+            files.update(dict.fromkeys(layer_files))
+        if not answered:
+            raise self._not_answered("listdir", path, missing, unsupported)
+        return list(directories), list(files)
+
+    def url(self, name: str, *args: Any, **kwargs: Any) -> str:
+        validate_name(name)
+        *upper_layers, last_layer = self._self_layers
+        for layer in upper_layers:
+            if layer.exists(name):
+                return layer.url(name, *args, **kwargs)
+        return last_layer.url(name, *args, **kwargs)
+
+    def path(self, name: str) -> str:
+        validate_name(name)
+        holders_without_paths = []
+        for layer in self._self_layers:
+            if not layer.exists(name):
+                continue
+            layer_path = getattr(layer, "path", None)
+            try:
+                if layer_path is not None:
+                    return layer_path(name)
+            except NotImplementedError:
+                pass
+            holders_without_paths.append(layer)
+        if holders_without_paths:
+            raise NotImplementedError(
+                f"{name!r} exists only in layers without local paths: "
+                f"{_labels(holders_without_paths)}"
+            )
+        return self.__wrapped__.path(name)
+
+    # -- names -------------------------------------------------------------
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        validate_name(name)
+        # Django's own algorithm, with this stack as ``self`` so that
+        # availability means "free in every layer".
+        return Storage.get_available_name(self, name, max_length=max_length)
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        if max_length and len(name) > max_length:
+            return False
+        return not self.exists(name)
+
+    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
+        alternative = self.__wrapped__.get_alternative_name(file_root, file_ext)
+        if alternative == f"{file_root}{file_ext}":
+            # An overwriting write layer (allow_overwrite=True) offers the same
+            # name again, which get_available_name would retry forever.
+            alternative = Storage.get_alternative_name(self, file_root, file_ext)
+        return alternative
+
+    # -- writes ------------------------------------------------------------
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        self._writer("save", name)  # refuse before any I/O
+        validate_name(content.name if name is None else name)
+        # Django's template, with this stack as ``self``: get_available_name
+        # and _save below are the stack's, not the write layer's.
+        return Storage.save(self, name, content, max_length=max_length)
+
+    def _save(self, name: str, content: Any) -> str:
+        validate_name(name)
+        return self._writer("_save", name)._save(name, content)
+
+    def delete(self, name: str) -> None:
+        validate_name(name)
+        write_layer = self._self_write_layer
+        if write_layer is not None and write_layer.exists(name):
+            write_layer.delete(name)
+            return
+        holders = [
+            layer for layer in self._self_layers if layer is not write_layer and layer.exists(name)
+        ]
+        if holders:
+            logger.warning(
+                "delete(%r) did nothing: the file is only in layers that are not "
+                "written to (%s) of %r",
+                name,
+                _labels(holders),
+                self,
+            )
+
+    # -- routing -----------------------------------------------------------
+
+    def _holder(self, name: str) -> Any | None:
+        for layer in self._self_layers:
+            if layer.exists(name):
+                return layer
+        return None
+
+    def _writer(self, operation: str, name: object) -> Any:
+        if self._self_write_layer is None:
+            raise ReadOnlyError(operation, name, self, f"{self!r} has no writable layer")
+        return self._self_write_layer
+
+    def _first_answer(self, method: str, name: str, *args: Any) -> Any:
+        """Ask each layer in order; return the answer of the first that has ``name``."""
+        validate_name(name)
+        missing, unsupported = [], []
+        cause: BaseException | None = None
+        for layer in self._self_layers:
+            layer_method = getattr(layer, method, None)
+            if layer_method is None:
+                unsupported.append(layer)
+                continue
+            try:
+                return layer_method(name, *args)
+            except NotImplementedError as exc:
+                unsupported.append(layer)
+                cause = exc
+            except not_found_types() as exc:
+                if not is_not_found(exc):
+                    raise
+                missing.append(layer)
+                cause = exc
+        raise self._not_answered(method, name, missing, unsupported) from cause
+
+    def _not_answered(
+        self, method: str, name: str, missing: list[Any], unsupported: list[Any]
+    ) -> Exception:
+        if not missing:
+            return NotImplementedError(f"No layer of {self!r} implements {method}()")
+        # The file may be in a layer that could not answer: say so rather
+        # than claim it does not exist.
+        holders = [
+            layer
+            for layer in unsupported
+            if method != "listdir"
+            and callable(getattr(layer, "exists", None))
+            and layer.exists(name)
+        ]
+        if holders:
+            return NotImplementedError(
+                f"{name!r} is only in {_labels(holders)}, which does not implement {method}()"
+            )
+        return FileNotFoundError(
+            errno.ENOENT, f"Not found in any layer (tried {_labels(missing)})", name
+        )
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _repr_arguments(self) -> list[str]:
+        labels = [storage_label(layer) for layer in self._self_layers]
+        if self._self_arguments[1].get("writable") is None:
+            return labels
+        return [*labels, f"writable={self._self_write_index}"]
+
+
+def _choose_write_index(layers: tuple[Any, ...], writable: int | None) -> int | None:
+    if writable is None:
+        return next((index for index, layer in enumerate(layers) if not is_read_only(layer)), None)
+    if not isinstance(writable, int) or isinstance(writable, bool):
+        raise ImproperlyConfigured(f"writable must be a layer index, not {writable!r}")
+    if not -len(layers) <= writable < len(layers):
+        raise ImproperlyConfigured(f"writable={writable} is out of range for {len(layers)} layers")
+    if is_read_only(layers[writable]):
+        raise ImproperlyConfigured(
+            f"writable={writable} names {storage_label(layers[writable])}, which is read-only"
+        )
+    return writable % len(layers)
+
+
+def _labels(layers: list[Any]) -> str:
+    return ", ".join(storage_label(layer) for layer in layers)

@@ -1,0 +1,124 @@
+"""``ReadOnly``: a storage that refuses every write before any I/O happens."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import wrapt
+
+from .base import StorageWrapper
+from .errors import ReadOnlyError
+
+__all__ = ["ReadOnly", "ReadOnlyFile", "is_write_mode"]
+
+
+def is_write_mode(mode: str | None) -> bool:
+    """Whether opening a file with ``mode`` could change it."""
+    return bool(mode) and any(flag in mode for flag in "wax+")  # type: ignore[operator]
+
+
+class ReadOnly(StorageWrapper):
+    """Wrap ``storage`` so that reads work as before and every write raises
+    :class:`~storage_mixins.ReadOnlyError`.
+
+    Refused, before the wrapped storage is touched: ``save``, ``_save``,
+    ``delete``, ``open``/``_open`` in a mode containing ``w``, ``a``, ``x`` or
+    ``+``, and, where the backend has them, the staticfiles writers
+    ``post_process`` and ``save_manifest``. Files opened for reading come back
+    wrapped in :class:`ReadOnlyFile`, so they cannot be reopened for writing.
+    Everything else (``exists``, ``url``, ``listdir``, ``size``, ``path``,
+    ``get_*_time``, ``get_available_name``…) is the wrapped storage's own.
+
+    ``ReadOnly`` guards the storage API. A backend's client objects reached
+    through attributes (for example ``S3Storage.bucket``) are not guarded.
+    """
+
+    @property
+    def is_read_only(self) -> bool:
+        return True
+
+    def open(self, name: str, mode: str = "rb") -> Any:
+        if is_write_mode(mode):
+            self._refuse("open", name, mode)
+        return ReadOnlyFile(self.__wrapped__.open(name, mode), self)
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        if is_write_mode(mode):
+            self._refuse("_open", name, mode)
+        return ReadOnlyFile(self.__wrapped__._open(name, mode), self)
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> NoReturn:
+        self._refuse("save", name)
+
+    def _save(self, name: str, content: Any) -> NoReturn:
+        self._refuse("_save", name)
+
+    def delete(self, name: str) -> NoReturn:
+        self._refuse("delete", name)
+
+    # Staticfiles storages write from these methods, with the wrapped storage
+    # as ``self``; present only when the wrapped storage has them.
+    @property
+    def post_process(self) -> Any:
+        return self._refusing_method("post_process")
+
+    @property
+    def save_manifest(self) -> Any:
+        return self._refusing_method("save_manifest")
+
+    def _refusing_method(self, method_name: str) -> Any:
+        getattr(self.__wrapped__, method_name)  # AttributeError if the backend lacks it
+
+        def refuse(*args: Any, **kwargs: Any) -> NoReturn:
+            self._refuse(method_name, None)
+
+        return refuse
+
+    def _refuse(self, operation: str, name: object, mode: str | None = None) -> NoReturn:
+        reason = f"{self!r} is read-only"
+        if mode is not None:
+            reason = f"mode {mode!r} would write, and {reason}"
+        raise ReadOnlyError(operation, name, self, reason)
+
+
+class ReadOnlyFile(wrapt.BaseObjectProxy):
+    """A file opened through :class:`ReadOnly`: it reads, and refuses to write.
+
+    Django's ``File.open(mode)`` reopens a closed file from its path, so
+    ``FieldFile.open("wb")`` after a read would otherwise write straight into
+    the read-only storage.
+    """
+
+    def __init__(self, file: Any, storage: ReadOnly) -> None:
+        super().__init__(file)
+        self._self_storage = storage
+
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> ReadOnlyFile:
+        if is_write_mode(mode):
+            storage = self._self_storage
+            reason = f"mode {mode!r} would write, and {storage!r} is read-only"
+            raise ReadOnlyError("open", self.name, storage, reason)
+        self.__wrapped__.open(mode, *args, **kwargs)
+        return self
+
+    def write(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ReadOnlyError("write", self.name, self._self_storage)
+
+    def writelines(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ReadOnlyError("writelines", self.name, self._self_storage)
+
+    def truncate(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ReadOnlyError("truncate", self.name, self._self_storage)
+
+    def __enter__(self) -> ReadOnlyFile:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> Any:
+        return self.__wrapped__.__exit__(*exc_info)
+
+    def __iter__(self) -> Any:
+        return iter(self.__wrapped__)
+
+    def __repr__(self) -> str:
+        return f"<ReadOnlyFile: {self.__wrapped__!r}>"

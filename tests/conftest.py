@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import copy
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, InMemoryStorage
+
+from tests import settings as test_settings
+
+# Never let botocore look for real credentials or the EC2 metadata service.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_EC2_METADATA_DISABLED="true",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+PRODUCTION_BUCKET = "production-media"
+OTHER_BUCKET = "other-media"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Any) -> None:
+    """Every test gets its own MEDIA_ROOT and fresh STORAGES aliases."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.STORAGES = copy.deepcopy(test_settings.STORAGES)
+
+
+@pytest.fixture
+def fs(tmp_path: Any) -> FileSystemStorage:
+    return FileSystemStorage(location=tmp_path / "fs", base_url="/fs/")
+
+
+@pytest.fixture
+def fs2(tmp_path: Any) -> FileSystemStorage:
+    return FileSystemStorage(location=tmp_path / "fs2", base_url="/fs2/")
+
+
+@pytest.fixture
+def mem() -> InMemoryStorage:
+    return InMemoryStorage(base_url="https://mem.example/")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[Any]:
+    from tests.s3server import S3Server
+
+    server = S3Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+class S3:
+    """A fresh S3 server state with two buckets, and helpers to inspect them."""
+
+    def __init__(self, server: Any) -> None:
+        import boto3
+        from botocore.config import Config
+
+        from tests.s3server import OBSERVER_USER_AGENT
+
+        self.server = server
+        server.reset()
+        # The tests' own view of the buckets; its requests are not counted.
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint_url,
+            region_name="us-east-1",
+            config=Config(user_agent_extra=OBSERVER_USER_AGENT),
+        )
+        for bucket in (PRODUCTION_BUCKET, OTHER_BUCKET):
+            self.client.create_bucket(Bucket=bucket)
+
+    def storage(self, bucket: str = PRODUCTION_BUCKET, **options: Any) -> Any:
+        """An ``S3Storage`` on ``bucket`` (created if needed), as an app would use it."""
+        from storages.backends.s3 import S3Storage
+
+        if bucket not in self.buckets():
+            self.client.create_bucket(Bucket=bucket)
+        options.setdefault("file_overwrite", False)
+        return S3Storage(
+            bucket_name=bucket,
+            endpoint_url=self.server.endpoint_url,
+            access_key="testing",
+            secret_key="testing",
+            region_name="us-east-1",
+            addressing_style="path",
+            **options,
+        )
+
+    def buckets(self) -> set[str]:
+        return {b["Name"] for b in self.client.list_buckets().get("Buckets", ())}
+
+    def put(self, key: str, body: bytes, bucket: str = PRODUCTION_BUCKET) -> None:
+        """Write directly, as production would; not counted against the stack."""
+        self.client.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def snapshot(self, bucket: str = PRODUCTION_BUCKET) -> dict[str, bytes]:
+        """Every key and its bytes (requests made for this are not counted)."""
+        contents = {}
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket):
+            for entry in page.get("Contents", ()):
+                body = self.client.get_object(Bucket=bucket, Key=entry["Key"])["Body"]
+                contents[entry["Key"]] = body.read()
+        return contents
+
+
+_sessions = threading.local()
+
+
+def _shared_session(storage: Any) -> Any:
+    # boto3 sessions take ~80 ms to build and are not thread-safe: keep one per
+    # thread and credentials instead of one per S3Storage instance.
+    import boto3
+
+    key = (storage.access_key, storage.secret_key, storage.security_token)
+    cache = _sessions.__dict__.setdefault("by_credentials", {})
+    if key not in cache:
+        cache[key] = boto3.Session(
+            aws_access_key_id=key[0], aws_secret_access_key=key[1], aws_session_token=key[2]
+        )
+    return cache[key]
+
+
+@pytest.fixture
+def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> S3:
+    from storages.backends.s3 import S3Storage
+
+    monkeypatch.setattr(S3Storage, "_create_session", _shared_session)
+    return S3(s3_server)
+
+
+def content(data: bytes | str, name: str | None = None) -> ContentFile:
+    return ContentFile(data, name=name)
+
+
+def tree(storage: Any, path: str = "") -> dict[str, bytes]:
+    """Every file under ``path`` in ``storage`` and its bytes, through the storage API."""
+    try:
+        directories, files = storage.listdir(path)
+    except FileNotFoundError:
+        return {}
+    contents = {}
+    for name in files:
+        full = f"{path}/{name}" if path else name
+        with storage.open(full, "rb") as handle:
+            contents[full] = handle.read()
+    for directory in directories:
+        contents.update(tree(storage, f"{path}/{directory}" if path else directory))
+    return contents
