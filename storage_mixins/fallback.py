@@ -9,8 +9,10 @@ below only say which kind of routing they need.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -19,13 +21,34 @@ from django.core.files.storage import Storage
 from .base import StorageWrapper, is_read_only
 from .errors import ReadOnlyError, is_not_found, not_found_types
 from .labels import storage_label
-from .names import validate_directory, validate_name
+from .names import has_control_characters, validate_directory, validate_name
 from .readonly import is_write_mode
 from .resolve import StorageSpec, resolve_storage
 
 __all__ = ["Fallback"]
 
 logger = logging.getLogger(__name__)
+
+
+def _absolute_paths_reach_local_layers(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Let an absolute path inside a local layer's directory address that layer.
+
+    ``FileSystemStorage`` accepts absolute paths within its ``location`` and
+    Django relies on it (``collectstatic`` asks ``storage.exists(storage.location)``).
+    Such a call goes to that layer alone; every other absolute path is refused
+    by the name validation, since S3 would quietly make it relative.
+    """
+    method_name = method.__name__
+
+    @functools.wraps(method)
+    def routed(self: Fallback, name: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(name) is str and name[:1] == "/":
+            owner = self._local_layer_owning(name)
+            if owner is not None:
+                return getattr(owner, method_name)(name, *args, **kwargs)
+        return method(self, name, *args, **kwargs)
+
+    return routed
 
 
 class Fallback(StorageWrapper):
@@ -111,34 +134,44 @@ class Fallback(StorageWrapper):
 
     # -- reads -------------------------------------------------------------
 
+    @_absolute_paths_reach_local_layers
     def exists(self, name: str) -> bool:
+        if name == "":  # the root directory, as collectstatic --clear asks
+            return bool(self.__wrapped__.exists(name))
         validate_name(name)
         return self._holder(name) is not None
 
+    @_absolute_paths_reach_local_layers
     def open(self, name: str, mode: str = "rb") -> Any:
         if is_write_mode(mode):
             validate_name(name)
             return self._writer("open", name).open(name, mode)
         return self._first_answer("open", name, mode)
 
+    @_absolute_paths_reach_local_layers
     def _open(self, name: str, mode: str = "rb") -> Any:
         if is_write_mode(mode):
             validate_name(name)
             return self._writer("_open", name)._open(name, mode)
         return self._first_answer("_open", name, mode)
 
+    @_absolute_paths_reach_local_layers
     def size(self, name: str) -> int:
         return self._first_answer("size", name)
 
+    @_absolute_paths_reach_local_layers
     def get_accessed_time(self, name: str) -> Any:
         return self._first_answer("get_accessed_time", name)
 
+    @_absolute_paths_reach_local_layers
     def get_created_time(self, name: str) -> Any:
         return self._first_answer("get_created_time", name)
 
+    @_absolute_paths_reach_local_layers
     def get_modified_time(self, name: str) -> Any:
         return self._first_answer("get_modified_time", name)
 
+    @_absolute_paths_reach_local_layers
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         validate_directory(path)
         directories: dict[str, None] = {}
@@ -163,6 +196,7 @@ class Fallback(StorageWrapper):
             raise self._not_answered("listdir", path, missing, unsupported)
         return list(directories), list(files)
 
+    @_absolute_paths_reach_local_layers
     def url(self, name: str, *args: Any, **kwargs: Any) -> str:
         validate_name(name)
         *upper_layers, last_layer = self._self_layers
@@ -171,7 +205,10 @@ class Fallback(StorageWrapper):
                 return layer.url(name, *args, **kwargs)
         return last_layer.url(name, *args, **kwargs)
 
+    @_absolute_paths_reach_local_layers
     def path(self, name: str) -> str:
+        if name == "":  # the root directory, as collectstatic asks
+            return self.__wrapped__.path(name)
         validate_name(name)
         holders_without_paths = []
         for layer in self._self_layers:
@@ -193,6 +230,7 @@ class Fallback(StorageWrapper):
 
     # -- names -------------------------------------------------------------
 
+    @_absolute_paths_reach_local_layers
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         validate_name(name)
         # Django's own algorithm, with this stack as ``self`` so that
@@ -214,6 +252,7 @@ class Fallback(StorageWrapper):
 
     # -- writes ------------------------------------------------------------
 
+    @_absolute_paths_reach_local_layers
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
         self._writer("save", name)  # refuse before any I/O
         validate_name(content.name if name is None else name)
@@ -221,10 +260,12 @@ class Fallback(StorageWrapper):
         # and _save below are the stack's, not the write layer's.
         return Storage.save(self, name, content, max_length=max_length)
 
+    @_absolute_paths_reach_local_layers
     def _save(self, name: str, content: Any) -> str:
         validate_name(name)
         return self._writer("_save", name)._save(name, content)
 
+    @_absolute_paths_reach_local_layers
     def delete(self, name: str) -> None:
         validate_name(name)
         write_layer = self._self_write_layer
@@ -248,6 +289,19 @@ class Fallback(StorageWrapper):
     def _holder(self, name: str) -> Any | None:
         for layer in self._self_layers:
             if layer.exists(name):
+                return layer
+        return None
+
+    def _local_layer_owning(self, path: str) -> Any | None:
+        if has_control_characters(path):
+            return None
+        path = os.path.normpath(path)
+        for layer in self._self_layers:
+            location = getattr(layer, "location", None)
+            if not (isinstance(location, str) and os.path.isabs(location)):
+                continue  # e.g. S3: its "location" is a key prefix
+            root = os.path.normpath(location)
+            if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
                 return layer
         return None
 

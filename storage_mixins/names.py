@@ -15,7 +15,7 @@ import re
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.utils import validate_file_name
 
-__all__ = ["validate_directory", "validate_name"]
+__all__ = ["has_control_characters", "validate_directory", "validate_name"]
 
 # C0 controls (NUL included), DEL and C1 controls.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -45,6 +45,10 @@ def validate_directory(path: str | os.PathLike[str]) -> None:
     if not stripped:
         raise SuspiciousFileOperation(f"Detected path traversal attempt in {text!r}")
     validate_name(stripped)
+
+
+def has_control_characters(name: str) -> bool:
+    return _CONTROL_CHARACTERS.search(name) is not None
 
 
 def _obviously_safe(name: str) -> bool:

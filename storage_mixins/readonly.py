@@ -40,12 +40,12 @@ class ReadOnly(StorageWrapper):
     def open(self, name: str, mode: str = "rb") -> Any:
         if is_write_mode(mode):
             self._refuse("open", name, mode)
-        return ReadOnlyFile(self.__wrapped__.open(name, mode), self)
+        return ReadOnlyFile(self.__wrapped__.open(name, mode), self, name)
 
     def _open(self, name: str, mode: str = "rb") -> Any:
         if is_write_mode(mode):
             self._refuse("_open", name, mode)
-        return ReadOnlyFile(self.__wrapped__._open(name, mode), self)
+        return ReadOnlyFile(self.__wrapped__._open(name, mode), self, name)
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> NoReturn:
         self._refuse("save", name)
@@ -89,26 +89,27 @@ class ReadOnlyFile(wrapt.BaseObjectProxy):
     the read-only storage.
     """
 
-    def __init__(self, file: Any, storage: ReadOnly) -> None:
+    def __init__(self, file: Any, storage: ReadOnly, name: str) -> None:
         super().__init__(file)
         self._self_storage = storage
+        self._self_storage_name = name  # as asked of the storage, for errors
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> ReadOnlyFile:
         if is_write_mode(mode):
             storage = self._self_storage
             reason = f"mode {mode!r} would write, and {storage!r} is read-only"
-            raise ReadOnlyError("open", self.name, storage, reason)
+            raise ReadOnlyError("open", self._self_storage_name, storage, reason)
         self.__wrapped__.open(mode, *args, **kwargs)
         return self
 
     def write(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ReadOnlyError("write", self.name, self._self_storage)
+        raise ReadOnlyError("write", self._self_storage_name, self._self_storage)
 
     def writelines(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ReadOnlyError("writelines", self.name, self._self_storage)
+        raise ReadOnlyError("writelines", self._self_storage_name, self._self_storage)
 
     def truncate(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ReadOnlyError("truncate", self.name, self._self_storage)
+        raise ReadOnlyError("truncate", self._self_storage_name, self._self_storage)
 
     def __enter__(self) -> ReadOnlyFile:
         self.__wrapped__.__enter__()

@@ -132,10 +132,21 @@ def _shared_session(storage: Any) -> Any:
 
 @pytest.fixture
 def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> S3:
+    """A freshly reset S3 server, for one test."""
     from storages.backends.s3 import S3Storage
 
     monkeypatch.setattr(S3Storage, "_create_session", _shared_session)
     return S3(s3_server)
+
+
+@pytest.fixture(scope="module")
+def s3_for_module(s3_server: Any) -> Iterator[S3]:
+    """A reset S3 server shared by a module's tests (for tests that never write)."""
+    from storages.backends.s3 import S3Storage
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(S3Storage, "_create_session", _shared_session)
+        yield S3(s3_server)
 
 
 def content(data: bytes | str, name: str | None = None) -> ContentFile:

@@ -1,0 +1,50 @@
+# Developer entry points. `make test` is the command README.rst and CI use.
+
+PYTHON ?= python3
+VENV := .venv
+TOX := $(VENV)/bin/tox
+
+# Interpreters for the tox matrix: the newest pyenv build of each version
+# (pyenv's shims do not resolve non-default versions, so use the bin folders).
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHON_VERSIONS := 3.11 3.12 3.13
+PYTHON_BINS := $(foreach v,$(PYTHON_VERSIONS),$(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(v).*/bin))))
+empty :=
+space := $(empty) $(empty)
+export PATH := $(subst $(space),:,$(strip $(PYTHON_BINS))):$(PATH)
+# Never let uv download an interpreter: the matrix runs on the machine's own.
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help test lint format check-pythons demo clean
+
+help:
+	@echo "make test    run lint and the full Django x Python test matrix (tox)"
+	@echo "make lint    ruff check and format check"
+	@echo "make format  apply ruff fixes and formatting"
+	@echo "make demo    run the example against an embedded S3 server"
+
+$(VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip "tox>=4.22" "tox-uv>=1.11" "ruff"
+	touch $@
+
+check-pythons:
+	@for v in $(PYTHON_VERSIONS); do \
+	  command -v python$$v >/dev/null || { echo "error: python$$v not found (looked in $(PYENV_ROOT)/versions/$$v.*/bin and PATH)" >&2; exit 1; }; \
+	done
+
+test: $(VENV)/.installed check-pythons
+	$(TOX) run-parallel --parallel 2 --parallel-no-spinner
+
+lint: $(VENV)/.installed
+	$(TOX) run -e lint
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+demo: $(VENV)/.installed
+	$(TOX) run -e demo
+
+clean:
+	rm -rf $(VENV) .tox build dist *.egg-info .pytest_cache .ruff_cache

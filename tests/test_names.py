@@ -1,0 +1,150 @@
+"""Unsafe names are refused by every stack method, whatever the layer order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
+
+from storage_mixins import Fallback, FallbackStorage, ReadOnly
+from storage_mixins.names import validate_directory, validate_name
+from tests.conftest import tree
+
+BAD_NAMES = [
+    "../x",
+    "../../etc/passwd",
+    "/etc/passwd",
+    "a/../../b",
+    "a/../b",
+    "photos/..",
+    "..",
+    ".",
+    "",
+    "a/",
+    "..\\x",
+    "a\\..\\..\\b",
+    "\\\\server\\share\\x",
+    "x\x00y",
+    "photos/a\x00.jpg",
+    "a\nb.txt",
+    "a\rb",
+    "tab\there",
+    "esc\x1b[31m",
+    "del\x7f",
+    "c1\x85",
+]
+
+FILE_METHODS = {
+    "exists": lambda s, n: s.exists(n),
+    "open": lambda s, n: s.open(n),
+    "open-wb": lambda s, n: s.open(n, "wb"),
+    "_open": lambda s, n: s._open(n),
+    "save": lambda s, n: s.save(n, ContentFile(b"x")),
+    "_save": lambda s, n: s._save(n, ContentFile(b"x")),
+    "delete": lambda s, n: s.delete(n),
+    "size": lambda s, n: s.size(n),
+    "url": lambda s, n: s.url(n),
+    "path": lambda s, n: s.path(n),
+    "get_accessed_time": lambda s, n: s.get_accessed_time(n),
+    "get_created_time": lambda s, n: s.get_created_time(n),
+    "get_modified_time": lambda s, n: s.get_modified_time(n),
+    "get_available_name": lambda s, n: s.get_available_name(n),
+    "which": lambda s, n: s.which(n),
+}
+
+
+PRODUCTION = {"x": b"production x", "b": b"production b", "etc/passwd": b"production passwd"}
+
+
+@pytest.fixture(scope="module")
+def s3(s3_for_module: Any) -> Iterator[Any]:
+    for key, data in PRODUCTION.items():
+        s3_for_module.put(key, data)
+    yield s3_for_module
+    assert s3_for_module.snapshot() == PRODUCTION  # nothing any test did reached it
+
+
+@pytest.fixture(params=["local-first", "production-first", "FallbackStorage"])
+def stack(request: Any, s3: Any, tmp_path: Any) -> Any:
+    local = FileSystemStorage(location=tmp_path / "root" / "local")
+    production = s3.storage()
+    if request.param == "local-first":
+        storage = Fallback(local, ReadOnly(production))
+    elif request.param == "production-first":
+        storage = Fallback(ReadOnly(production), local)
+    else:
+        storage = FallbackStorage([local, production])
+    storage.test_local = local
+    storage.test_s3 = s3
+    return storage
+
+
+@pytest.mark.parametrize("name", BAD_NAMES, ids=repr)
+@pytest.mark.parametrize("method", FILE_METHODS.values(), ids=FILE_METHODS.keys())
+def test_bad_names_are_refused(stack: Any, method: Any, name: str, tmp_path: Any) -> None:
+    if name == "" and method in (FILE_METHODS["exists"], FILE_METHODS["path"]):
+        pytest.skip("'' is the root directory for exists() and path(); see test_root")
+    s3 = stack.test_s3
+    s3.server.clear_requests()
+    with pytest.raises(SuspiciousFileOperation):
+        method(stack, name)
+    # Refused before any layer was asked, and nothing created anywhere.
+    assert s3.server.requests() == []
+    assert [path for path in tmp_path.rglob("*") if not path.is_dir()] == []
+    assert tree(stack.test_local) == {}
+
+
+@pytest.mark.parametrize(
+    "path", ["../", "..", "/", "/etc", "a/../../b", "x\x00", "a\\..\\..", "//"], ids=repr
+)
+def test_bad_directories_are_refused(stack: Any, path: str) -> None:
+    stack.test_s3.server.clear_requests()
+    with pytest.raises(SuspiciousFileOperation):
+        stack.listdir(path)
+    assert stack.test_s3.server.requests() == []
+
+
+@pytest.mark.parametrize(
+    "name", ["a.txt", "photos/2024/a.jpg", "./a.txt", "a..b.txt", "émoji-😀.png", "a b.txt"]
+)
+def test_good_names_pass(name: str) -> None:
+    validate_name(name)
+
+
+@pytest.mark.parametrize("path", ["", "photos", "photos/", "photos/2024/"])
+def test_good_directories_pass(path: str) -> None:
+    validate_directory(path)
+
+
+def test_names_must_be_strings() -> None:
+    with pytest.raises(TypeError, match="must be str"):
+        validate_name(b"a.txt")  # type: ignore[arg-type]
+
+
+def test_root(stack: Any) -> None:
+    # collectstatic asks exists("") and path("") of its storage: the write
+    # layer answers (or the first layer when there is none).
+    stack.test_s3.server.clear_requests()
+    assert stack.path("") == stack.test_local.location
+    assert stack.exists("") is stack.test_local.exists("")
+    assert stack.test_s3.server.requests() == []
+
+
+def test_absolute_paths_inside_a_local_layer_address_that_layer(stack: Any) -> None:
+    local = stack.test_local
+    local.save("photos/a.jpg", ContentFile(b"local"))
+    absolute = local.path("photos/a.jpg")
+    assert stack.exists(absolute)
+    assert stack.exists(local.location)
+    assert stack.listdir(local.location) == (["photos"], [])
+    assert stack.size(absolute) == 5
+    stack.test_s3.server.clear_requests()
+    with pytest.raises(SuspiciousFileOperation):
+        stack.exists(local.location + "/../escape.txt")
+    with pytest.raises(SuspiciousFileOperation):
+        stack.exists(local.location + "-sibling/a.jpg")
+    assert stack.test_s3.server.requests() == []
