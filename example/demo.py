@@ -8,6 +8,7 @@ and goes through what a development site does with its media. Run it with
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tempfile
 from collections import Counter
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import boto3
 import django
-from django.conf import settings
 from moto.server import ThreadedMotoServer
 
 BUCKET = "production-media"
@@ -46,30 +46,10 @@ def run(endpoint: str, local_dir: Path) -> int:
     for key, data in PRODUCTION_FILES.items():
         client.put_object(Bucket=BUCKET, Key=key, Body=data)
 
-    settings.configure(
-        USE_TZ=True,
-        STORAGES={
-            "default": {
-                "BACKEND": "storage_mixins.FallbackStorage",
-                "OPTIONS": {"backends": ["local", "production"]},
-            },
-            "local": {
-                "BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": str(local_dir), "base_url": "/media/"},
-            },
-            "production": {
-                "BACKEND": "storages.backends.s3.S3Storage",
-                "OPTIONS": {
-                    "bucket_name": BUCKET,
-                    "endpoint_url": endpoint,
-                    "access_key": "demo",
-                    "secret_key": "demo",
-                    "region_name": "us-east-1",
-                    "querystring_auth": False,
-                },
-            },
-        },
-    )
+    os.environ["DEMO_S3_ENDPOINT"] = endpoint
+    os.environ["DEMO_MEDIA_ROOT"] = str(local_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "settings"  # example/settings.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     django.setup()
     logging.basicConfig(
         level=logging.WARNING, format="    log: %(levelname)s %(message)s", stream=sys.stdout

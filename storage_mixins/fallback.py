@@ -89,7 +89,11 @@ class Fallback(StorageWrapper):
 
     Every name is validated once, before any layer is asked: a name with path
     traversal, an absolute path or control characters raises
-    ``SuspiciousFileOperation`` whatever the layer order.
+    ``SuspiciousFileOperation`` whatever the layer order. Two exceptions keep
+    Django's own callers working (``collectstatic`` uses both): an absolute
+    path inside a local layer's ``location`` is passed to that layer alone, as
+    ``FileSystemStorage`` accepts it; and ``exists("")`` and ``path("")`` ask
+    about the root directory of the write layer.
     """
 
     def __init__(

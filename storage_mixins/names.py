@@ -9,6 +9,7 @@ a refusal of control characters, which no backend stores faithfully.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -23,6 +24,20 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def validate_name(name: str | os.PathLike[str]) -> None:
     """Raise ``SuspiciousFileOperation`` unless ``name`` is a safe relative file name."""
+    if type(name) is str:
+        _validate_str(name)
+    else:
+        _validate(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _validate_str(name: str) -> None:
+    # Pages ask about the same names again and again; only names that pass
+    # are remembered (an exception is never cached).
+    _validate(name)
+
+
+def _validate(name: str | os.PathLike[str]) -> None:
     if type(name) is str and _obviously_safe(name):
         return  # the common case, without pathlib's cost
     text = os.fspath(name)

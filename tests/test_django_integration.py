@@ -24,12 +24,12 @@ from tests.testapp.models import Document, Photo
 
 @pytest.mark.django_db
 def test_file_field_on_a_stack(settings: Any, tmp_path: Any) -> None:
+    # FALLBACK_STORAGES rather than OPTIONS: with overridden settings, Django
+    # 4.2 drops the OPTIONS of "default" and "staticfiles" (ticket #34773).
+    settings.FALLBACK_STORAGES = ["local", "production"]
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {
-            "BACKEND": "storage_mixins.FallbackStorage",
-            "OPTIONS": {"backends": ["local", "production"]},
-        },
+        "default": {"BACKEND": "storage_mixins.FallbackStorage"},
     }
     storages["production"].save("documents/old.txt", ContentFile(b"production"))
     old = Document.objects.create(file="documents/old.txt")
@@ -161,12 +161,10 @@ def test_collectstatic_into_a_stack(settings: Any, tmp_path: Any) -> None:
     (production_static / "img").mkdir(parents=True)
     (production_static / "img" / "logo.png").write_bytes(b"production logo")
     settings.STATICFILES_DIRS = [str(source)]
+    settings.FALLBACK_STORAGES = ["static-local", "static-production"]  # see above
     settings.STORAGES = {
         **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "storage_mixins.Fallback",
-            "OPTIONS": {"layers": ["static-local", "static-production"]},
-        },
+        "staticfiles": {"BACKEND": "storage_mixins.FallbackStorage"},
         "static-local": {
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
             "OPTIONS": {"location": str(tmp_path / "static-local")},

@@ -96,20 +96,17 @@ def test_model_uploads_land_locally(s3: Any, tmp_path: Any, settings: Any) -> No
     from tests.testapp.models import Document
 
     s3.put("documents/report.pdf", b"production report")
+    # FALLBACK_STORAGES: overridden settings lose "default"'s OPTIONS on Django 4.2.
+    settings.FALLBACK_STORAGES = [
+        {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "local")},
+        },
+        production_settings(s3),
+    ]
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {
-            "BACKEND": "storage_mixins.FallbackStorage",
-            "OPTIONS": {
-                "backends": [
-                    {
-                        "BACKEND": "django.core.files.storage.FileSystemStorage",
-                        "OPTIONS": {"location": str(tmp_path / "local")},
-                    },
-                    production_settings(s3),
-                ]
-            },
-        },
+        "default": {"BACKEND": "storage_mixins.FallbackStorage"},
     }
     document = Document(file="documents/report.pdf")
     assert document.file.read() == b"production report"
