@@ -37,7 +37,7 @@ def is_read_only(storage: object) -> bool:
     True for :class:`~storage_mixins.ReadOnly`, for any wrapper around it and
     for a :class:`~storage_mixins.Fallback` without a writable layer.
     """
-    return isinstance(storage, StorageWrapper) and storage.is_read_only
+    return isinstance(storage, StorageWrapper) and storage.refuses_writes
 
 
 class StorageWrapper(wrapt.BaseObjectProxy):
@@ -58,8 +58,11 @@ class StorageWrapper(wrapt.BaseObjectProxy):
         super().__init__(resolve_storage(storage, owner=type(self).__name__))
 
     @property
-    def is_read_only(self) -> bool:
-        """Whether every write through this wrapper is refused."""
+    def refuses_writes(self) -> bool:
+        """Whether every write through this wrapper is refused (without trying one).
+
+        Wrappers that change this override it; :func:`is_read_only` reads it.
+        """
         return is_read_only(self.__wrapped__)
 
     # -- Django plumbing ---------------------------------------------------

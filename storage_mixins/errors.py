@@ -52,10 +52,21 @@ def not_found_types() -> tuple[type[BaseException], ...]:
     Use it in an ``except`` clause and confirm with :func:`is_not_found`, which
     separates a botocore 404 from every other botocore ``ClientError``.
     """
-    types: list[type[BaseException]] = [FileNotFoundError]
+    return _BUILTIN_NOT_FOUND + _third_party_not_found_types()
+
+
+# A path whose parent is a file, or that is a directory, names no file either.
+_BUILTIN_NOT_FOUND: tuple[type[BaseException], ...] = (
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+)
+
+
+def _third_party_not_found_types() -> tuple[type[BaseException], ...]:
+    types = []
     for module_name, class_name in _NOT_FOUND_TYPES:
-        module = sys.modules.get(module_name)
-        exc_type = getattr(module, class_name, None)
+        exc_type = getattr(sys.modules.get(module_name), class_name, None)
         if isinstance(exc_type, type) and issubclass(exc_type, BaseException):
             types.append(exc_type)
     return tuple(types)
@@ -64,15 +75,22 @@ def not_found_types() -> tuple[type[BaseException], ...]:
 def is_not_found(exc: BaseException) -> bool:
     """Whether ``exc`` says the file does not exist (as opposed to any other failure).
 
-    A 403 from S3 is *not* a not-found answer, even though S3 sends 403 for a
-    missing key when the credentials lack ``s3:ListBucket``: treating it as a
-    miss would hide a permission problem.
+    Besides ``FileNotFoundError``: a path whose parent is a file
+    (``NotADirectoryError``) or that is a directory (``IsADirectoryError``)
+    names no file in that layer, while another layer may have it (S3 holds
+    both ``a`` and ``a/b.txt``, a filesystem cannot).
+
+    Not a miss: a missing *bucket* (a configuration error), and a 403 from S3,
+    even though S3 sends 403 for a missing key when the credentials lack
+    ``s3:ListBucket``: treating it as a miss would hide a permission problem.
     """
-    if isinstance(exc, FileNotFoundError):
+    if isinstance(exc, _BUILTIN_NOT_FOUND):
         return True
     response = getattr(exc, "response", None)
     if isinstance(response, dict):  # botocore ClientError
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = response.get("Error", {}).get("Code")
+        if code == "NoSuchBucket":
+            return False
         return status == 404 or code in _S3_NOT_FOUND_CODES
-    return isinstance(exc, not_found_types()[1:])
+    return isinstance(exc, _third_party_not_found_types())

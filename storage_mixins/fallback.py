@@ -35,20 +35,31 @@ def _absolute_paths_reach_local_layers(method: Callable[..., Any]) -> Callable[.
 
     ``FileSystemStorage`` accepts absolute paths within its ``location`` and
     Django relies on it (``collectstatic`` asks ``storage.exists(storage.location)``).
-    Such a call goes to that layer alone; every other absolute path is refused
-    by the name validation, since S3 would quietly make it relative.
+    A read with such a path goes to the layer that owns it; a write only to the
+    write layer. Every other absolute path is refused by the name validation,
+    since S3 would quietly make it relative.
     """
     method_name = method.__name__
+    always_writes = method_name in ("save", "_save", "delete")
 
     @functools.wraps(method)
     def routed(self: Fallback, name: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(name, os.PathLike):
+            name = os.fspath(name)
         if type(name) is str and name[:1] == "/":
-            owner = self._local_layer_owning(name)
+            writes = always_writes or (
+                method_name in ("open", "_open") and is_write_mode(_mode(args, kwargs))
+            )
+            owner = self._local_layer_owning(name, writes=writes)
             if owner is not None:
                 return getattr(owner, method_name)(name, *args, **kwargs)
         return method(self, name, *args, **kwargs)
 
     return routed
+
+
+def _mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    return args[0] if args else kwargs.get("mode", "rb")
 
 
 class Fallback(StorageWrapper):
@@ -78,22 +89,28 @@ class Fallback(StorageWrapper):
     * ``url``: the first layer that has the file; otherwise the last layer,
       which is not asked whether it has the file (its answer could not change
       the result), so ``Fallback(fs, ReadOnly(s3)).url()`` makes no S3 request.
-    * ``path``: the first layer that has the file and local paths; for a
-      missing file, the write layer.
+    * ``path``: the first layer that has the file and gives local paths
+      (``ReadOnly`` layers do not); for a missing file, the write layer.
     * ``save``, ``_save``, ``open`` (write modes): the write layer.
     * ``get_available_name``: a name that is free in *every* layer, so a new
-      file never shadows one in another layer (the write layer's overwrite
-      setting is not honoured for that reason).
+      file never hides (shadows) one in another layer; the write layer's
+      overwrite setting is not honoured for that reason. With
+      ``shadow=True`` the name only has to be available in the write layer,
+      so a saved file may shadow a lower layer's: what ``collectstatic``
+      needs, where the local copy of a file should win.
     * ``delete``: the write layer, if it has the file. A file that is only in
-      other layers is left alone, and a warning is logged.
+      other layers is left alone, and a warning is logged (at ``INFO`` with
+      ``shadow=True``, where it is expected).
 
     Every name is validated once, before any layer is asked: a name with path
     traversal, an absolute path or control characters raises
     ``SuspiciousFileOperation`` whatever the layer order. Two exceptions keep
     Django's own callers working (``collectstatic`` uses both): an absolute
-    path inside a local layer's ``location`` is passed to that layer alone, as
-    ``FileSystemStorage`` accepts it; and ``exists("")`` and ``path("")`` ask
-    about the root directory of the write layer.
+    path inside a local layer's ``location`` is passed to that layer (for a
+    write, only the write layer), as ``FileSystemStorage`` accepts it; and
+    ``""`` names the root directory: ``exists("")`` asks the write layer, and
+    ``path("")`` returns the write layer's root only if every layer gives
+    local paths (Django uses it to decide whether a storage is local).
     """
 
     def __init__(
@@ -101,10 +118,14 @@ class Fallback(StorageWrapper):
         *storages: StorageSpec,
         layers: Sequence[StorageSpec] | None = None,
         writable: int | None = None,
+        shadow: bool = False,
     ) -> None:
         if storages and layers is not None:
             raise TypeError("Fallback() takes its layers as arguments or as layers=, not both")
-        storages = tuple(layers) if layers is not None else storages
+        if layers is not None:
+            storages = tuple(layers)
+            args, kwargs = self._self_arguments  # keep a reusable copy, not an iterator
+            self._self_arguments = (args, {**kwargs, "layers": list(storages)})
         if not storages:
             raise TypeError("Fallback() needs at least one storage")
         resolved = tuple(resolve_storage(storage, owner="Fallback") for storage in storages)
@@ -114,6 +135,7 @@ class Fallback(StorageWrapper):
         self._self_layers = resolved
         self._self_write_index = write_index
         self._self_write_layer = write_layer
+        self._self_shadow = bool(shadow)
 
     # -- the stack ---------------------------------------------------------
 
@@ -128,7 +150,7 @@ class Fallback(StorageWrapper):
         return self._self_write_layer
 
     @property
-    def is_read_only(self) -> bool:
+    def refuses_writes(self) -> bool:
         return self._self_write_layer is None
 
     def which(self, name: str) -> Any | None:
@@ -211,8 +233,8 @@ class Fallback(StorageWrapper):
 
     @_absolute_paths_reach_local_layers
     def path(self, name: str) -> str:
-        if name == "":  # the root directory, as collectstatic asks
-            return self.__wrapped__.path(name)
+        if name == "":
+            return self._root_path()
         validate_name(name)
         holders_without_paths = []
         for layer in self._self_layers:
@@ -237,6 +259,8 @@ class Fallback(StorageWrapper):
     @_absolute_paths_reach_local_layers
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         validate_name(name)
+        if self._self_shadow and self._self_write_layer is not None:
+            return self._self_write_layer.get_available_name(name, max_length=max_length)
         # Django's own algorithm, with this stack as ``self`` so that
         # availability means "free in every layer".
         return Storage.get_available_name(self, name, max_length=max_length)
@@ -258,8 +282,8 @@ class Fallback(StorageWrapper):
 
     @_absolute_paths_reach_local_layers
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        self._writer("save", name)  # refuse before any I/O
         validate_name(content.name if name is None else name)
+        self._writer("save", name)  # refuse before any I/O
         # Django's template, with this stack as ``self``: get_available_name
         # and _save below are the stack's, not the write layer's.
         return Storage.save(self, name, content, max_length=max_length)
@@ -280,7 +304,8 @@ class Fallback(StorageWrapper):
             layer for layer in self._self_layers if layer is not write_layer and layer.exists(name)
         ]
         if holders:
-            logger.warning(
+            logger.log(
+                logging.INFO if self._self_shadow else logging.WARNING,
                 "delete(%r) did nothing: the file is only in layers that are not "
                 "written to (%s) of %r",
                 name,
@@ -296,11 +321,12 @@ class Fallback(StorageWrapper):
                 return layer
         return None
 
-    def _local_layer_owning(self, path: str) -> Any | None:
+    def _local_layer_owning(self, path: str, *, writes: bool) -> Any | None:
         if has_control_characters(path):
             return None
         path = os.path.normpath(path)
-        for layer in self._self_layers:
+        candidates = [self._self_write_layer] if writes else self._self_layers
+        for layer in candidates:
             location = getattr(layer, "location", None)
             if not (isinstance(location, str) and os.path.isabs(location)):
                 continue  # e.g. S3: its "location" is a key prefix
@@ -308,6 +334,17 @@ class Fallback(StorageWrapper):
             if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
                 return layer
         return None
+
+    def _root_path(self) -> str:
+        # Django (collectstatic) asks path("") to learn whether a storage is
+        # local. The stack is local only if every layer is: otherwise Django
+        # must use the storage API, not paths, for every file.
+        for layer in self._self_layers:
+            layer_path = getattr(layer, "path", None)
+            if layer_path is None:
+                raise NotImplementedError(f"{storage_label(layer)} gives no local paths")
+            layer_path("")
+        return self.__wrapped__.path("")
 
     def _writer(self, operation: str, name: object) -> Any:
         if self._self_write_layer is None:
@@ -361,10 +398,12 @@ class Fallback(StorageWrapper):
     # -- plumbing ----------------------------------------------------------
 
     def _repr_arguments(self) -> list[str]:
-        labels = [storage_label(layer) for layer in self._self_layers]
-        if self._self_arguments[1].get("writable") is None:
-            return labels
-        return [*labels, f"writable={self._self_write_index}"]
+        arguments = [storage_label(layer) for layer in self._self_layers]
+        if self._self_arguments[1].get("writable") is not None:
+            arguments.append(f"writable={self._self_write_index}")
+        if self._self_shadow:
+            arguments.append("shadow=True")
+        return arguments
 
 
 def _choose_write_index(layers: tuple[Any, ...], writable: int | None) -> int | None:

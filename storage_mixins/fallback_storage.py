@@ -36,6 +36,11 @@ class FallbackStorage(Fallback):
     (default: the first). With ``read_only=True`` (the default) every other
     backend is wrapped in :class:`~storage_mixins.ReadOnly`; ``read_only=False``
     leaves them as they are, so only the routing keeps writes away from them.
+    ``shadow`` is :class:`~storage_mixins.Fallback`'s option.
+
+    Copies (``copy``, ``deepcopy``, ``pickle``) are rebuilt from these
+    arguments: aliases resolve to Django's shared instances again, dotted
+    paths and dicts build new backends.
     """
 
     def __init__(
@@ -44,6 +49,7 @@ class FallbackStorage(Fallback):
         *,
         writable: int | str = 0,
         read_only: bool = True,
+        shadow: bool = False,
     ) -> None:
         specs = _backend_specs(backends)
         index = _writable_index(specs, writable)
@@ -53,7 +59,7 @@ class FallbackStorage(Fallback):
                 layer if position == index or is_read_only(layer) else ReadOnly(layer)
                 for position, layer in enumerate(layers)
             ]
-        super().__init__(*layers, writable=index)
+        super().__init__(*layers, writable=index, shadow=shadow)
 
     def _repr_arguments(self) -> list[str]:
         arguments = [storage_label(layer) for layer in self.layers]
@@ -61,6 +67,8 @@ class FallbackStorage(Fallback):
             arguments.append(f"writable={self._self_write_index}")
         if not self._self_arguments[1].get("read_only", True):
             arguments.append("read_only=False")
+        if self._self_shadow:
+            arguments.append("shadow=True")
         return arguments
 
 

@@ -49,10 +49,10 @@ def _validate(name: str | os.PathLike[str]) -> None:
 
 
 def validate_directory(path: str | os.PathLike[str]) -> None:
-    """Like :func:`validate_name` for a directory: ``""`` is the root, a trailing
-    slash is allowed."""
+    """Like :func:`validate_name` for a directory: ``""`` and ``"."`` are the
+    root, a trailing slash is allowed."""
     text = os.fspath(path)
-    if text == "":
+    if text in ("", "."):
         return
     if not isinstance(text, str):
         raise TypeError(f"Directory names must be str, not {type(text).__name__}")

@@ -26,15 +26,21 @@ class ReadOnly(StorageWrapper):
     ``+``, and, where the backend has them, the staticfiles writers
     ``post_process`` and ``save_manifest``. Files opened for reading come back
     wrapped in :class:`ReadOnlyFile`, so they cannot be reopened for writing.
-    Everything else (``exists``, ``url``, ``listdir``, ``size``, ``path``,
+
+    ``path()`` raises ``NotImplementedError``, as for a storage without local
+    files: an OS path would let callers write around the wrapper (Django's
+    ``collectstatic --link`` does). Read the file with ``open()`` instead.
+
+    Everything else (``exists``, ``url``, ``listdir``, ``size``,
     ``get_*_time``, ``get_available_name``…) is the wrapped storage's own.
 
-    ``ReadOnly`` guards the storage API. A backend's client objects reached
-    through attributes (for example ``S3Storage.bucket``) are not guarded.
+    ``ReadOnly`` guards the storage API. Objects reached through a backend's
+    attributes (``S3Storage.bucket``, the ``.file`` of an in-memory file) are
+    not guarded.
     """
 
     @property
-    def is_read_only(self) -> bool:
+    def refuses_writes(self) -> bool:
         return True
 
     def open(self, name: str, mode: str = "rb") -> Any:
@@ -46,6 +52,12 @@ class ReadOnly(StorageWrapper):
         if is_write_mode(mode):
             self._refuse("_open", name, mode)
         return ReadOnlyFile(self.__wrapped__._open(name, mode), self, name)
+
+    def path(self, name: str) -> NoReturn:
+        raise NotImplementedError(
+            f"{self!r} gives no local paths: a path would let callers write around "
+            "ReadOnly. Read the file with open()."
+        )
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> NoReturn:
         self._refuse("save", name)
@@ -95,10 +107,9 @@ class ReadOnlyFile(wrapt.BaseObjectProxy):
         self._self_storage_name = name  # as asked of the storage, for errors
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> ReadOnlyFile:
+        """Reopen for reading; ``mode=None`` reopens in the mode it was opened with."""
         if is_write_mode(mode):
-            storage = self._self_storage
-            reason = f"mode {mode!r} would write, and {storage!r} is read-only"
-            raise ReadOnlyError("open", self._self_storage_name, storage, reason)
+            self._self_storage._refuse("open", self._self_storage_name, mode)
         self.__wrapped__.open(mode, *args, **kwargs)
         return self
 

@@ -33,6 +33,22 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
 
 
 @pytest.fixture
+def use_storages(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Set ``STORAGES`` for one test, OPTIONS included on every Django version.
+
+    Django 4.2 drops the OPTIONS of an overridden "default" or "staticfiles"
+    (ticket #34773), so the storage handler is also given the dict as written.
+    """
+    from django.core.files.storage import storages
+
+    def use(config: dict[str, Any]) -> None:
+        settings.STORAGES = config
+        monkeypatch.setitem(storages.__dict__, "backends", dict(config))
+
+    return use
+
+
+@pytest.fixture
 def fs(tmp_path: Any) -> FileSystemStorage:
     return FileSystemStorage(location=tmp_path / "fs", base_url="/fs/")
 

@@ -1,8 +1,11 @@
 """moto's S3 server, in-process over real HTTP, counting every request it receives.
 
-The count is taken by a WSGI middleware in front of moto's own application, so
-tests can prove which HTTP requests a stack sent (and that a read-only bucket
-received no mutating request at all).
+This is ``moto.server.ThreadedMotoServer`` plus a WSGI middleware in front of
+moto's application, so tests can prove which HTTP requests a stack sent (and
+that a read-only bucket received no mutating request at all). It is built from
+the same public pieces ``moto.server`` exports (``DomainDispatcherApplication``,
+``create_backend_app``, ``MotoRequestHandler``) because ``ThreadedMotoServer``
+has no hook for middleware.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ STORAGE_API = {
 } | {"_open", "_save"}
 
 INTERCEPTED = {
-    ReadOnly: {"open", "_open", "save", "_save", "delete"},
+    ReadOnly: {"open", "_open", "save", "_save", "delete", "path"},
     Fallback: {
         "open", "_open", "save", "_save", "delete", "exists", "listdir", "size", "url",
         "path", "get_accessed_time", "get_created_time", "get_modified_time",
@@ -33,7 +33,7 @@ INTERCEPTED = {
 DELEGATED = {
     # to the wrapped storage
     ReadOnly: {
-        "exists", "listdir", "size", "url", "path", "get_accessed_time",
+        "exists", "listdir", "size", "url", "get_accessed_time",
         "get_created_time", "get_modified_time", "get_available_name",
         "is_name_available", "get_alternative_name", "get_valid_name",
         "generate_filename",

@@ -33,41 +33,41 @@ def fallback_single(make: Make) -> Subject:
 
 def fallback_writable_first(make: Make) -> Subject:
     a, b = make("a"), make("b")
-    return Subject(Fallback(a, ReadOnly(b)), seed_into=b, writable=True, backends=[b])
+    return Subject(Fallback(a, ReadOnly(b)), seed_into=b, writable=True, protected=[b])
 
 
 def fallback_read_only_first(make: Make) -> Subject:
     a, b = make("a"), make("b")
-    return Subject(Fallback(ReadOnly(b), a), seed_into=b, writable=True, backends=[b])
+    return Subject(Fallback(ReadOnly(b), a), seed_into=b, writable=True, protected=[b])
 
 
 def fallback_three_layers(make: Make) -> Subject:
     a, b, c = make("a"), make("b"), make("c")
     stack = Fallback(a, ReadOnly(b), ReadOnly(c))
-    return Subject(stack, seed_into=c, writable=True, backends=[b, c])
+    return Subject(stack, seed_into=c, writable=True, protected=[b, c])
 
 
 def fallback_three_layers_writable_middle(make: Make) -> Subject:
     a, b, c = make("a"), make("b"), make("c")
     stack = Fallback(ReadOnly(b), a, ReadOnly(c))
-    return Subject(stack, seed_into=c, writable=True, backends=[b, c])
+    return Subject(stack, seed_into=c, writable=True, protected=[b, c])
 
 
 def fallback_storage(make: Make) -> Subject:
     a, b = make("a"), make("b")
-    return Subject(FallbackStorage([a, b]), seed_into=b, writable=True, backends=[b])
+    return Subject(FallbackStorage([a, b]), seed_into=b, writable=True, protected=[b])
 
 
 def read_only_fallback(make: Make) -> Subject:
     a, b = make("a"), make("b")
     stack = ReadOnly(Fallback(a, ReadOnly(b)))
-    return Subject(stack, seed_into=b, writable=False, backends=[a, b])
+    return Subject(stack, seed_into=b, writable=False, protected=[a, b])
 
 
 def fallback_without_write_layer(make: Make) -> Subject:
     a, b = make("a"), make("b")
     stack = Fallback(ReadOnly(a), ReadOnly(b))
-    return Subject(stack, seed_into=b, writable=False, backends=[a, b])
+    return Subject(stack, seed_into=b, writable=False, protected=[a, b])
 
 
 WRITABLE_SHAPES = [
@@ -87,26 +87,26 @@ KINDS = ["fs", "mem", "s3"]
 def fs_over_s3(request: pytest.FixtureRequest, tmp_path: Any) -> Subject:
     s3 = request.getfixturevalue("s3").storage()
     fs = FileSystemStorage(location=tmp_path / "local")
-    return Subject(Fallback(fs, ReadOnly(s3)), seed_into=s3, writable=True, backends=[s3])
+    return Subject(Fallback(fs, ReadOnly(s3)), seed_into=s3, writable=True, protected=[s3])
 
 
 def s3_over_fs(request: pytest.FixtureRequest, tmp_path: Any) -> Subject:
     s3 = request.getfixturevalue("s3").storage()
     fs = FileSystemStorage(location=tmp_path / "local")
-    return Subject(Fallback(ReadOnly(s3), fs), seed_into=s3, writable=True, backends=[s3])
+    return Subject(Fallback(ReadOnly(s3), fs), seed_into=s3, writable=True, protected=[s3])
 
 
 def mem_over_s3_over_fs(request: pytest.FixtureRequest, tmp_path: Any) -> Subject:
     s3 = request.getfixturevalue("s3").storage()
     fs = FileSystemStorage(location=tmp_path / "archive")
     stack = Fallback(InMemoryStorage(), ReadOnly(s3), ReadOnly(fs))
-    return Subject(stack, seed_into=fs, writable=True, backends=[s3, fs])
+    return Subject(stack, seed_into=fs, writable=True, protected=[s3, fs])
 
 
 def s3_writes_over_fs(request: pytest.FixtureRequest, tmp_path: Any) -> Subject:
     s3 = request.getfixturevalue("s3").storage("dev-media")
     fs = FileSystemStorage(location=tmp_path / "archive")
-    return Subject(Fallback(s3, ReadOnly(fs)), seed_into=fs, writable=True, backends=[fs])
+    return Subject(Fallback(s3, ReadOnly(fs)), seed_into=fs, writable=True, protected=[fs])
 
 
 MIXED_WRITABLE = [fs_over_s3, s3_over_fs, mem_over_s3_over_fs, s3_writes_over_fs]

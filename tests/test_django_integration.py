@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import pickle
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, storages
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.state import ProjectState
 from django.db.migrations.writer import MigrationWriter
@@ -23,14 +24,16 @@ from tests.testapp.models import Document, Photo
 
 
 @pytest.mark.django_db
-def test_file_field_on_a_stack(settings: Any, tmp_path: Any) -> None:
-    # FALLBACK_STORAGES rather than OPTIONS: with overridden settings, Django
-    # 4.2 drops the OPTIONS of "default" and "staticfiles" (ticket #34773).
-    settings.FALLBACK_STORAGES = ["local", "production"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "storage_mixins.FallbackStorage"},
-    }
+def test_file_field_on_a_stack(settings: Any, use_storages: Any) -> None:
+    use_storages(
+        {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storage_mixins.FallbackStorage",
+                "OPTIONS": {"backends": ["local", "production"]},
+            },
+        }
+    )
     storages["production"].save("documents/old.txt", ContentFile(b"production"))
     old = Document.objects.create(file="documents/old.txt")
     assert old.file.url == "https://production.example/media/documents/old.txt"
@@ -153,42 +156,100 @@ def test_pickled_stack_reads_the_same_files(fs: Any) -> None:
 # -- staticfiles -------------------------------------------------------------
 
 
-def test_collectstatic_into_a_stack(settings: Any, tmp_path: Any) -> None:
+@pytest.fixture
+def static_stack(settings: Any, tmp_path: Any, use_storages: Any) -> Any:
+    """App static files, and a production static root that already has some."""
     source = tmp_path / "static-source"
     (source / "css").mkdir(parents=True)
     (source / "css" / "site.css").write_text("body { color: red }")
-    production_static = tmp_path / "production-static"
-    (production_static / "img").mkdir(parents=True)
-    (production_static / "img" / "logo.png").write_bytes(b"production logo")
+    (source / "img").mkdir()
+    (source / "img" / "logo.png").write_bytes(b"dev logo")
+    production = tmp_path / "production-static"
+    (production / "img").mkdir(parents=True)
+    (production / "img" / "logo.png").write_bytes(b"production logo")
+    (production / "img" / "banner.png").write_bytes(b"production banner")
+    for old in production.rglob("*.png"):  # production's copies predate the app's
+        os.utime(old, (1_600_000_000, 1_600_000_000))
     settings.STATICFILES_DIRS = [str(source)]
-    settings.FALLBACK_STORAGES = ["static-local", "static-production"]  # see above
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "storage_mixins.FallbackStorage"},
-        "static-local": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
-            "OPTIONS": {"location": str(tmp_path / "static-local")},
-        },
-        "static-production": {
-            "BACKEND": "storage_mixins.ReadOnly",
-            "OPTIONS": {"storage": "static-production-raw"},
-        },
-        "static-production-raw": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
-            "OPTIONS": {
-                "location": str(production_static),
-                "base_url": "https://static.example/",
-            },
-        },
-    }
-    call_command("collectstatic", interactive=False, verbosity=0)
-    assert (tmp_path / "static-local" / "css" / "site.css").exists()
-    assert sorted(p.name for p in production_static.rglob("*")) == ["img", "logo.png"]
 
+    def configure(staticfiles: dict[str, Any]) -> Any:
+        use_storages(
+            {
+                **settings.STORAGES,
+                "staticfiles": staticfiles,
+                "static-local": {
+                    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+                    "OPTIONS": {"location": str(tmp_path / "static-local")},
+                },
+                "static-production": {
+                    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+                    "OPTIONS": {"location": str(production), "base_url": "https://cdn.example/"},
+                },
+            }
+        )
+        return tmp_path / "static-local", production
+
+    return configure
+
+
+def production_files(root: Any) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_collectstatic_into_a_stack(static_stack: Any) -> None:
     from django.templatetags.static import static
 
+    local, production = static_stack(
+        {
+            "BACKEND": "storage_mixins.FallbackStorage",
+            "OPTIONS": {"backends": ["static-local", "static-production"], "shadow": True},
+        }
+    )
+    before = production_files(production)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert production_files(production) == before
+    # The local copy of a file production also has shadows it, under its own name.
+    assert (local / "img" / "logo.png").read_bytes() == b"dev logo"
+    assert (local / "css" / "site.css").exists()
+    assert static("img/logo.png") == "/static/img/logo.png"
     assert static("css/site.css") == "/static/css/site.css"
-    assert static("img/logo.png") == "https://static.example/img/logo.png"
+    assert static("img/banner.png") == "https://cdn.example/img/banner.png"
+    # Running it again finds everything up to date.
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert production_files(production) == before
+
+
+def test_collectstatic_without_shadow_never_hides_production(static_stack: Any) -> None:
+    local, production = static_stack(
+        {
+            "BACKEND": "storage_mixins.FallbackStorage",
+            "OPTIONS": {"backends": ["static-local", "static-production"]},
+        }
+    )
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert not (local / "img" / "logo.png").exists()  # saved under another name
+    assert production_files(production)["img/logo.png"] == b"production logo"
+
+
+@pytest.mark.parametrize("read_only_only", [False, True], ids=["stack", "ReadOnly"])
+def test_collectstatic_link_never_writes_production(
+    static_stack: Any, read_only_only: bool
+) -> None:
+    staticfiles = (
+        {"BACKEND": "storage_mixins.ReadOnly", "OPTIONS": {"storage": "static-production"}}
+        if read_only_only
+        else {
+            "BACKEND": "storage_mixins.FallbackStorage",
+            "OPTIONS": {"backends": ["static-local", "static-production"], "shadow": True},
+        }
+    )
+    _local, production = static_stack(staticfiles)
+    before = production_files(production)
+    # Neither is local (path("") says so), and Django refuses to symlink.
+    with pytest.raises(CommandError, match="Can't symlink to a remote destination"):
+        call_command("collectstatic", interactive=False, verbosity=0, link=True)
+    assert production_files(production) == before
+    assert not any(p.is_symlink() for p in production.rglob("*"))
 
 
 def test_read_only_manifest_storage_serves_hashed_urls(settings: Any, tmp_path: Any) -> None:

@@ -37,13 +37,13 @@ def test_write_layer_is_the_first_layer_not_read_only(fs: Any, mem: Any) -> None
     assert isinstance(stack, FileSystemStorage)  # it proxies its write layer
     assert stack.location == fs.location
     assert stack.base_url == "/fs/"
-    assert not stack.is_read_only
+    assert not stack.refuses_writes
 
 
 def test_without_write_layer_it_proxies_the_first_layer(fs: Any, mem: Any) -> None:
     stack = Fallback(ReadOnly(mem), ReadOnly(fs))
     assert stack.write_layer is None
-    assert stack.is_read_only and is_read_only(stack)
+    assert stack.refuses_writes and is_read_only(stack)
     assert isinstance(stack, InMemoryStorage)
 
 
@@ -269,16 +269,56 @@ def test_url_passes_extra_arguments(s3: Any, fs: Any) -> None:
     assert "response-content-type=image%2Fjpeg" in url and "Expires=" in url
 
 
-def test_path(fs: Any, fs2: Any, mem: Any) -> None:
+def test_path(fs: Any, fs2: Any) -> None:
+    fs.save("local.txt", ContentFile(b"x"))
     fs2.save("archived.txt", ContentFile(b"x"))
-    mem.save("memory.txt", ContentFile(b"x"))
     stack = Fallback(fs, ReadOnly(fs2), ReadOnly(MinimalStorage({"minimal.txt": b"x"})))
-    assert stack.path("archived.txt") == fs2.path("archived.txt")
+    assert stack.path("local.txt") == fs.path("local.txt")
     assert stack.path("new.txt") == fs.path("new.txt")  # missing: the write layer
-    with pytest.raises(NotImplementedError, match="only in layers without local paths"):
-        stack.path("minimal.txt")
-    read_only_first = Fallback(ReadOnly(fs2), fs)
-    assert read_only_first.path("new.txt") == fs.path("new.txt")
+    # A read-only layer hands out no path that could be written through.
+    for name in ("archived.txt", "minimal.txt"):
+        with pytest.raises(NotImplementedError, match="only in layers without local paths"):
+            stack.path(name)
+    assert Fallback(ReadOnly(fs2), fs).path("new.txt") == fs.path("new.txt")
+    with pytest.raises(NotImplementedError):
+        Fallback(ReadOnly(fs), ReadOnly(fs2)).path("nowhere.txt")
+
+
+def test_absolute_paths_write_only_to_the_write_layer(fs: Any, fs2: Any) -> None:
+    # read_only=False leaves the lower layer unwrapped: only routing protects it.
+    fs2.save("x.txt", ContentFile(b"production"))
+    stack = Fallback(fs, fs2, writable=0)
+    absolute = fs2.path("x.txt")
+    assert stack.exists(absolute)  # reads may address it
+    for write in (
+        lambda: stack.open(absolute, "wb"),
+        lambda: stack._open(absolute, mode="ab"),
+        lambda: stack.delete(absolute),
+        lambda: stack.save(absolute, ContentFile(b"x")),
+        lambda: stack._save(absolute, ContentFile(b"x")),
+    ):
+        with pytest.raises(SuspiciousFileOperation):
+            write()
+    assert read(fs2, "x.txt") == b"production"
+    # Inside the write layer, Django's own rules apply.
+    fs.save("mine.txt", ContentFile(b"mine"))
+    stack.delete(fs.path("mine.txt"))
+    assert not fs.exists("mine.txt")
+
+
+def test_a_file_where_a_lower_layer_has_a_directory(fs: Any, s3: Any) -> None:
+    # S3 holds "a" and "a/b.txt" side by side; a filesystem cannot.
+    production = s3.storage()
+    s3.put("a/b.txt", b"production")
+    s3.put("d", b"production d")
+    fs.save("a", ContentFile(b"local file named a"))
+    fs.save("d/inside.txt", ContentFile(b"local"))
+    stack = Fallback(fs, ReadOnly(production))
+    assert stack.which("a/b.txt") is stack.layers[1]
+    assert read(stack, "a/b.txt") == b"production"
+    assert stack.size("a/b.txt") == 10
+    assert stack.listdir("a") == ([], ["b.txt"])
+    assert read(stack, "d") == b"production d"  # "d" is a directory locally
 
 
 # -- writes ----------------------------------------------------------------
@@ -291,6 +331,22 @@ def test_writes_go_to_the_write_layer(upper: Any, lower: Any) -> None:
         handle.write(b"y")
     assert upper.exists(name) and upper.exists("b.txt")
     assert [m for m in lower.methods_called() if m not in ("exists",)] == []
+
+
+def test_shadow_lets_the_write_layer_hide_lower_files(
+    upper: Any, lower: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    lower.put("css/site.css", b"production css")
+    stack = Fallback(upper, ReadOnly(lower), shadow=True)
+    assert repr(stack).endswith(", shadow=True)")
+    with caplog.at_level(logging.INFO, logger="storage_mixins"):
+        stack.delete("css/site.css")  # as collectstatic does before copying
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    assert stack.save("css/site.css", ContentFile(b"dev css")) == "css/site.css"
+    assert read(stack, "css/site.css") == b"dev css"
+    assert read(lower, "css/site.css") == b"production css"
+    # The write layer's own rules still apply to its own files.
+    assert stack.save("css/site.css", ContentFile(b"again")) != "css/site.css"
 
 
 def test_write_errors_never_fall_through(lower: Any) -> None:

@@ -134,14 +134,22 @@ def test_available_name_is_unique_across_backends(backend: Any, filesystemstorag
     assert text(backend, "photo.jpg") == "production"
 
 
-@pytest.mark.parametrize(
-    "method", ["get_accessed_time", "get_created_time", "get_modified_time", "path"]
-)
+@pytest.mark.parametrize("method", ["get_accessed_time", "get_created_time", "get_modified_time"])
 def test_other_documented_methods_answer_from_the_holder(
     backend: Any, filesystemstorage: Any, method: str
 ) -> None:
     save_text(filesystemstorage, "foo.txt", "x")
     assert getattr(backend, method)("foo.txt") == getattr(filesystemstorage, method)("foo.txt")
+
+
+def test_path_of_a_read_only_backend_s_file_is_refused(
+    backend: Any, inmemorystorage: Any, filesystemstorage: Any
+) -> None:
+    # Intentional difference: the old package returned the second backend's
+    # path, through which callers could write. First-backend paths still work.
+    save_text(filesystemstorage, "foo.txt", "x")
+    with pytest.raises(NotImplementedError, match="without local paths"):
+        backend.path("foo.txt")
 
 
 def test_get_valid_name(backend: Any) -> None:

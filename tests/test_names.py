@@ -131,13 +131,16 @@ def test_names_must_be_strings() -> None:
         validate_name(b"a.txt")  # type: ignore[arg-type]
 
 
-def test_root(stack: Any) -> None:
-    # collectstatic asks exists("") and path("") of its storage: the write
-    # layer answers (or the first layer when there is none).
+def test_root(stack: Any, tmp_path: Any) -> None:
+    # collectstatic asks exists("") and path("") of its storage. A stack is
+    # local only if every layer is; S3 is not.
     stack.test_s3.server.clear_requests()
-    assert stack.path("") == stack.test_local.location
     assert stack.exists("") is stack.test_local.exists("")
+    with pytest.raises(NotImplementedError, match="gives no local paths"):
+        stack.path("")
     assert stack.test_s3.server.requests() == []
+    local = Fallback(stack.test_local, FileSystemStorage(location=tmp_path / "other"))
+    assert local.path("") == stack.test_local.location
 
 
 def test_absolute_paths_inside_a_local_layer_address_that_layer(stack: Any) -> None:
