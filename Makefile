@@ -15,10 +15,14 @@ export PATH := $(subst $(space),:,$(strip $(PYTHON_BINS))):$(PATH)
 # Never let uv download an interpreter: the matrix runs on the machine's own.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help test lint format check-pythons demo clean
+# Programs the tests start themselves, as binary:debian-package.
+SYSTEM_PROGRAMS := redis-server:redis-server
+
+.PHONY: help test lint format check-pythons system-programs demo clean
 
 help:
-	@echo "make test    run lint and the full Django x Python test matrix (tox)"
+	@echo "make test    run lint and the full Django x Python test matrix (tox),"
+	@echo "             installing redis-server with apt-get if missing (as root)"
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff fixes and formatting"
 	@echo "make demo    run the example against an embedded S3 server"
@@ -33,7 +37,22 @@ check-pythons:
 	  command -v python$$v >/dev/null || { echo "error: python$$v not found (looked in $(PYENV_ROOT)/versions/$$v.*/bin and PATH)" >&2; exit 1; }; \
 	done
 
-test: $(VENV)/.installed check-pythons
+# Installs what is missing with apt-get when run as root (as in CI); otherwise
+# says what is missing, and the tests that need it skip (fail under CI=true).
+system-programs:
+	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "warning: not installed:$$missing (apt-get install$$missing); tests that need them will skip" >&2; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed check-pythons system-programs
 	$(TOX) run-parallel --parallel 2 --parallel-no-spinner
 
 lint: $(VENV)/.installed

@@ -6,16 +6,19 @@ Layer them around any storage::
 
 * :class:`Fallback` reads through layers in order and writes to one layer;
 * :class:`ReadOnly` refuses every write before any I/O happens;
+* :class:`Caching` keeps metadata (and optionally contents) of slow storages;
 * :class:`FallbackStorage` is the ready-made stack, configured from settings.
 """
 
 from .base import StorageWrapper, is_read_only
+from .caching import Caching
 from .errors import ReadOnlyError
 from .fallback import Fallback
 from .fallback_storage import FallbackStorage
 from .readonly import ReadOnly, ReadOnlyFile
 
 __all__ = [
+    "Caching",
     "Fallback",
     "FallbackStorage",
     "ReadOnly",

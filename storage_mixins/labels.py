@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.files.storage import InMemoryStorage
 
-__all__ = ["storage_label"]
+__all__ = ["storage_identity", "storage_label"]
 
 # Attributes that say *which* store a backend instance talks to, most specific
 # first: S3 / Google Cloud bucket, Azure container, filesystem location.
@@ -35,3 +35,38 @@ def storage_label(storage: Any) -> str:
                 value = f"{value}/{prefix.strip('/')}" if prefix.strip("/") else value
             return f"{cls_name}({value!r})"
     return f"{cls_name}()"
+
+
+# Attributes that, with the class, say which store a backend reads and writes.
+_IDENTITY_OPTIONS = (
+    "bucket_name",
+    "location",
+    "endpoint_url",
+    "custom_domain",
+    "azure_container",
+    "account_name",
+    "base_url",
+)
+
+
+def storage_identity(storage: Any) -> str:
+    """A string that differs between storages that hold different files.
+
+    Used to keep the cache entries of different storages apart when they
+    share one cache. Computing it performs no I/O.
+    """
+    from .base import StorageWrapper
+
+    if isinstance(storage, StorageWrapper):
+        children = getattr(storage, "layers", None) or (storage.__wrapped__,)
+        inner = ",".join(storage_identity(child) for child in children)
+        return f"{type(storage).__name__}({inner})"
+    cls = type(storage)
+    parts = [f"{cls.__module__}.{cls.__qualname__}"]
+    if isinstance(storage, InMemoryStorage):
+        parts.append(f"id={id(storage)}")  # its files live in this object only
+    for attribute in _IDENTITY_OPTIONS:
+        value = getattr(storage, attribute, None)
+        if isinstance(value, str) and value:
+            parts.append(f"{attribute}={value}")
+    return "|".join(parts)

@@ -94,33 +94,40 @@ class ReadOnly(StorageWrapper):
 
 
 class ReadOnlyFile(wrapt.BaseObjectProxy):
-    """A file opened through :class:`ReadOnly`: it reads, and refuses to write.
+    """A file that reads, and refuses to write: what :class:`ReadOnly` returns.
 
     Django's ``File.open(mode)`` reopens a closed file from its path, so
     ``FieldFile.open("wb")`` after a read would otherwise write straight into
-    the read-only storage.
+    the read-only storage. ``reason`` overrides the error's explanation.
     """
 
-    def __init__(self, file: Any, storage: ReadOnly, name: str) -> None:
+    def __init__(self, file: Any, storage: Any, name: str, reason: str | None = None) -> None:
         super().__init__(file)
         self._self_storage = storage
         self._self_storage_name = name  # as asked of the storage, for errors
+        self._self_reason = reason
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> ReadOnlyFile:
         """Reopen for reading; ``mode=None`` reopens in the mode it was opened with."""
         if is_write_mode(mode):
-            self._self_storage._refuse("open", self._self_storage_name, mode)
+            self._refuse("open", f"mode {mode!r} would write")
         self.__wrapped__.open(mode, *args, **kwargs)
         return self
 
     def write(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ReadOnlyError("write", self._self_storage_name, self._self_storage)
+        self._refuse("write")
 
     def writelines(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ReadOnlyError("writelines", self._self_storage_name, self._self_storage)
+        self._refuse("writelines")
 
     def truncate(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ReadOnlyError("truncate", self._self_storage_name, self._self_storage)
+        self._refuse("truncate")
+
+    def _refuse(self, operation: str, detail: str | None = None) -> NoReturn:
+        reason = self._self_reason or f"{self._self_storage!r} is read-only"
+        if detail:
+            reason = f"{detail}, and {reason}"
+        raise ReadOnlyError(operation, self._self_storage_name, self._self_storage, reason)
 
     def __enter__(self) -> ReadOnlyFile:
         self.__wrapped__.__enter__()

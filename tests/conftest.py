@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import signal
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +28,16 @@ os.environ.pop("AWS_PROFILE", None)
 
 PRODUCTION_BUCKET = "production-media"
 OTHER_BUCKET = "other-media"
+
+
+@pytest.fixture(autouse=True)
+def _empty_caches() -> Iterator[None]:
+    """Local-memory caches outlive a test; entries must not."""
+    from django.core.cache import caches
+
+    yield
+    for alias in ("default", "dummy"):
+        caches[alias].clear()
 
 
 @pytest.fixture(autouse=True)
@@ -183,3 +198,109 @@ def tree(storage: Any, path: str = "") -> dict[str, bytes]:
     for directory in directories:
         contents.update(tree(storage, f"{path}/{directory}" if path else directory))
     return contents
+
+
+# -- real components started by the tests ----------------------------------
+
+
+def require_component(binary: str, install_hint: str) -> str:
+    """The path of ``binary``; a skip outside CI and a failure under CI if missing."""
+    path = shutil.which(binary)
+    if path is None:
+        message = f"{binary} is not installed ({install_hint})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; under CI=true this is an error", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server process on loopback, without persistence, stopped by pid."""
+
+    def __init__(self, binary: str, directory: Any, port: int | None = None) -> None:
+        self.binary = binary
+        self.directory = directory
+        self.port = port or free_port()
+        self.pid: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> RedisServer:
+        self._process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.pid = self._process.pid
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.pid is None or self._process is None:
+            return
+        os.kill(self.pid, signal.SIGTERM)
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(self.pid, signal.SIGKILL)
+            self._process.wait()
+        self.pid = None
+
+
+@pytest.fixture(scope="session")
+def redis_binary() -> str:
+    return require_component("redis-server", "apt-get install redis-server")
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_binary: str, tmp_path_factory: Any) -> Iterator[RedisServer]:
+    server = RedisServer(redis_binary, tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_cache(redis_server: RedisServer, settings: Any) -> str:
+    """The alias of a Django RedisCache on the test server, emptied for each test."""
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "redis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_server.url,
+        },
+    }
+    caches["redis"].clear()
+    return "redis"

@@ -27,3 +27,8 @@ STORAGES = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+}

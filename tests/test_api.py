@@ -14,7 +14,7 @@ import wrapt
 from django.core.files.storage import Storage
 
 import storage_mixins
-from storage_mixins import Fallback, FallbackStorage, ReadOnly, StorageWrapper
+from storage_mixins import Caching, Fallback, FallbackStorage, ReadOnly, StorageWrapper
 
 # Every method of Django's storage API, plus the two private ones that
 # Storage.open() and Storage.save() call.
@@ -29,6 +29,10 @@ INTERCEPTED = {
         "path", "get_accessed_time", "get_created_time", "get_modified_time",
         "get_available_name", "is_name_available", "get_alternative_name",
     },
+    Caching: {
+        "exists", "size", "get_accessed_time", "get_created_time", "get_modified_time",
+        "listdir", "url", "open", "_open", "path", "save", "_save", "delete",
+    },
 }  # fmt: skip
 DELEGATED = {
     # to the wrapped storage
@@ -40,6 +44,11 @@ DELEGATED = {
     },
     # to the write layer (or the first layer when there is none)
     Fallback: {"get_valid_name", "generate_filename"},
+    # uncached: names are decided on fresh answers
+    Caching: {
+        "get_available_name", "is_name_available", "get_alternative_name",
+        "get_valid_name", "generate_filename",
+    },
 }  # fmt: skip
 
 
@@ -53,7 +62,7 @@ def defined_by(cls: type) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("cls", [ReadOnly, Fallback], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", [ReadOnly, Fallback, Caching], ids=lambda cls: cls.__name__)
 def test_every_storage_method_is_intercepted_or_deliberately_delegated(cls: type) -> None:
     unaccounted = STORAGE_API - INTERCEPTED[cls] - DELEGATED[cls]
     assert not unaccounted, f"decide how {cls.__name__} handles {sorted(unaccounted)}"
@@ -71,7 +80,7 @@ def test_read_only_also_refuses_staticfiles_writers() -> None:
     assert {"post_process", "save_manifest"} <= defined_by(ReadOnly)
 
 
-@pytest.mark.parametrize("cls", [StorageWrapper, ReadOnly, Fallback, FallbackStorage])
+@pytest.mark.parametrize("cls", [StorageWrapper, ReadOnly, Fallback, FallbackStorage, Caching])
 def test_wrappers_are_c_backed_object_proxies(cls: type) -> None:
     assert issubclass(cls, wrapt.BaseObjectProxy)
     assert not issubclass(cls, wrapt.CallableObjectProxy)
@@ -79,6 +88,7 @@ def test_wrappers_are_c_backed_object_proxies(cls: type) -> None:
 
 def test_public_names() -> None:
     assert set(storage_mixins.__all__) == {
+        "Caching",
         "Fallback",
         "FallbackStorage",
         "ReadOnly",

@@ -1,0 +1,310 @@
+"""``Caching``: remove the round-trips that make remote storages slow.
+
+Metadata (``exists``, ``size``, ``get_*_time``, ``listdir``, ``url``) is kept in
+a Django cache, so a Redis or Memcached cache shares it between processes and
+machines (see :mod:`storage_mixins.metadata_cache` for how invalidation stays
+coherent). Optionally, file contents are copied to a local directory on first
+read and served from there (see :mod:`storage_mixins.contents_cache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from typing import Any
+
+import wrapt
+from django.core.cache import caches
+from django.core.files import File
+
+from .base import StorageWrapper
+from .contents_cache import ContentsCache
+from .labels import storage_identity
+from .metadata_cache import DEFAULT, MetadataCache
+from .readonly import ReadOnlyFile, is_write_mode
+from .resolve import StorageSpec, resolve_storage
+from .signed_urls import seconds_left
+from .streaming import iter_chunks
+
+__all__ = ["Caching"]
+
+
+class Caching(StorageWrapper):
+    """Cache what ``storage`` says about its files, and optionally the files.
+
+    Cached, in the Django cache ``cache`` (an alias in ``CACHES``) for
+    ``timeout`` seconds: ``exists`` (a ``False`` answer for ``missing_timeout``
+    seconds, by default ``timeout``), ``size``, ``get_accessed_time``,
+    ``get_created_time``, ``get_modified_time``, ``listdir`` and ``url``.
+    A signed URL is kept for at most half the time it has left; ``url()`` with
+    extra arguments is never cached. Entries are namespaced by the wrapped
+    storage's identity (its class, bucket, location…), or by ``key_prefix``.
+
+    Every write through the wrapper (``save``, ``_save``, ``delete``, and
+    write-mode ``open`` when it opens and when it closes) invalidates what is
+    cached about that name and the listings of the directories above it
+    before it returns, in every process that shares the cache. Writes that
+    bypass the wrapper are seen when their entries expire.
+
+    With ``contents`` (a storage, or alias, with local paths), the first
+    ``open(name, "rb")`` of a file that is not already on local disk copies it
+    there (streamed, atomically, one download however many threads ask), and
+    later opens, and ``path()``, use the copy without asking ``storage``
+    anything until its entry expires; then size and modification time are
+    compared before the copy is reused. Files larger than ``max_content_size``
+    bytes are streamed from ``storage`` and not kept. Files opened from the
+    copy cannot be reopened for writing.
+
+    If the cache backend fails, calls go to ``storage`` uncached, and a
+    warning is logged once per outage.
+    """
+
+    def __init__(
+        self,
+        storage: StorageSpec,
+        *,
+        cache: str = "default",
+        timeout: float | None = 300,
+        missing_timeout: float | None = None,
+        contents: StorageSpec | None = None,
+        max_content_size: int | None = None,
+        key_prefix: str | None = None,
+    ) -> None:
+        super().__init__(storage)
+        caches[cache]
+        namespace = (
+            key_prefix
+            or hashlib.blake2b(
+                storage_identity(self.__wrapped__).encode(), digest_size=8
+            ).hexdigest()
+        )
+        self._self_metadata = MetadataCache(_CacheAlias(cache), namespace, timeout)
+        self._self_timeout = timeout
+        self._self_missing_timeout = timeout if missing_timeout is None else missing_timeout
+        self._self_contents = (
+            None
+            if contents is None
+            else ContentsCache(resolve_storage(contents, owner="Caching"), namespace)
+        )
+        self._self_max_content_size = max_content_size
+
+    # -- cached metadata -----------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        return self._remembered(
+            "exists",
+            name,
+            self.__wrapped__.exists,
+            lambda found: self._self_timeout if found else self._self_missing_timeout,
+        )
+
+    def size(self, name: str) -> int:
+        return self._remembered("size", name, self.__wrapped__.size)
+
+    def get_accessed_time(self, name: str) -> Any:
+        return self._remembered("get_accessed_time", name, self.__wrapped__.get_accessed_time)
+
+    def get_created_time(self, name: str) -> Any:
+        return self._remembered("get_created_time", name, self.__wrapped__.get_created_time)
+
+    def get_modified_time(self, name: str) -> Any:
+        return self._remembered("get_modified_time", name, self.__wrapped__.get_modified_time)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        directories, files = self._remembered("listdir", path, self.__wrapped__.listdir)
+        return list(directories), list(files)
+
+    def url(self, name: str, *args: Any, **kwargs: Any) -> str:
+        if args or kwargs:  # a URL made to measure is not shared
+            return self.__wrapped__.url(name, *args, **kwargs)
+        return self._remembered("url", name, self.__wrapped__.url, self._url_timeout)
+
+    # -- contents ------------------------------------------------------------
+
+    def open(self, name: str, mode: str = "rb") -> Any:
+        return self._opened(name, mode, self.__wrapped__.open)
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        return self._opened(name, mode, self.__wrapped__._open)
+
+    def path(self, name: str) -> str:
+        if self._self_contents is not None:
+            known = self._fresh_copy(_canonical(name))
+            if isinstance(known, str):
+                return known  # a local copy, without asking the storage
+        try:
+            return self.__wrapped__.path(name)
+        except NotImplementedError:
+            if self._self_contents is None:
+                raise
+        copy = self._local_copy(name)
+        if copy is None:
+            raise NotImplementedError(
+                f"{name!r} is larger than max_content_size={self._self_max_content_size}, "
+                "so it has no local copy"
+            )
+        return copy
+
+    # -- writes ----------------------------------------------------------------
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        saved = self.__wrapped__.save(name, content, max_length=max_length)
+        self._invalidate(saved)
+        return saved
+
+    def _save(self, name: str, content: Any) -> str:
+        saved = self.__wrapped__._save(name, content)
+        self._invalidate(saved)
+        return saved
+
+    def delete(self, name: str) -> None:
+        try:
+            self.__wrapped__.delete(name)
+        finally:
+            self._invalidate(name)
+
+    # -- internals ---------------------------------------------------------------
+
+    def _remembered(self, fact: str, name: str, compute: Any, timeout_for: Any = None) -> Any:
+        path = _canonical(name)
+        hit, value, generation = self._self_metadata.get(fact, path)
+        if hit:
+            return value
+        value = compute(name)
+        timeout = DEFAULT if timeout_for is None else timeout_for(value)
+        self._self_metadata.set(fact, path, value, generation, timeout)
+        return value
+
+    def _url_timeout(self, url: str) -> float | None:
+        left = seconds_left(url)
+        if left is None:
+            return self._self_timeout
+        lifetime = left / 2
+        if lifetime < 1:
+            return 0  # about to expire, or expiry unknown: do not cache
+        return lifetime if self._self_timeout is None else min(self._self_timeout, lifetime)
+
+    def _invalidate(self, name: str) -> None:
+        path = _canonical(name)
+        self._self_metadata.invalidate(path)
+        if self._self_contents is not None:
+            self._self_contents.discard(path)
+
+    def _opened(self, name: str, mode: str, opener: Any) -> Any:
+        if is_write_mode(mode):
+            self._invalidate(name)
+            return _InvalidatingFile(opener(name, mode), self, name)
+        copy = None if self._self_contents is None else self._local_copy(name)
+        if copy is None:
+            return opener(name, mode)
+        reason = "it is a cached copy; write through the storage instead"
+        return ReadOnlyFile(File(open(copy, mode)), self, name, reason)
+
+    def _local_copy(self, name: str) -> str | None:
+        """The path of an up-to-date local copy of ``name``, fetched if needed, or
+        ``None`` when the file is best read from the storage itself (it is on
+        local disk already, or larger than ``max_content_size``)."""
+        contents = self._self_contents
+        assert contents is not None
+        path = _canonical(name)
+        copy = self._fresh_copy(path)
+        if copy is not _UNKNOWN:
+            return copy
+        with contents.single_flight(path):
+            copy = self._fresh_copy(path)  # another thread may have fetched it meanwhile
+            if copy is not _UNKNOWN:
+                return copy
+            _hit, _entry, generation = self._self_metadata.get("contents", path)
+            size = self.size(name)
+            too_large = (
+                self._self_max_content_size is not None and size > self._self_max_content_size
+            )
+            if too_large or self._is_local(name):
+                self._self_metadata.set("contents", path, _FROM_STORAGE, generation)
+                return None
+            modified = self._modified_timestamp(name)
+            if modified is None or not contents.matches(path, size, modified):
+                contents.store(path, iter_chunks(self.__wrapped__, name), modified)
+            entry = (_file_size(contents.path(path)), modified)
+            self._self_metadata.set("contents", path, entry, generation)
+            return contents.path(path)
+
+    def _fresh_copy(self, path: str) -> str | object | None:
+        """What the cache knows: a copy's path, ``None`` (read from the storage),
+        or ``_UNKNOWN``."""
+        hit, entry, _generation = self._self_metadata.get("contents", path)
+        if not hit:
+            return _UNKNOWN
+        if entry == _FROM_STORAGE:
+            return None
+        contents = self._self_contents
+        assert contents is not None
+        return contents.path(path) if contents.matches(path, *entry) else _UNKNOWN
+
+    def _is_local(self, name: str) -> bool:
+        """Whether the wrapped storage already has ``name`` on local disk."""
+        try:
+            return os.path.isfile(self.__wrapped__.path(name))
+        except NotImplementedError:
+            return False
+
+    def _modified_timestamp(self, name: str) -> float | None:
+        try:
+            return self.get_modified_time(name).timestamp()
+        except NotImplementedError:
+            return None
+
+
+_UNKNOWN = object()
+_FROM_STORAGE = "from-storage"  # cached: read this file from the storage, keep no copy
+
+
+class _CacheAlias:
+    """Looks the cache up on each use: Django's cache objects are per thread."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(caches[self.alias], attribute)
+
+    def __repr__(self) -> str:
+        return f"caches[{self.alias!r}]"
+
+
+class _InvalidatingFile(wrapt.BaseObjectProxy):
+    """A file opened for writing through :class:`Caching`: closing it invalidates."""
+
+    def __init__(self, file: Any, caching: Caching, name: str) -> None:
+        super().__init__(file)
+        self._self_caching = caching
+        self._self_name = name
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_caching._invalidate(self._self_name)
+
+    def __enter__(self) -> _InvalidatingFile:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Any:
+        return iter(self.__wrapped__)
+
+
+def _canonical(path: str) -> str:
+    """One spelling per path, so that ``a/./b``, ``a//b`` and ``a/b/`` share entries."""
+    path = str(path)
+    if path in ("", "."):
+        return ""
+    return posixpath.normpath(path).lstrip("/")
+
+
+def _file_size(path: str) -> int:
+    return os.stat(path).st_size

@@ -1,0 +1,469 @@
+"""Caching: what it caches, when it forgets, and what it costs."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.core.cache.backends.base import memcache_key_warnings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, storages
+
+from storage_mixins import Caching, Fallback, ReadOnly, ReadOnlyError
+from storage_mixins.signed_urls import seconds_left
+from tests.conformance import read
+from tests.spies import RecordingStorage
+
+CACHED_READS = {
+    "exists": lambda s: s.exists("photos/a.jpg"),
+    "size": lambda s: s.size("photos/a.jpg"),
+    "get_modified_time": lambda s: s.get_modified_time("photos/a.jpg"),
+    "get_created_time": lambda s: s.get_created_time("photos/a.jpg"),
+    "get_accessed_time": lambda s: s.get_accessed_time("photos/a.jpg"),
+    "listdir": lambda s: s.listdir("photos"),
+    "url": lambda s: s.url("photos/a.jpg"),
+}
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def cache_alias(request: pytest.FixtureRequest) -> str:
+    if request.param == "redis":
+        return request.getfixturevalue("redis_cache")
+    return "default"
+
+
+@pytest.fixture
+def recording() -> RecordingStorage:
+    storage = RecordingStorage(base_url="https://production.example/")
+    storage.put("photos/a.jpg", b"production a")
+    return storage
+
+
+# -- what is cached ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", CACHED_READS.values(), ids=CACHED_READS.keys())
+def test_reads_are_answered_once(recording: Any, cache_alias: str, call: Any) -> None:
+    cached = Caching(recording, cache=cache_alias)
+    first = call(cached)
+    assert [call(cached) for _ in range(3)] == [first] * 3
+    assert len(recording.calls) == 1
+    assert first == call(recording)
+
+
+def test_a_miss_is_cached_too(recording: Any, cache_alias: str) -> None:
+    cached = Caching(recording, cache=cache_alias)
+    assert not cached.exists("nowhere.jpg")
+    assert not cached.exists("nowhere.jpg")
+    assert recording.calls == [("exists", "nowhere.jpg")]
+
+
+def test_missing_timeout(recording: Any) -> None:
+    cached = Caching(recording, missing_timeout=0)  # misses are not kept, hits are
+    for _ in range(2):
+        assert not cached.exists("nowhere.jpg")
+        assert cached.exists("photos/a.jpg")
+    assert recording.calls == [
+        ("exists", "nowhere.jpg"),
+        ("exists", "photos/a.jpg"),
+        ("exists", "nowhere.jpg"),
+    ]
+
+
+def test_timeout_zero_caches_nothing(recording: Any) -> None:
+    cached = Caching(recording, timeout=0)
+    cached.size("photos/a.jpg")
+    cached.size("photos/a.jpg")
+    assert len(recording.calls) == 2
+
+
+def test_errors_are_not_cached(recording: Any) -> None:
+    cached = Caching(recording)
+    for _ in range(2):
+        with pytest.raises(FileNotFoundError):
+            cached.size("nowhere.jpg")
+    assert recording.calls == [("size", "nowhere.jpg")] * 2
+
+
+def test_spellings_of_one_name_share_entries(recording: Any) -> None:
+    cached = Caching(recording)
+    cached.exists("photos/a.jpg")
+    assert cached.exists("photos//a.jpg")
+    assert cached.exists("./photos/a.jpg")
+    assert len(recording.calls) == 1
+
+
+# -- coherence -----------------------------------------------------------------
+
+
+WRITES = {
+    "save": lambda s, name: s.save(name, ContentFile(b"new bytes!")),
+    "_save": lambda s, name: s._save(name, ContentFile(b"new bytes!")),
+    "open-wb": lambda s, name: _write(s, name, b"new bytes!"),
+}
+
+
+def _write(storage: Any, name: str, data: bytes) -> str:
+    with storage.open(name, "wb") as handle:
+        handle.write(data)
+    return name
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_writes_invalidate_before_returning(cache_alias: str, tmp_path: Path, write: Any) -> None:
+    fs = FileSystemStorage(location=tmp_path)
+    fs.save("photos/placeholder", ContentFile(b""))
+    cached = Caching(fs, cache=cache_alias)
+    # Fill the cache with what is true before the write.
+    assert not cached.exists("photos/2024/new.jpg")
+    assert cached.listdir("photos") == ([], ["placeholder"])
+    assert cached.listdir("") == (["photos"], [])
+    (tmp_path / "photos" / "2024").mkdir()
+    name = write(cached, "photos/2024/new.jpg")
+    assert cached.exists(name)
+    assert cached.size(name) == 10
+    assert cached.listdir("photos") == (["2024"], ["placeholder"])
+    assert cached.listdir("photos/2024") == ([], ["new.jpg"])
+
+
+def test_overwrite_and_delete_invalidate(cache_alias: str, tmp_path: Path) -> None:
+    fs = FileSystemStorage(location=tmp_path)
+    cached = Caching(fs, cache=cache_alias)
+    name = cached.save("a.txt", ContentFile(b"1"))
+    assert cached.size(name) == 1
+    modified = cached.get_modified_time(name)
+    _write(cached, name, b"12345")
+    assert cached.size(name) == 5
+    assert cached.get_modified_time(name) >= modified
+    cached.delete(name)
+    assert not cached.exists(name)
+    with pytest.raises(FileNotFoundError):
+        cached.size(name)
+
+
+def test_write_mode_file_invalidates_when_closed(tmp_path: Path) -> None:
+    fs = FileSystemStorage(location=tmp_path)
+    cached = Caching(fs)
+    fs.save("a.txt", ContentFile(b"1"))
+    handle = cached.open("a.txt", "wb")
+    assert cached.size("a.txt") == 0  # truncated at open, and cached now
+    handle.write(b"123")
+    handle.close()
+    assert cached.size("a.txt") == 3
+
+
+def test_writes_through_a_fallback_above_invalidate(recording: Any, tmp_path: Path) -> None:
+    local = Caching(FileSystemStorage(location=tmp_path))
+    stack = Fallback(local, ReadOnly(recording))
+    assert not stack.exists("new.jpg")
+    name = stack.save("new.jpg", ContentFile(b"x"))
+    assert stack.exists(name)
+    assert stack.which(name) is local
+
+
+def test_independent_wrappers_over_one_cache_see_each_other_s_writes(
+    cache_alias: str, tmp_path: Path
+) -> None:
+    # As two processes would: nothing shared but the cache and the files.
+    first = Caching(FileSystemStorage(location=tmp_path), cache=cache_alias)
+    second = Caching(FileSystemStorage(location=tmp_path), cache=cache_alias)
+    assert not first.exists("a.txt")
+    assert first.listdir("") == ([], [])
+    second.save("a.txt", ContentFile(b"abc"))
+    assert first.exists("a.txt")
+    assert first.listdir("") == ([], ["a.txt"])
+    assert first.size("a.txt") == 3
+    second.delete("a.txt")
+    assert not first.exists("a.txt")
+
+
+def test_invalidation_reaches_another_process(redis_cache: str, tmp_path: Path) -> None:
+    from django.conf import settings
+
+    # Same settings as this process: the storage's identity includes its base url.
+    cached = Caching(FileSystemStorage(location=tmp_path), cache=redis_cache)
+    assert not cached.exists("from-another-process.txt")
+    script = textwrap.dedent(
+        f"""
+        import django
+        from django.conf import settings
+        settings.configure(USE_TZ=True, MEDIA_URL={settings.MEDIA_URL!r}, CACHES={{"redis": {{
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": {settings.CACHES["redis"]["LOCATION"]!r}}}}})
+        django.setup()
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import FileSystemStorage
+        from storage_mixins import Caching
+        cached = Caching(FileSystemStorage(location={str(tmp_path)!r}), cache="redis")
+        print(cached.save("from-another-process.txt", ContentFile(b"hello")))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "from-another-process.txt"
+    assert cached.exists("from-another-process.txt")
+    assert cached.size("from-another-process.txt") == 5
+
+
+def test_a_stale_value_computed_during_a_write_is_never_served(recording: Any) -> None:
+    cached = Caching(recording)
+    metadata = cached._self_metadata
+    # A reader misses, and computes its answer from the storage…
+    hit, _value, generation = metadata.get("exists", "photos/a.jpg")
+    assert not hit
+    stale = recording.exists("photos/a.jpg")
+    # …a write lands and returns…
+    cached.delete("photos/a.jpg")
+    # …and only then does the reader store what it computed.
+    metadata.set("exists", "photos/a.jpg", stale, generation)
+    assert cached.exists("photos/a.jpg") is False
+
+
+# -- keys ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a.txt", "with space.txt", "ünïcödé/名前.jpg", "x" * 1000, "tab\tand\nnewline", "a:b;c"],
+    ids=["plain", "space", "unicode", "long", "control", "punctuation"],
+)
+def test_keys_are_safe_for_every_backend(name: str) -> None:
+    cached = Caching(InMemoryStorage(), key_prefix=None)
+    metadata = cached._self_metadata
+    for fact in ("exists", "size", "listdir", "url", "gen", "contents"):
+        key = caches["default"].make_key(metadata._key(fact, name))
+        assert list(memcache_key_warnings(key)) == []
+        assert len(key) <= 250
+
+
+def test_storages_sharing_a_cache_never_collide(tmp_path: Path, cache_alias: str) -> None:
+    one = FileSystemStorage(location=tmp_path / "one")
+    two = FileSystemStorage(location=tmp_path / "two")
+    one.save("a.txt", ContentFile(b"1"))
+    two.save("a.txt", ContentFile(b"22"))
+    assert Caching(one, cache=cache_alias).size("a.txt") == 1
+    assert Caching(two, cache=cache_alias).size("a.txt") == 2
+
+
+def test_key_prefix_replaces_the_storage_identity(tmp_path: Path) -> None:
+    # Same prefix: deliberately shared entries (e.g. one bucket behind two classes).
+    one = FileSystemStorage(location=tmp_path / "one")
+    two = FileSystemStorage(location=tmp_path / "two")
+    one.save("a.txt", ContentFile(b"1"))
+    assert Caching(one, key_prefix="media").exists("a.txt")
+    assert Caching(two, key_prefix="media").exists("a.txt")
+
+
+# -- urls ----------------------------------------------------------------------
+
+
+def test_signed_urls_are_kept_half_their_life(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    signing = s3.storage(querystring_auth=True, querystring_expire=600)
+    cached = Caching(signing, timeout=3600)
+    timeouts = []
+    original = cached._self_metadata.set
+    monkeypatch.setattr(
+        cached._self_metadata,
+        "set",
+        lambda fact, path, value, generation, timeout: (
+            timeouts.append(timeout),
+            original(fact, path, value, generation, timeout),
+        ),
+    )
+    url = cached.url("photos/a.jpg")
+    assert "Signature=" in url
+    assert cached.url("photos/a.jpg") == url
+    assert len(timeouts) == 1 and 295 <= timeouts[0] <= 300
+
+
+def test_short_lived_signed_urls_are_not_cached(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storages.backends.s3 import S3Storage
+
+    calls = []
+    original = S3Storage.url
+    monkeypatch.setattr(
+        S3Storage,
+        "url",
+        lambda self, name, *a, **k: calls.append(name) or original(self, name, *a, **k),
+    )
+    cached = Caching(s3.storage(querystring_auth=True, querystring_expire=1))
+    cached.url("a.jpg")
+    cached.url("a.jpg")
+    assert len(calls) == 2
+
+
+def test_urls_with_arguments_are_never_cached(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storages.backends.s3 import S3Storage
+
+    calls = []
+    original = S3Storage.url
+    monkeypatch.setattr(
+        S3Storage,
+        "url",
+        lambda self, name, *a, **k: calls.append(name) or original(self, name, *a, **k),
+    )
+    cached = Caching(s3.storage(querystring_auth=False))
+    cached.url("a.jpg")
+    cached.url("a.jpg")
+    cached.url("a.jpg", parameters={"ResponseContentDisposition": "attachment"})
+    cached.url("a.jpg", expire=10)
+    cached.url("a.jpg", http_method="PUT")
+    assert len(calls) == 4
+
+
+NOW = datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://b.s3.amazonaws.com/a.jpg", None),
+        ("/media/a.jpg?v=3", None),
+        (
+            "https://b.s3.amazonaws.com/a.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            "&X-Amz-Date=20261124T115500Z&X-Amz-Expires=3600&X-Amz-Signature=ab",
+            3300.0,
+        ),
+        ("https://b.s3.amazonaws.com/a.jpg?AWSAccessKeyId=k&Signature=s&Expires=1795525200",
+         3600.0),
+        ("https://d.cloudfront.net/a.jpg?Expires=1795518000&Signature=s&Key-Pair-Id=k", 0.0),
+        (
+            "https://storage.googleapis.com/b/a.jpg?X-Goog-Algorithm=GOOG4-RSA-SHA256"
+            "&X-Goog-Date=20261124T120000Z&X-Goog-Expires=60&X-Goog-Signature=s",
+            60.0,
+        ),
+        ("https://a.blob.core.windows.net/c/a.jpg?se=2026-11-24T13:00:00Z&sig=s", 3600.0),
+        ("https://b.s3.amazonaws.com/a.jpg?X-Amz-Signature=ab", 0.0),  # expiry unreadable
+        ("https://b.s3.amazonaws.com/a.jpg?Signature=s&Expires=soon", 0.0),
+    ],
+    ids=["plain", "relative", "sigv4", "sigv2", "cloudfront-expired", "gcs", "azure", "no-expiry",
+         "bad-expiry"],
+)  # fmt: skip
+def test_seconds_left(url: str, expected: float | None) -> None:
+    assert seconds_left(url, now=NOW) == expected
+
+
+# -- cache failures --------------------------------------------------------------
+
+
+def test_a_dead_cache_does_not_break_storage_calls(
+    settings: Any, recording: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import free_port
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "dead": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}",  # nothing listens
+        },
+    }
+    cached = Caching(recording, cache="dead")
+    with caplog.at_level(logging.WARNING, logger="storage_mixins"):
+        for _ in range(3):
+            assert cached.exists("photos/a.jpg")
+            assert cached.size("photos/a.jpg") == 12
+        cached.save("b.txt", ContentFile(b"b"))
+        assert cached.exists("b.txt")
+    assert recording.methods_called().count("exists") == 4  # nothing was cached
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # once per outage, not per call
+    assert "ConnectionError" in warnings[0].getMessage()
+
+
+def test_cache_outage_and_recovery(
+    redis_binary: str,
+    tmp_path: Path,
+    settings: Any,
+    recording: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tests.conftest import RedisServer
+
+    server = RedisServer(redis_binary, tmp_path).start()
+    try:
+        settings.CACHES = {
+            **settings.CACHES,
+            "flaky": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": server.url,
+            },
+        }
+        cached = Caching(recording, cache="flaky")
+        assert cached.exists("photos/a.jpg")
+        server.stop()
+        with caplog.at_level(logging.INFO, logger="storage_mixins"):
+            assert cached.exists("photos/a.jpg")  # answered by the storage
+            server.start()
+            assert cached.exists("photos/a.jpg")
+            assert cached.exists("photos/a.jpg")
+        assert recording.methods_called() == ["exists"] * 3
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("failed" in m for m in messages)
+        assert any("works again" in m for m in messages)
+    finally:
+        server.stop()
+
+
+# -- configuration ------------------------------------------------------------------
+
+
+def test_configured_in_storages(settings: Any, use_storages: Any, tmp_path: Path) -> None:
+    use_storages(
+        {
+            **settings.STORAGES,
+            "media": {
+                "BACKEND": "storage_mixins.Caching",
+                "OPTIONS": {
+                    "storage": "production",
+                    "cache": "default",
+                    "timeout": 60,
+                    "contents": "media-cache",
+                },
+            },
+            "media-cache": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(tmp_path / "cache")},
+            },
+        }
+    )
+    storages["production"].save("a.txt", ContentFile(b"production"))
+    media = storages["media"]
+    assert isinstance(media, Caching)
+    assert isinstance(media, InMemoryStorage)
+    assert read(media, "a.txt") == b"production"
+    assert media.deconstruct() == (
+        "storage_mixins.Caching",
+        (),
+        {"storage": "production", "cache": "default", "timeout": 60, "contents": "media-cache"},
+    )
+    assert repr(media).startswith("Caching(InMemoryStorage(), cache='default', timeout=60")
+
+
+def test_unknown_cache_alias() -> None:
+    from django.core.cache import InvalidCacheBackendError
+
+    with pytest.raises(InvalidCacheBackendError):
+        Caching(InMemoryStorage(), cache="nope")
+
+
+def test_contents_need_local_paths() -> None:
+    with pytest.raises(ImproperlyConfigured, match="needs a storage with local paths"):
+        Caching(InMemoryStorage(), contents=ReadOnly(InMemoryStorage()))
+
+
+def test_writes_through_a_read_only_cached_storage_are_refused(recording: Any) -> None:
+    cached = Caching(ReadOnly(recording))
+    with pytest.raises(ReadOnlyError):
+        cached.save("x.txt", ContentFile(b"x"))
+    assert cached.refuses_writes

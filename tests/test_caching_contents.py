@@ -1,0 +1,239 @@
+"""Caching(contents=...): local copies of remote files, counted at the S3 server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
+
+from storage_mixins import Caching, Fallback, ReadOnly, ReadOnlyError
+from tests.conformance import read
+
+PHOTO = bytes(range(256)) * 400  # 100 KiB
+
+
+@pytest.fixture
+def production(s3: Any) -> Any:
+    s3.put("photos/a.jpg", PHOTO)
+    return s3.storage()
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def contents(cache_dir: Path) -> FileSystemStorage:
+    return FileSystemStorage(location=cache_dir)
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+
+
+def test_first_open_copies_later_opens_are_local(
+    s3: Any, production: Any, contents: Any, cache_dir: Path
+) -> None:
+    cached = Caching(production, contents=contents)
+    assert read(cached, "photos/a.jpg") == PHOTO
+    first = s3.server.counts()
+    assert first["GET"] == 1
+    s3.server.clear_requests()
+    for _ in range(5):
+        assert read(cached, "photos/a.jpg") == PHOTO
+    assert s3.server.requests() == []
+    [copy] = files_in(cache_dir)
+    assert copy.endswith("photos/a.jpg")
+    assert cached.path("photos/a.jpg") == str(cache_dir / copy)
+    assert s3.server.requests() == []
+
+
+def test_path_fetches_a_copy(s3: Any, production: Any, contents: Any) -> None:
+    cached = Caching(Fallback(FileSystemStorage(location=contents.location + "-local"),
+                              ReadOnly(production)), contents=contents)  # fmt: skip
+    local_path = cached.path("photos/a.jpg")
+    assert Path(local_path).read_bytes() == PHOTO
+    s3.server.clear_requests()
+    assert cached.path("photos/a.jpg") == local_path
+    assert read(cached, "photos/a.jpg") == PHOTO
+    assert s3.server.requests() == []
+
+
+def test_files_already_on_local_disk_are_not_copied(
+    s3: Any, production: Any, contents: Any, cache_dir: Path, tmp_path: Path
+) -> None:
+    local = FileSystemStorage(location=tmp_path / "local")
+    local.save("uploads/mine.txt", ContentFile(b"mine"))
+    cached = Caching(Fallback(local, ReadOnly(production)), contents=contents)
+    for _ in range(2):
+        assert read(cached, "uploads/mine.txt") == b"mine"
+    assert cached.path("uploads/mine.txt") == local.path("uploads/mine.txt")
+    assert files_in(cache_dir) == []
+    assert s3.server.requests() == []
+
+
+def test_revalidation_after_expiry(s3: Any, production: Any, contents: Any) -> None:
+    cached = Caching(production, contents=contents)
+    read(cached, "photos/a.jpg")
+    # Entries expire (here: all at once); the unchanged file is not fetched again.
+    caches["default"].clear()
+    s3.server.clear_requests()
+    assert read(cached, "photos/a.jpg") == PHOTO
+    assert s3.server.counts()["GET"] == 0
+    assert s3.server.counts()["HEAD"] >= 1
+    # Changed behind the cache's back: seen once the entries expire.
+    s3.put("photos/a.jpg", b"replaced")
+    assert read(cached, "photos/a.jpg") == PHOTO
+    caches["default"].clear()
+    assert read(cached, "photos/a.jpg") == b"replaced"
+
+
+def test_writes_through_the_wrapper_replace_the_copy(tmp_path: Path, contents: Any) -> None:
+    # A remote-like storage: one without local paths.
+    from django.core.files.storage import InMemoryStorage
+
+    remote = InMemoryStorage()
+    remote.save("a.txt", ContentFile(b"old"))
+    cached = Caching(remote, contents=contents)
+    assert read(cached, "a.txt") == b"old"
+    cached.delete("a.txt")
+    cached.save("a.txt", ContentFile(b"new!"))
+    assert read(cached, "a.txt") == b"new!"
+    with cached.open("a.txt", "wb") as handle:
+        handle.write(b"newest")
+    assert read(cached, "a.txt") == b"newest"
+
+
+def test_large_files_are_streamed_not_kept(
+    s3: Any, production: Any, contents: Any, cache_dir: Path
+) -> None:
+    cached = Caching(production, contents=contents, max_content_size=1000)
+    for _ in range(2):
+        assert read(cached, "photos/a.jpg") == PHOTO
+    assert s3.server.counts()["GET"] == 2
+    assert files_in(cache_dir) == []
+    with pytest.raises(NotImplementedError, match="larger than max_content_size=1000"):
+        cached.path("photos/a.jpg")
+
+
+def test_a_failed_copy_leaves_nothing(
+    production: Any, contents: Any, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage_mixins import caching
+
+    def broken_stream(storage: Any, name: str) -> Any:
+        yield b"first chunk"
+        raise ConnectionResetError("connection reset by peer")
+
+    monkeypatch.setattr(caching, "iter_chunks", broken_stream)
+    cached = Caching(production, contents=contents)
+    with pytest.raises(ConnectionResetError):
+        cached.open("photos/a.jpg")
+    assert [p for p in cache_dir.rglob("*") if p.is_file()] == []
+    monkeypatch.undo()
+    assert read(cached, "photos/a.jpg") == PHOTO
+
+
+def test_missing_files(production: Any, contents: Any, cache_dir: Path) -> None:
+    cached = Caching(production, contents=contents)
+    with pytest.raises(FileNotFoundError):
+        cached.open("photos/nowhere.jpg")
+    assert files_in(cache_dir) == []
+
+
+def test_single_flight(s3: Any, production: Any, contents: Any) -> None:
+    cached = Caching(production, contents=contents)
+    start = threading.Barrier(16)
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            start.wait()
+            results.append(read(cached, "photos/a.jpg"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results == [PHOTO] * 16
+    assert s3.server.counts()["GET"] == 1
+
+
+def test_copies_cannot_be_reopened_for_writing(production: Any, contents: Any) -> None:
+    cached = Caching(production, contents=contents)
+    handle = cached.open("photos/a.jpg")
+    handle.close()
+    with pytest.raises(ReadOnlyError, match="cached copy"):
+        handle.open("wb")
+    assert read(cached, "photos/a.jpg") == PHOTO
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
+def test_hydrating_a_large_file_keeps_memory_flat(s3: Any, tmp_path: Path) -> None:
+    size = 256 * 1024 * 1024
+    chunk = os.urandom(1024 * 1024)
+    s3.client.upload_fileobj(_Repeat(chunk, size), "production-media", "big.bin")
+    script = textwrap.dedent(
+        f"""
+        import django
+        from django.conf import settings
+        settings.configure(USE_TZ=True)
+        django.setup()
+        from django.core.files.storage import FileSystemStorage
+        from storages.backends.s3 import S3Storage
+        from storage_mixins import Caching, Fallback, ReadOnly
+        production = S3Storage(bucket_name="production-media",
+            endpoint_url={s3.server.endpoint_url!r}, access_key="testing",
+            secret_key="testing", region_name="us-east-1")
+        stack = Caching(Fallback(FileSystemStorage(location={str(tmp_path / "local")!r}),
+                                 ReadOnly(production)),
+                        contents=FileSystemStorage(location={str(tmp_path / "cache")!r}))
+        def peak_rss_kib():
+            # VmHWM, not ru_maxrss: a child inherits its parent's ru_maxrss.
+            with open("/proc/self/status") as status:
+                return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+        stack.exists("big.bin")  # imports and connections, before the baseline
+        before = peak_rss_kib()
+        path = stack.path("big.bin")
+        after = peak_rss_kib()
+        import os
+        print(os.path.getsize(path), (after - before) // 1024)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    copied, growth_mb = map(int, result.stdout.split())
+    print(f"\n  hydrated {copied // 2**20} MiB; peak RSS grew by {growth_mb} MiB")
+    assert copied == size
+    assert growth_mb < 32
+
+
+class _Repeat:
+    """A file-like object of ``size`` bytes made of one repeated chunk."""
+
+    def __init__(self, chunk: bytes, size: int) -> None:
+        self.chunk, self.left = chunk, size
+
+    def read(self, amount: int = -1) -> bytes:
+        amount = self.left if amount < 0 else min(amount, self.left)
+        self.left -= amount
+        data = (self.chunk * (amount // len(self.chunk) + 1))[:amount]
+        return data

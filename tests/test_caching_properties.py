@@ -1,0 +1,107 @@
+"""Property: a stack answers the same with Caching as without it, for any sequence
+of reads and writes made through it."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from storage_mixins import Caching, Fallback, ReadOnly
+
+NAMES = ["a.txt", "b.txt", "seed.txt", "d/c.txt", "d/e/f.txt", "d/seed.txt"]
+DIRECTORIES = ["", "d", "d/e", "nowhere"]
+SEED = {"seed.txt": b"production seed", "d/seed.txt": b"production d", "d/e/old.txt": b"old"}
+
+data = st.binary(max_size=64)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("save"), st.sampled_from(NAMES), data),
+        st.tuples(st.just("write"), st.sampled_from(NAMES), data),
+        st.tuples(st.just("delete"), st.sampled_from(NAMES)),
+        st.tuples(st.just("exists"), st.sampled_from(NAMES)),
+        st.tuples(st.just("size"), st.sampled_from(NAMES)),
+        st.tuples(st.just("read"), st.sampled_from(NAMES)),
+        st.tuples(st.just("listdir"), st.sampled_from(DIRECTORIES)),
+        st.tuples(st.just("url"), st.sampled_from(NAMES)),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def apply(stack: Any, operation: tuple[Any, ...]) -> Any:
+    """Run one operation; return its answer, or the type of error it raised."""
+    kind, target, *payload = operation
+    try:
+        if kind == "save":
+            return stack.save(target, ContentFile(payload[0]))
+        if kind == "write":
+            with stack.open(target, "wb") as handle:
+                handle.write(payload[0])
+            return None
+        if kind == "delete":
+            return stack.delete(target)
+        if kind == "read":
+            with stack.open(target, "rb") as handle:
+                return handle.read()
+        if kind == "listdir":
+            directories, files = stack.listdir(target)
+            return sorted(directories), sorted(files)
+        if kind == "url":  # which layer, and which name: the stacks' roots differ
+            url = stack.url(target)
+            return ("local" if url.startswith("/media/") else "s3", url.rsplit("/", 1)[-1])
+        return getattr(stack, kind)(target)
+    except (FileNotFoundError, OSError) as exc:
+        return type(exc).__name__
+
+
+def environment(s3: Any, root: Path) -> Any:
+    """A fresh local directory and a fresh, seeded production bucket."""
+    bucket = f"p-{uuid.uuid4().hex[:12]}"
+    production = s3.storage(bucket, querystring_auth=False)
+    for key, body in SEED.items():
+        s3.put(key, body, bucket=bucket)
+    local = FileSystemStorage(location=tempfile.mkdtemp(dir=root), base_url="/media/")
+    (Path(local.location) / "d" / "e").mkdir(parents=True)  # write-mode open needs its dirs
+    return Fallback(local, ReadOnly(production))
+
+
+@pytest.mark.parametrize("cache_alias", ["locmem", "redis"])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(operations=operations)
+def test_caching_changes_no_answer(
+    operations: list[tuple[Any, ...]],
+    cache_alias: str,
+    s3: Any,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alias = request.getfixturevalue("redis_cache") if cache_alias == "redis" else "default"
+    plain = environment(s3, tmp_path)
+    cached = Caching(environment(s3, tmp_path), cache=alias, key_prefix=uuid.uuid4().hex)
+    # Alternative names are random; make both stacks draw the same ones.
+    counter = itertools.count()
+    monkeypatch.setattr(
+        "django.core.files.storage.base.get_random_string", lambda length: f"{next(counter):07d}"
+    )
+    for step, operation in enumerate(operations):
+        answers = []
+        for stack in (plain, cached):
+            counter = itertools.count(step * 1000)
+            answers.append(apply(stack, operation))
+        assert answers[0] == answers[1], (step, operation)
