@@ -18,7 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Programs the tests start themselves, as binary:debian-package.
 SYSTEM_PROGRAMS := redis-server:redis-server
 
-.PHONY: help test lint format check-pythons system-programs demo clean
+.PHONY: help test lint format check-pythons system-programs bench demo clean
 
 help:
 	@echo "make test    run lint and the full Django x Python test matrix (tox),"
@@ -26,6 +26,7 @@ help:
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff fixes and formatting"
 	@echo "make demo    run the example against an embedded S3 server"
+	@echo "make bench   run the benchmarks (request counts, time ratios)"
 
 $(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +62,9 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+bench: $(VENV)/.installed
+	$(TOX) run -e bench
 
 demo: $(VENV)/.installed
 	$(TOX) run -e demo

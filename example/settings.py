@@ -6,7 +6,7 @@ temporary media directory through the environment.
 
 import os
 
-SECRET_KEY = "demo-only"  # noqa: S105
+SECRET_KEY = "demo-only"
 USE_TZ = True
 
 STORAGES = {

@@ -25,7 +25,7 @@ from .metadata_cache import DEFAULT, MetadataCache
 from .readonly import ReadOnlyFile, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
-from .streaming import iter_chunks
+from .streaming import local_path, open_stream
 
 __all__ = ["Caching"]
 
@@ -220,12 +220,19 @@ class Caching(StorageWrapper):
             too_large = (
                 self._self_max_content_size is not None and size > self._self_max_content_size
             )
-            if too_large or self._is_local(name):
+            if too_large or local_path(self.__wrapped__, name) is not None:
                 self._self_metadata.set("contents", path, _FROM_STORAGE, generation)
                 return None
-            modified = self._modified_timestamp(name)
-            if modified is None or not contents.matches(path, size, modified):
-                contents.store(path, iter_chunks(self.__wrapped__, name), modified)
+            if os.path.isfile(contents.path(path)):  # an expired copy: still the same file?
+                modified = self._modified_timestamp(name)
+                if modified is not None and contents.matches(path, size, modified):
+                    self._self_metadata.set("contents", path, (size, modified), generation)
+                    return contents.path(path)
+            stream = open_stream(self.__wrapped__, name)
+            modified = stream.modified.timestamp() if stream.modified else None
+            if modified is None:
+                modified = self._modified_timestamp(name)
+            contents.store(path, stream.chunks, modified)
             entry = (_file_size(contents.path(path)), modified)
             self._self_metadata.set("contents", path, entry, generation)
             return contents.path(path)
@@ -241,13 +248,6 @@ class Caching(StorageWrapper):
         contents = self._self_contents
         assert contents is not None
         return contents.path(path) if contents.matches(path, *entry) else _UNKNOWN
-
-    def _is_local(self, name: str) -> bool:
-        """Whether the wrapped storage already has ``name`` on local disk."""
-        try:
-            return os.path.isfile(self.__wrapped__.path(name))
-        except NotImplementedError:
-            return False
 
     def _modified_timestamp(self, name: str) -> float | None:
         try:

@@ -3,33 +3,54 @@
 ``Storage.open(name).chunks()`` streams for most backends, but django-storages'
 ``S3File`` first downloads the whole object into a spooled temporary file that,
 by default (``max_memory_size=0``), never leaves memory. For S3 the bytes are
-therefore streamed from boto3's response body instead.
+therefore streamed from boto3's response body instead, whose headers also give
+the size and modification time without another request.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from .base import StorageWrapper
 from .fallback import Fallback
 
-__all__ = ["CHUNK_SIZE", "iter_chunks"]
+__all__ = ["CHUNK_SIZE", "Stream", "local_path", "open_stream"]
 
 CHUNK_SIZE = 1024 * 1024
 
 
-def iter_chunks(storage: Any, name: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-    """Yield the bytes of ``name`` in ``storage``, ``chunk_size`` at a time."""
-    backend = _backend_serving(storage, name)
+@dataclass
+class Stream:
+    """A file being read: its chunks, and what is known of it without asking again."""
+
+    chunks: Iterator[bytes]
+    modified: datetime.datetime | None = None
+
+
+def open_stream(storage: Any, name: str, chunk_size: int = CHUNK_SIZE) -> Stream:
+    """Start reading ``name`` through ``storage``, ``chunk_size`` bytes at a time."""
+    backend = serving_backend(storage, name)
     if _is_django_storages_s3(backend):
-        yield from _s3_chunks(backend, name, chunk_size)
-        return
-    with storage.open(name, "rb") as handle:
-        yield from handle.chunks(chunk_size)
+        return _s3_stream(backend, name, chunk_size)
+    return Stream(_file_chunks(storage, name, chunk_size))
 
 
-def _backend_serving(storage: Any, name: str) -> Any:
+def local_path(storage: Any, name: str) -> str | None:
+    """The path of ``name`` if the backend serving it keeps it on local disk."""
+    backend = serving_backend(storage, name)
+    try:
+        path = backend.path(name)
+    except (NotImplementedError, AttributeError):
+        return None
+    return path if os.path.isfile(path) else None
+
+
+def serving_backend(storage: Any, name: str) -> Any:
     """The unwrapped backend that reads of ``name`` through ``storage`` reach."""
     while isinstance(storage, StorageWrapper):
         if isinstance(storage, Fallback):
@@ -42,6 +63,11 @@ def _backend_serving(storage: Any, name: str) -> Any:
     return storage
 
 
+def _file_chunks(storage: Any, name: str, chunk_size: int) -> Iterator[bytes]:
+    with storage.open(name, "rb") as handle:
+        yield from handle.chunks(chunk_size)
+
+
 def _is_django_storages_s3(backend: Any) -> bool:
     try:
         from storages.backends.s3 import S3Storage
@@ -50,18 +76,21 @@ def _is_django_storages_s3(backend: Any) -> bool:
     return isinstance(backend, S3Storage)
 
 
-def _s3_chunks(backend: Any, name: str, chunk_size: int) -> Iterator[bytes]:
+def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
     from botocore.exceptions import ClientError
     from storages.utils import clean_name
 
     key = backend._normalize_name(clean_name(name))
     try:
-        body = backend.bucket.Object(key).get()["Body"]
+        response = backend.bucket.Object(key).get()
     except ClientError as exc:
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
             raise FileNotFoundError(f"File does not exist: {name}") from exc
         raise
-    try:
-        yield from body.iter_chunks(chunk_size)
-    finally:
-        body.close()
+    body = response["Body"]
+
+    def chunks() -> Iterator[bytes]:
+        with contextlib.closing(body):
+            yield from body.iter_chunks(chunk_size)
+
+    return Stream(chunks(), modified=response.get("LastModified"))

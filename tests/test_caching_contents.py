@@ -130,12 +130,13 @@ def test_a_failed_copy_leaves_nothing(
     production: Any, contents: Any, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from storage_mixins import caching
+    from storage_mixins.streaming import Stream
 
-    def broken_stream(storage: Any, name: str) -> Any:
+    def broken_chunks() -> Any:
         yield b"first chunk"
         raise ConnectionResetError("connection reset by peer")
 
-    monkeypatch.setattr(caching, "iter_chunks", broken_stream)
+    monkeypatch.setattr(caching, "open_stream", lambda storage, name: Stream(broken_chunks()))
     cached = Caching(production, contents=contents)
     with pytest.raises(ConnectionResetError):
         cached.open("photos/a.jpg")

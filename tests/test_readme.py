@@ -40,6 +40,8 @@ def test_readme_example_runs(
     # the OPTIONS of "default" on Django 4.2 (ticket #34773); a settings
     # module, as in the README, does not.
     settings.FALLBACK_STORAGES = namespace.get("FALLBACK_STORAGES")
+    if "CACHES" in namespace:
+        settings.CACHES = namespace["CACHES"]
     monkeypatch.setattr(storages, "_storages", {})
     monkeypatch.setitem(storages.__dict__, "backends", dict(namespace["STORAGES"]))
     for alias in namespace["STORAGES"]:
