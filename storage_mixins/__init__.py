@@ -7,6 +7,7 @@ Layer them around any storage::
 * :class:`Fallback` reads through layers in order and writes to one layer;
 * :class:`ReadOnly` refuses every write before any I/O happens;
 * :class:`Caching` keeps metadata (and optionally contents) of slow storages;
+* :class:`Logging` logs every call: which layer answered, what, how fast;
 * :class:`FallbackStorage` is the ready-made stack, configured from settings.
 """
 
@@ -15,16 +16,20 @@ from .caching import Caching
 from .errors import ReadOnlyError
 from .fallback import Fallback
 from .fallback_storage import FallbackStorage
+from .introspection import describe
+from .logging import Logging
 from .readonly import ReadOnly, ReadOnlyFile
 
 __all__ = [
     "Caching",
     "Fallback",
     "FallbackStorage",
+    "Logging",
     "ReadOnly",
     "ReadOnlyError",
     "ReadOnlyFile",
     "StorageWrapper",
+    "describe",
     "is_read_only",
 ]
 

@@ -65,6 +65,11 @@ class StorageWrapper(wrapt.BaseObjectProxy):
         """
         return is_read_only(self.__wrapped__)
 
+    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+        """This wrapper's line in :func:`~storage_mixins.describe`, and its children
+        as ``(prefix, storage, suffix)``: what to write before and after each."""
+        return type(self).__name__, [("", self.__wrapped__, "")]
+
     # -- Django plumbing ---------------------------------------------------
 
     def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
@@ -97,7 +102,9 @@ class StorageWrapper(wrapt.BaseObjectProxy):
 
     def _repr_arguments(self) -> list[str]:
         _args, kwargs = self._self_arguments
-        options = [f"{key}={value!r}" for key, value in kwargs.items() if key != "storage"]
+        options = [
+            f"{key}={_repr_option(value)}" for key, value in kwargs.items() if key != "storage"
+        ]
         return [storage_label(self.__wrapped__), *options]
 
     def __copy__(self) -> Any:
@@ -114,6 +121,11 @@ class StorageWrapper(wrapt.BaseObjectProxy):
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return self.__reduce__()
+
+
+def _repr_option(value: Any) -> str:
+    is_storage = not isinstance(value, str | type) and callable(getattr(value, "exists", None))
+    return storage_label(value) if is_storage else repr(value)
 
 
 def _rebuild(cls: type[StorageWrapper], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

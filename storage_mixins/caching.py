@@ -20,7 +20,7 @@ from django.core.files import File
 
 from .base import StorageWrapper
 from .contents_cache import ContentsCache
-from .labels import storage_identity
+from .labels import storage_identity, storage_label
 from .metadata_cache import DEFAULT, MetadataCache
 from .readonly import ReadOnlyFile, is_write_mode
 from .resolve import StorageSpec, resolve_storage
@@ -88,6 +88,21 @@ class Caching(StorageWrapper):
             else ContentsCache(resolve_storage(contents, owner="Caching"), namespace)
         )
         self._self_max_content_size = max_content_size
+
+    @property
+    def cache_alias(self) -> str:
+        """The alias, in ``CACHES``, of the cache that holds the metadata."""
+        return self._self_metadata.cache.alias
+
+    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+        options = [f"cache={self.cache_alias!r}", f"timeout={self._self_timeout}"]
+        if self._self_missing_timeout != self._self_timeout:
+            options.append(f"missing_timeout={self._self_missing_timeout}")
+        if self._self_contents is not None:
+            options.append(f"contents={storage_label(self._self_contents.storage)}")
+        if self._self_max_content_size is not None:
+            options.append(f"max_content_size={self._self_max_content_size}")
+        return f"Caching  ({', '.join(options)})", [("", self.__wrapped__, "")]
 
     # -- cached metadata -----------------------------------------------------
 
@@ -184,6 +199,11 @@ class Caching(StorageWrapper):
         if lifetime < 1:
             return 0  # about to expire, or expiry unknown: do not cache
         return lifetime if self._self_timeout is None else min(self._self_timeout, lifetime)
+
+    def invalidate(self, name: str) -> None:
+        """Forget what is cached about ``name`` (and the listings above it), in
+        every process: for writes made without going through this wrapper."""
+        self._invalidate(name)
 
     def _invalidate(self, name: str) -> None:
         path = _canonical(name)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+
+from .streaming import write_atomically
 
 __all__ = ["ContentsCache"]
 
@@ -50,24 +51,10 @@ class ContentsCache:
             return False
         return modified is None or int(stat.st_mtime) == int(modified)
 
-    def store(self, name: str, chunks: Iterable[bytes], modified: float | None) -> str:
+    def store(self, name: str, chunks: Iterator[bytes], modified: float | None) -> str:
         """Write ``chunks`` as the copy of ``name``, atomically; return its path."""
         final = self.path(name)
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        partial = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, or removed
-            dir=os.path.dirname(final), prefix=".partial-", delete=False
-        )
-        try:
-            with partial:
-                for chunk in chunks:
-                    partial.write(chunk)
-            if modified is not None:
-                os.utime(partial.name, (modified, modified))
-            os.replace(partial.name, final)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(partial.name)
-            raise
+        write_atomically(final, chunks, modified)
         return final
 
     def discard(self, name: str) -> None:

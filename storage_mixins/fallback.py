@@ -22,6 +22,7 @@ from .base import StorageWrapper, is_read_only
 from .errors import ReadOnlyError, is_not_found, not_found_types
 from .labels import storage_label
 from .names import has_control_characters, validate_directory, validate_name
+from .probing import probing
 from .readonly import is_write_mode
 from .resolve import StorageSpec, resolve_storage
 
@@ -153,6 +154,17 @@ class Fallback(StorageWrapper):
     def refuses_writes(self) -> bool:
         return self._self_write_layer is None
 
+    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+        index = self._self_write_index
+        notes = ["read-only: no writable layer" if index is None else f"writes go to [{index}]"]
+        if self._self_shadow:
+            notes.append("shadow=True")
+        children = [
+            (f"[{position}] ", layer, "  ← writes" if position == index else "")
+            for position, layer in enumerate(self._self_layers)
+        ]
+        return f"{type(self).__name__}  ({', '.join(notes)})", children
+
     def which(self, name: str) -> Any | None:
         """The layer that serves ``name``, or ``None`` if no layer has it."""
         validate_name(name)
@@ -204,20 +216,24 @@ class Fallback(StorageWrapper):
         files: dict[str, None] = {}
         answered = False
         missing, unsupported = [], []
-        for layer in self._self_layers:
-            try:
-                layer_directories, layer_files = layer.listdir(path)
-            except NotImplementedError:
-                unsupported.append(layer)
-                continue
-            except not_found_types() as exc:
-                if not is_not_found(exc):
-                    raise
-                missing.append(layer)
-                continue
-            answered = True
-            directories.update(dict.fromkeys(layer_directories))
-            files.update(dict.fromkeys(layer_files))
+        token = probing.set(True)
+        try:
+            for layer in self._self_layers:
+                try:
+                    layer_directories, layer_files = layer.listdir(path)
+                except NotImplementedError:
+                    unsupported.append(layer)
+                    continue
+                except not_found_types() as exc:
+                    if not is_not_found(exc):
+                        raise
+                    missing.append(layer)
+                    continue
+                answered = True
+                directories.update(dict.fromkeys(layer_directories))
+                files.update(dict.fromkeys(layer_files))
+        finally:
+            probing.reset(token)
         if not answered:
             raise self._not_answered("listdir", path, missing, unsupported)
         return list(directories), list(files)
@@ -356,21 +372,25 @@ class Fallback(StorageWrapper):
         validate_name(name)
         missing, unsupported = [], []
         cause: BaseException | None = None
-        for layer in self._self_layers:
-            layer_method = getattr(layer, method, None)
-            if layer_method is None:
-                unsupported.append(layer)
-                continue
-            try:
-                return layer_method(name, *args)
-            except NotImplementedError as exc:
-                unsupported.append(layer)
-                cause = exc
-            except not_found_types() as exc:
-                if not is_not_found(exc):
-                    raise
-                missing.append(layer)
-                cause = exc
+        token = probing.set(True)
+        try:
+            for layer in self._self_layers:
+                layer_method = getattr(layer, method, None)
+                if layer_method is None:
+                    unsupported.append(layer)
+                    continue
+                try:
+                    return layer_method(name, *args)
+                except NotImplementedError as exc:
+                    unsupported.append(layer)
+                    cause = exc
+                except not_found_types() as exc:
+                    if not is_not_found(exc):
+                        raise
+                    missing.append(layer)
+                    cause = exc
+        finally:
+            probing.reset(token)
         raise self._not_answered(method, name, missing, unsupported) from cause
 
     def _not_answered(

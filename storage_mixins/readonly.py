@@ -43,6 +43,9 @@ class ReadOnly(StorageWrapper):
     def refuses_writes(self) -> bool:
         return True
 
+    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+        return "ReadOnly  (refuses writes)", [("", self.__wrapped__, "")]
+
     def open(self, name: str, mode: str = "rb") -> Any:
         if is_write_mode(mode):
             self._refuse("open", name, mode)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from .base import StorageWrapper
 from .fallback import Fallback
 
-__all__ = ["CHUNK_SIZE", "Stream", "local_path", "open_stream"]
+__all__ = ["CHUNK_SIZE", "Stream", "local_path", "open_stream", "write_atomically"]
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -38,6 +39,31 @@ def open_stream(storage: Any, name: str, chunk_size: int = CHUNK_SIZE) -> Stream
     if _is_django_storages_s3(backend):
         return _s3_stream(backend, name, chunk_size)
     return Stream(_file_chunks(storage, name, chunk_size))
+
+
+def write_atomically(path: str, chunks: Iterator[bytes], modified: float | None = None) -> None:
+    """Write ``chunks`` to ``path`` so that no reader ever sees a partial file.
+
+    The bytes go to a temporary file in the same directory, which is renamed
+    over ``path`` when complete (``modified`` becomes its modification time); a
+    failure or an interruption removes the temporary file.
+    """
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    partial = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, or removed
+        dir=directory, prefix=".partial-", delete=False
+    )
+    try:
+        with partial:
+            for chunk in chunks:
+                partial.write(chunk)
+        if modified is not None:
+            os.utime(partial.name, (modified, modified))
+        os.replace(partial.name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial.name)
+        raise
 
 
 def local_path(storage: Any, name: str) -> str | None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 import signal
@@ -25,6 +26,9 @@ os.environ.update(
     AWS_EC2_METADATA_DISABLED="true",
 )
 os.environ.pop("AWS_PROFILE", None)
+
+# The in-process S3 server logs every request at INFO; tests read their own logs.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 PRODUCTION_BUCKET = "production-media"
 OTHER_BUCKET = "other-media"

@@ -5,6 +5,7 @@ SECRET_KEY = "storage-mixins-tests"
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
+    "storage_mixins",
     "tests.testapp",
 ]
 

@@ -14,7 +14,14 @@ import wrapt
 from django.core.files.storage import Storage
 
 import storage_mixins
-from storage_mixins import Caching, Fallback, FallbackStorage, ReadOnly, StorageWrapper
+from storage_mixins import (
+    Caching,
+    Fallback,
+    FallbackStorage,
+    Logging,
+    ReadOnly,
+    StorageWrapper,
+)
 
 # Every method of Django's storage API, plus the two private ones that
 # Storage.open() and Storage.save() call.
@@ -33,6 +40,11 @@ INTERCEPTED = {
         "exists", "size", "get_accessed_time", "get_created_time", "get_modified_time",
         "listdir", "url", "open", "_open", "path", "save", "_save", "delete",
     },
+    Logging: {
+        "open", "_open", "save", "_save", "delete", "exists", "listdir", "size", "url",
+        "path", "get_accessed_time", "get_created_time", "get_modified_time",
+        "get_available_name",
+    },
 }  # fmt: skip
 DELEGATED = {
     # to the wrapped storage
@@ -49,6 +61,8 @@ DELEGATED = {
         "get_available_name", "is_name_available", "get_alternative_name",
         "get_valid_name", "generate_filename",
     },
+    # no I/O of their own worth a record
+    Logging: {"is_name_available", "get_alternative_name", "get_valid_name", "generate_filename"},
 }  # fmt: skip
 
 
@@ -62,7 +76,9 @@ def defined_by(cls: type) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("cls", [ReadOnly, Fallback, Caching], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize(
+    "cls", [ReadOnly, Fallback, Caching, Logging], ids=lambda cls: cls.__name__
+)
 def test_every_storage_method_is_intercepted_or_deliberately_delegated(cls: type) -> None:
     unaccounted = STORAGE_API - INTERCEPTED[cls] - DELEGATED[cls]
     assert not unaccounted, f"decide how {cls.__name__} handles {sorted(unaccounted)}"
@@ -80,7 +96,9 @@ def test_read_only_also_refuses_staticfiles_writers() -> None:
     assert {"post_process", "save_manifest"} <= defined_by(ReadOnly)
 
 
-@pytest.mark.parametrize("cls", [StorageWrapper, ReadOnly, Fallback, FallbackStorage, Caching])
+@pytest.mark.parametrize(
+    "cls", [StorageWrapper, ReadOnly, Fallback, FallbackStorage, Caching, Logging]
+)
 def test_wrappers_are_c_backed_object_proxies(cls: type) -> None:
     assert issubclass(cls, wrapt.BaseObjectProxy)
     assert not issubclass(cls, wrapt.CallableObjectProxy)
@@ -91,6 +109,8 @@ def test_public_names() -> None:
         "Caching",
         "Fallback",
         "FallbackStorage",
+        "Logging",
+        "describe",
         "ReadOnly",
         "ReadOnlyError",
         "ReadOnlyFile",

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class StorageMixinsConfig(AppConfig):
+    """Adds the ``storage_*`` management commands and the storage system checks."""
+
+    name = "storage_mixins"
+    verbose_name = "Storage mixins"
+
+    def ready(self) -> None:
+        from . import checks
+
+        checks.register()

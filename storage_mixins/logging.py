@@ -1,0 +1,251 @@
+"""``Logging``: one log record per storage call, saying who answered, what, how fast.
+
+Named after what it does, like the other wrappers; it imports the standard
+library's ``logging`` under that name too (absolute imports keep them apart).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.core.exceptions import SuspiciousOperation
+
+from .base import StorageWrapper
+from .errors import ReadOnlyError, is_not_found
+from .labels import storage_label
+from .probing import is_probing
+from .resolve import StorageSpec
+
+__all__ = ["Logging"]
+
+# Errors that are answers, not accidents: logged without a traceback.
+_EXPECTED_ERRORS = (ReadOnlyError, SuspiciousOperation, NotImplementedError)
+
+
+class Logging(StorageWrapper):
+    """Log every call to ``storage``: one record, after the call, on ``logger``.
+
+    A record reads ``exists('photos/a.jpg') -> True in 3.9 ms
+    [S3Storage('production-media')]`` and carries ``storage_call``,
+    ``storage_file``, ``storage_backend``, ``duration_ms`` and ``outcome``
+    (``"ok"``, ``"missing"`` for a not-found answer or error, ``"error"``)
+    for filters and formatters.
+
+    Calls are logged at ``level`` (a number or a name); calls slower than
+    ``slow`` seconds, and calls that raise, at ``WARNING``, with the error's
+    type and message (and its traceback when it is unexpected). The error is
+    then raised unchanged. A file a :class:`~storage_mixins.Fallback` does not
+    find in one layer is an expected miss while it tries the next: logged at
+    ``level``, not as a warning.
+
+    Logged: ``open``, ``_open``, ``save``, ``_save``, ``delete``, ``exists``,
+    ``listdir``, ``size``, ``url``, ``path``, ``get_accessed_time``,
+    ``get_created_time``, ``get_modified_time`` and ``get_available_name``.
+    Contents are never logged (``save`` logs the saved name and size), nor are
+    query strings of URLs, which may carry signatures. When the logger is not
+    enabled for ``level`` and ``slow`` is not set, a successful call costs a
+    clock read and one ``isEnabledFor`` check.
+    """
+
+    def __init__(
+        self,
+        storage: StorageSpec,
+        *,
+        logger: str | logging.Logger = "storage_mixins",
+        level: int | str = logging.DEBUG,
+        slow: float | None = None,
+    ) -> None:
+        super().__init__(storage)
+        if not isinstance(logger, logging.Logger):
+            logger = logging.getLogger(logger)
+        self._self_logger = logger
+        self._self_level = _level_number(level)
+        self._self_slow = slow
+        self._self_backend_label: str | None = None
+
+    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+        options = [
+            f"logger={self._self_logger.name!r}",
+            f"level={logging.getLevelName(self._self_level)}",
+        ]
+        if self._self_slow is not None:
+            options.append(f"slow={self._self_slow:g} s")
+        return f"Logging  ({', '.join(options)})", [("", self.__wrapped__, "")]
+
+    # One method per call, so that each interception is explicit.
+
+    def open(self, name: str, mode: str = "rb") -> Any:
+        return self._logged("open", name, (mode,))
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        return self._logged("_open", name, (mode,))
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        return self._logged(
+            "save", name, (content,), {"max_length": max_length}, size=_size_of(content)
+        )
+
+    def _save(self, name: str, content: Any) -> str:
+        return self._logged("_save", name, (content,), size=_size_of(content))
+
+    def delete(self, name: str) -> None:
+        return self._logged("delete", name)
+
+    def exists(self, name: str) -> bool:
+        return self._logged("exists", name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        return self._logged("listdir", path)
+
+    def size(self, name: str) -> int:
+        return self._logged("size", name)
+
+    def url(self, name: str, *args: Any, **kwargs: Any) -> str:
+        return self._logged("url", name, args, kwargs)
+
+    def path(self, name: str) -> str:
+        return self._logged("path", name)
+
+    def get_accessed_time(self, name: str) -> Any:
+        return self._logged("get_accessed_time", name)
+
+    def get_created_time(self, name: str) -> Any:
+        return self._logged("get_created_time", name)
+
+    def get_modified_time(self, name: str) -> Any:
+        return self._logged("get_modified_time", name)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return self._logged("get_available_name", name, (), {"max_length": max_length})
+
+    # -- the one place calls go through -------------------------------------
+
+    def _logged(
+        self,
+        method: str,
+        name: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        size: int | None = None,
+    ) -> Any:
+        start = time.perf_counter()
+        try:
+            result = getattr(self.__wrapped__, method)(name, *args, **(kwargs or {}))
+        except BaseException as exc:
+            self._log_failure(method, name, args, exc, time.perf_counter() - start)
+            raise
+        if self._self_slow is not None or self._self_logger.isEnabledFor(self._self_level):
+            self._log_result(method, name, args, result, size, time.perf_counter() - start)
+        return result
+
+    def _log_result(
+        self, method: str, name: Any, args: tuple[Any, ...], result: Any, size: int | None,
+        seconds: float,
+    ) -> None:  # fmt: skip
+        slow = self._self_slow is not None and seconds > self._self_slow
+        level = logging.WARNING if slow else self._self_level
+        if not self._self_logger.isEnabledFor(level):
+            return
+        outcome = "missing" if method == "exists" and result is False else "ok"
+        answer = _describe_result(method, result, size)
+        suffix = f" (slower than {self._self_slow:g} s)" if slow else ""
+        self._emit(level, method, name, args, f"-> {answer}", seconds, outcome, suffix)
+
+    def _log_failure(
+        self, method: str, name: Any, args: tuple[Any, ...], exc: BaseException, seconds: float
+    ) -> None:
+        missing = is_not_found(exc)
+        # A miss in one layer while a Fallback tries the next is routine.
+        level = self._self_level if missing and is_probing() else logging.WARNING
+        if not self._self_logger.isEnabledFor(level):
+            return
+        unexpected = not missing and not isinstance(exc, _EXPECTED_ERRORS)
+        self._emit(
+            level,
+            method,
+            name,
+            args,
+            f"raised {type(exc).__name__}: {exc}",
+            seconds,
+            "missing" if missing else "error",
+            "",
+            exc_info=exc if unexpected else None,
+        )
+
+    def _emit(
+        self, level: int, method: str, name: Any, args: tuple[Any, ...], answer: str,
+        seconds: float, outcome: str, suffix: str, exc_info: BaseException | None = None,
+    ) -> None:  # fmt: skip
+        backend = self._backend_label()
+        shown = [repr(name)]
+        if method in ("open", "_open"):
+            shown.append(repr(args[0]))  # the mode
+        milliseconds = seconds * 1000
+        self._self_logger.log(
+            level,
+            "%s(%s) %s in %.1f ms [%s]%s",
+            method,
+            ", ".join(shown),
+            answer,
+            milliseconds,
+            backend,
+            suffix,
+            exc_info=exc_info,
+            extra={
+                "storage_call": method,
+                "storage_file": name,
+                "storage_backend": backend,
+                "duration_ms": milliseconds,
+                "outcome": outcome,
+            },
+        )
+
+    def _backend_label(self) -> str:
+        if self._self_backend_label is None:
+            self._self_backend_label = storage_label(self.__wrapped__)
+        return self._self_backend_label
+
+    def _repr_arguments(self) -> list[str]:
+        arguments = [storage_label(self.__wrapped__)]
+        if self._self_logger.name != "storage_mixins":
+            arguments.append(f"logger={self._self_logger.name!r}")
+        if self._self_level != logging.DEBUG:
+            arguments.append(f"level={logging.getLevelName(self._self_level)!r}")
+        if self._self_slow is not None:
+            arguments.append(f"slow={self._self_slow!r}")
+        return arguments
+
+
+def _level_number(level: int | str) -> int:
+    if isinstance(level, int):
+        return level
+    levels = logging.getLevelNamesMapping()
+    if level.upper() not in levels:
+        raise ValueError(f"Unknown logging level {level!r}; use one of {', '.join(levels)}")
+    return levels[level.upper()]
+
+
+def _size_of(content: Any) -> int | None:
+    size = getattr(content, "size", None)
+    return size if isinstance(size, int) else None
+
+
+def _describe_result(method: str, result: Any, size: int | None) -> str:
+    """A short description of a call's answer: never file contents."""
+    if method in ("save", "_save"):
+        return f"{result!r} ({size:,} bytes)" if size is not None else repr(result)
+    if method in ("open", "_open"):
+        return type(getattr(result, "__wrapped__", result)).__name__
+    if method == "listdir":
+        directories, files = result
+        return f"{len(directories)} directories, {len(files)} files"
+    if method == "url" and isinstance(result, str):
+        base, separator, _query = result.partition("?")
+        return repr(f"{base}?…" if separator else base)
+    if method == "delete":
+        return "done"
+    if hasattr(result, "isoformat"):
+        return result.isoformat()
+    return repr(result)

@@ -1,0 +1,140 @@
+"""manage.py storage_pull: copy files from read-only layers into the write layer."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from storage_mixins.caching import Caching
+from storage_mixins.introspection import walk
+from storage_mixins.labels import storage_label
+from storage_mixins.names import validate_directory
+from storage_mixins.streaming import local_path, open_stream, write_atomically
+
+from ._common import add_storage_argument, fallback_for, storage_for
+
+
+class Command(BaseCommand):
+    help = (
+        "Copy the files under each PREFIX from the read-only layers of a stack into its "
+        "write layer, so that a development machine can work offline. Files already "
+        "there with the same size are skipped, so an interrupted pull can be run again. "
+        "Nothing is ever written to a read-only layer."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "prefixes",
+            nargs="+",
+            metavar="PREFIX",
+            help="Directories (or file names) to copy, relative to the storage root; '' for all.",
+        )
+        add_storage_argument(parser)
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List what would be copied; copy nothing."
+        )
+
+    def handle(
+        self, *args: Any, prefixes: list[str], storage: str, dry_run: bool, **options: Any
+    ) -> None:
+        stack = storage_for(storage)
+        fallback = fallback_for(storage, stack)
+        target = fallback.write_layer
+        if target is None:
+            raise CommandError(f"{fallback!r} has no writable layer to copy into")
+        sources = [layer for layer in fallback.layers if layer is not target]
+        plan = self._plan(prefixes, sources)
+        caches = [node for _ancestors, node in walk(stack) if isinstance(node, Caching)]
+        started = time.perf_counter()
+        copied = skipped = copied_bytes = 0
+        for number, (name, source) in enumerate(plan, 1):
+            size = source.size(name)
+            progress = f"[{number}/{len(plan)}] {name} ({size:,} bytes)"
+            if target.exists(name) and target.size(name) == size:
+                skipped += 1
+                self.stdout.write(f"{progress}: already present")
+                continue
+            if dry_run:
+                self.stdout.write(f"{progress}: would copy from {storage_label(source)}")
+                continue
+            _copy(source, target, name)
+            for cache in caches:
+                cache.invalidate(name)
+            copied += 1
+            copied_bytes += size
+            self.stdout.write(f"{progress}: copied, {copied_bytes:,} bytes so far")
+        seconds = time.perf_counter() - started
+        verb = "Would copy" if dry_run else "Copied"
+        count = len(plan) - skipped if dry_run else copied
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} {count} file(s), {copied_bytes:,} bytes; {skipped} already present; "
+                f"into {storage_label(target)} in {seconds:.1f} s"
+            )
+        )
+
+    def _plan(self, prefixes: list[str], sources: list[Any]) -> list[tuple[str, Any]]:
+        """Every file to consider, with the layer reads would take it from."""
+        plan: dict[str, Any] = {}
+        for prefix in prefixes:
+            try:
+                validate_directory(prefix)
+            except SuspiciousFileOperation as exc:
+                raise CommandError(f"{prefix!r}: {exc}") from exc
+            for source in sources:
+                for name in _files_under(source, prefix.strip("/")):
+                    plan.setdefault(name, source)
+        return list(plan.items())
+
+
+def _files_under(storage: Any, prefix: str) -> Iterator[str]:
+    try:
+        directories, files = storage.listdir(prefix)
+    except (FileNotFoundError, NotADirectoryError):
+        directories, files = [], []
+    if prefix and not directories and not files and _is_file(storage, prefix):
+        yield prefix
+        return
+    for name in files:
+        yield f"{prefix}/{name}" if prefix else name
+    for directory in directories:
+        yield from _files_under(storage, f"{prefix}/{directory}" if prefix else directory)
+
+
+def _is_file(storage: Any, name: str) -> bool:
+    try:
+        storage.size(name)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return False
+    return True
+
+
+def _copy(source: Any, target: Any, name: str) -> None:
+    """Stream ``name`` from ``source`` into ``target``, never leaving a partial file."""
+    stream = open_stream(source, name)
+    modified = stream.modified.timestamp() if stream.modified else None
+    destination = local_path(target, name) or _new_local_path(target, name)
+    if destination is not None:
+        write_atomically(destination, stream.chunks, modified)
+        return
+    # A remote write layer: S3 and the like create objects atomically.
+    with tempfile.TemporaryFile() as spool:
+        for chunk in stream.chunks:
+            spool.write(chunk)
+        spool.seek(0)
+        if target.exists(name):
+            target.delete(name)
+        target._save(name, File(spool, name=name))
+
+
+def _new_local_path(storage: Any, name: str) -> str | None:
+    try:
+        return storage.path(name)
+    except NotImplementedError:
+        return None

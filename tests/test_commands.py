@@ -1,0 +1,242 @@
+"""The storage_stack, storage_which and storage_pull management commands."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from storage_mixins import Caching
+
+PRODUCTION = {
+    "photos/a.jpg": b"a" * 100,
+    "photos/2024/b.jpg": b"b" * 200,
+    "photos/2024/c.jpg": b"c" * 300,
+    "docs/menu.pdf": b"%PDF",
+}
+
+
+@pytest.fixture
+def stack(s3: Any, settings: Any, use_storages: Any, tmp_path: Path) -> Any:
+    """STORAGES["default"]: local disk over a production bucket, as in the README."""
+    for key, body in PRODUCTION.items():
+        s3.put(key, body)
+    use_storages(
+        {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storage_mixins.FallbackStorage",
+                "OPTIONS": {"backends": ["local", "production"]},
+            },
+            "local": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(tmp_path / "local"), "base_url": "/media/"},
+            },
+            "production": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {
+                    "bucket_name": "production-media",
+                    "endpoint_url": s3.server.endpoint_url,
+                    "access_key": "testing",
+                    "secret_key": "testing",
+                    "region_name": "us-east-1",
+                    "querystring_auth": False,
+                },
+            },
+            "dead": {
+                "BACKEND": "storage_mixins.FallbackStorage",
+                "OPTIONS": {"backends": ["local", "unreachable"]},
+            },
+            "unreachable": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {
+                    "bucket_name": "production-media",
+                    "endpoint_url": "http://127.0.0.1:9",
+                    "access_key": "testing",
+                    "secret_key": "testing",
+                    "region_name": "us-east-1",
+                    "client_config": _one_attempt(),
+                },
+            },
+        }
+    )
+    storages["local"].save("uploads/mine.txt", ContentFile(b"mine"))
+    s3.server.clear_requests()
+    return storages["default"]
+
+
+def _one_attempt() -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"max_attempts": 1}, connect_timeout=1)
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+# -- storage_stack -------------------------------------------------------------
+
+
+def test_storage_stack(stack: Any, tmp_path: Path) -> None:
+    output = run("storage_stack")
+    assert output.startswith(
+        "FallbackStorage  (writes go to [0])\n"
+        f"├── [0] FileSystemStorage('{tmp_path / 'local'}')  ← writes\n"
+        "└── [1] ReadOnly  (refuses writes)\n"
+        "    └── S3Storage('production-media')\n"
+    )
+    assert f"[0] FileSystemStorage('{tmp_path / 'local'}')  reachable  writable  exists()" in output
+    assert "[1] S3Storage('production-media')  reachable  read-only  exists()" in output
+
+
+def test_storage_stack_reports_an_unreachable_backend(stack: Any) -> None:
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 backend\\(s\\) of 'dead' unreachable"):
+        call_command("storage_stack", "--storage", "dead", stdout=out)
+    assert "[1] S3Storage('production-media')  UNREACHABLE (EndpointConnectionError" in (
+        out.getvalue()
+    )
+
+
+def test_unknown_alias(stack: Any) -> None:
+    for command in (["storage_stack"], ["storage_which", "a"], ["storage_pull", "a"]):
+        with pytest.raises(CommandError, match=r"Unknown storage alias 'nope'.*has: "):
+            call_command(*command, "--storage", "nope")
+
+
+def test_commands_need_a_stack(stack: Any) -> None:
+    for command in (["storage_which", "a"], ["storage_pull", "a"]):
+        with pytest.raises(CommandError, match="not a stack of layers"):
+            call_command(*command, "--storage", "production")
+
+
+def test_help() -> None:
+    for command in ("storage_stack", "storage_which", "storage_pull"):
+        out = StringIO()
+        with pytest.raises(SystemExit):
+            call_command(command, "--help", stdout=out)
+
+
+# -- storage_which -------------------------------------------------------------
+
+
+def test_storage_which(stack: Any, tmp_path: Path) -> None:
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 of 3 name\\(s\\) not found in any layer"):
+        call_command(
+            "storage_which", "uploads/mine.txt", "photos/a.jpg", "photos/nowhere.jpg", stdout=out
+        )
+    assert out.getvalue() == (
+        "uploads/mine.txt\n"
+        f"  layer: [0] FileSystemStorage('{tmp_path / 'local'}')\n"
+        "  size:  4 bytes\n"
+        "  url:   /media/uploads/mine.txt\n"
+        "photos/a.jpg\n"
+        "  layer: [1] ReadOnly(S3Storage('production-media'))\n"
+        "  size:  100 bytes\n"
+        f"  url:   {storages['production'].endpoint_url}/production-media/photos/a.jpg\n"
+        "photos/nowhere.jpg: not found in any layer\n"
+    )
+
+
+def test_storage_which_refuses_unsafe_names(stack: Any) -> None:
+    with pytest.raises(CommandError, match="path traversal"):
+        call_command("storage_which", "../etc/passwd")
+
+
+# -- storage_pull --------------------------------------------------------------
+
+
+def local_files(tmp_path: Path) -> dict[str, bytes]:
+    root = tmp_path / "local"
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_dry_run_copies_nothing(stack: Any, s3: Any, tmp_path: Path) -> None:
+    output = run("storage_pull", "photos", "--dry-run")
+    assert "[1/3] photos/a.jpg (100 bytes): would copy from ReadOnly(S3Storage(" in output
+    assert "Would copy 3 file(s)" in output
+    assert local_files(tmp_path) == {"uploads/mine.txt": b"mine"}
+
+
+def test_pull_copies_then_resumes_with_nothing_to_do(stack: Any, s3: Any, tmp_path: Path) -> None:
+    output = run("storage_pull", "photos", "docs/menu.pdf")
+    assert "[4/4] docs/menu.pdf (4 bytes): copied, 604 bytes so far" in output
+    assert "Copied 4 file(s), 604 bytes; 0 already present" in output
+    assert local_files(tmp_path) == {"uploads/mine.txt": b"mine", **PRODUCTION}
+    assert [r for r in s3.server.requests() if r.mutates] == []
+    assert s3.snapshot() == PRODUCTION
+    again = run("storage_pull", "photos", "docs")
+    assert "Copied 0 file(s), 0 bytes; 4 already present" in again
+
+
+def test_everything(stack: Any, tmp_path: Path) -> None:
+    run("storage_pull", "")
+    assert local_files(tmp_path) == {"uploads/mine.txt": b"mine", **PRODUCTION}
+
+
+def test_interrupted_pull_resumes_without_partial_files_or_duplicates(
+    stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage_mixins.management.commands import storage_pull
+
+    written: list[str] = []
+    original = storage_pull.write_atomically
+
+    def interrupted(path: str, chunks: Any, modified: Any = None) -> None:
+        if len(written) == 2:
+
+            def half() -> Any:
+                yield next(iter(chunks))
+                raise KeyboardInterrupt
+
+            return original(path, half(), modified)
+        written.append(path)
+        return original(path, chunks, modified)
+
+    monkeypatch.setattr(storage_pull, "write_atomically", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run("storage_pull", "photos", "docs")
+    assert len(local_files(tmp_path)) == 1 + 2
+    assert not any(".partial-" in name for name in local_files(tmp_path))
+    monkeypatch.undo()
+    output = run("storage_pull", "photos", "docs")
+    assert "Copied 2 file(s), 304 bytes; 2 already present" in output
+    assert local_files(tmp_path) == {"uploads/mine.txt": b"mine", **PRODUCTION}
+
+
+def test_pull_serves_files_offline_afterwards(stack: Any, s3: Any) -> None:
+    run("storage_pull", "photos")
+    s3.server.clear_requests()
+    assert stack.which("photos/2024/b.jpg") is stack.layers[0]
+    with stack.open("photos/2024/b.jpg") as handle:
+        assert handle.read() == PRODUCTION["photos/2024/b.jpg"]
+    assert s3.server.requests() == []
+
+
+def test_pull_keeps_caches_coherent(stack: Any, settings: Any, use_storages: Any) -> None:
+    use_storages(
+        {
+            **settings.STORAGES,
+            "cached": {"BACKEND": "storage_mixins.Caching", "OPTIONS": {"storage": "default"}},
+        }
+    )
+    cached = storages["cached"]
+    assert isinstance(cached, Caching)
+    assert cached.url("photos/a.jpg").startswith("http://")  # served by S3
+    run("storage_pull", "photos", "--storage", "cached")
+    assert cached.url("photos/a.jpg") == "/media/photos/a.jpg"
+
+
+def test_pull_refuses_unsafe_prefixes(stack: Any) -> None:
+    with pytest.raises(CommandError, match="path traversal"):
+        call_command("storage_pull", "../outside")
