@@ -195,9 +195,7 @@ def tree(storage: Any, path: str = "") -> dict[str, bytes]:
     from storages.backends.s3 import S3Storage
 
     if isinstance(storage, S3Storage) and not path:  # one listing, one GET a file
-        return {
-            entry.key: entry.get()["Body"].read() for entry in storage.bucket.objects.all()
-        }
+        return {entry.key: entry.get()["Body"].read() for entry in storage.bucket.objects.all()}
     try:
         directories, files = storage.listdir(path)
     except FileNotFoundError:
