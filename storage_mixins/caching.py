@@ -9,9 +9,11 @@ read and served from there (see :mod:`storage_mixins.contents_cache`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import posixpath
+import threading
 from typing import Any
 
 import wrapt
@@ -44,8 +46,10 @@ class Caching(StorageWrapper):
     Every write through the wrapper (``save``, ``_save``, ``delete``, and
     write-mode ``open`` when it opens and when it closes) invalidates what is
     cached about that name and the listings of the directories above it
-    before it returns, in every process that shares the cache. Writes that
-    bypass the wrapper are seen when their entries expire.
+    before it returns, in every process that shares the cache; those facts
+    then stay uncached for ``FENCE_SECONDS`` (see
+    :mod:`storage_mixins.metadata_cache`). Writes that bypass the wrapper are
+    seen when their entries expire, or after :meth:`invalidate`.
 
     With ``contents`` (a storage, or alias, with local paths), the first
     ``open(name, "rb")`` of a file that is not already on local disk copies it
@@ -107,12 +111,7 @@ class Caching(StorageWrapper):
     # -- cached metadata -----------------------------------------------------
 
     def exists(self, name: str) -> bool:
-        return self._remembered(
-            "exists",
-            name,
-            self.__wrapped__.exists,
-            lambda found: self._self_timeout if found else self._self_missing_timeout,
-        )
+        return self._remembered("exists", name, self.__wrapped__.exists, self._exists_timeout)
 
     def size(self, name: str) -> int:
         return self._remembered("size", name, self.__wrapped__.size)
@@ -183,13 +182,16 @@ class Caching(StorageWrapper):
 
     def _remembered(self, fact: str, name: str, compute: Any, timeout_for: Any = None) -> Any:
         path = _canonical(name)
-        hit, value, generation = self._self_metadata.get(fact, path)
+        hit, value = self._self_metadata.get(fact, path)
         if hit:
             return value
         value = compute(name)
         timeout = DEFAULT if timeout_for is None else timeout_for(value)
-        self._self_metadata.set(fact, path, value, generation, timeout)
+        self._self_metadata.add(fact, path, value, timeout)
         return value
+
+    def _exists_timeout(self, found: bool) -> float | None:
+        return self._self_timeout if found else self._self_missing_timeout
 
     def _url_timeout(self, url: str) -> float | None:
         left = seconds_left(url)
@@ -235,18 +237,17 @@ class Caching(StorageWrapper):
             copy = self._fresh_copy(path)  # another thread may have fetched it meanwhile
             if copy is not _UNKNOWN:
                 return copy
-            _hit, _entry, generation = self._self_metadata.get("contents", path)
             size = self.size(name)
             too_large = (
                 self._self_max_content_size is not None and size > self._self_max_content_size
             )
             if too_large or local_path(self.__wrapped__, name) is not None:
-                self._self_metadata.set("contents", path, _FROM_STORAGE, generation)
+                self._self_metadata.add("contents", path, _FROM_STORAGE)
                 return None
             if os.path.isfile(contents.path(path)):  # an expired copy: still the same file?
                 modified = self._modified_timestamp(name)
                 if modified is not None and contents.matches(path, size, modified):
-                    self._self_metadata.set("contents", path, (size, modified), generation)
+                    self._self_metadata.add("contents", path, (size, modified))
                     return contents.path(path)
             stream = open_stream(self.__wrapped__, name)
             modified = stream.modified.timestamp() if stream.modified else None
@@ -254,13 +255,13 @@ class Caching(StorageWrapper):
                 modified = self._modified_timestamp(name)
             contents.store(path, stream.chunks, modified)
             entry = (_file_size(contents.path(path)), modified)
-            self._self_metadata.set("contents", path, entry, generation)
+            self._self_metadata.add("contents", path, entry)
             return contents.path(path)
 
     def _fresh_copy(self, path: str) -> str | object | None:
         """What the cache knows: a copy's path, ``None`` (read from the storage),
         or ``_UNKNOWN``."""
-        hit, entry, _generation = self._self_metadata.get("contents", path)
+        hit, entry = self._self_metadata.get("contents", path)
         if not hit:
             return _UNKNOWN
         if entry == _FROM_STORAGE:
@@ -281,13 +282,19 @@ _FROM_STORAGE = "from-storage"  # cached: read this file from the storage, keep 
 
 
 class _CacheAlias:
-    """Looks the cache up on each use: Django's cache objects are per thread."""
+    """A Django cache, by alias, looked up once per thread: Django gives each
+    thread its own cache object, and its lookup costs more than a cache hit."""
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
+        self._per_thread = threading.local()
 
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(caches[self.alias], attribute)
+    def connection(self) -> Any:
+        try:
+            return self._per_thread.cache
+        except AttributeError:
+            cache = self._per_thread.cache = caches[self.alias]
+            return cache
 
     def __repr__(self) -> str:
         return f"caches[{self.alias!r}]"
@@ -318,12 +325,28 @@ class _InvalidatingFile(wrapt.BaseObjectProxy):
         return iter(self.__wrapped__)
 
 
+@functools.lru_cache(maxsize=8192)
 def _canonical(path: str) -> str:
     """One spelling per path, so that ``a/./b``, ``a//b`` and ``a/b/`` share entries."""
     path = str(path)
     if path in ("", "."):
         return ""
+    if _already_canonical(path):
+        return path  # the common case, without normpath's cost
     return posixpath.normpath(path).lstrip("/")
+
+
+def _already_canonical(path: str) -> bool:
+    """Whether normpath would leave ``path`` as it is (a sufficient test)."""
+    return not (
+        path[0] == "/"
+        or path[-1] == "/"
+        or "//" in path
+        or "/./" in path
+        or path.startswith("./")
+        or path.endswith("/.")
+        or ".." in path
+    )
 
 
 def _file_size(path: str) -> int:

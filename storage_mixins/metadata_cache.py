@@ -1,15 +1,17 @@
-"""Facts about files, kept in a Django cache and invalidated by generation.
+"""Facts about files, kept in a Django cache and invalidated with fences.
 
-Every cached fact about a path (``exists``, ``size``, ``url``, ``listdir``…) is
-stored with the *generation* of that path: a random token kept under a key of
-its own. A write replaces the generations of the written name and of every
-directory above it, in one ``set_many``. A fact is used only if its token
-matches the current generation, so:
+Each fact about a path (``exists``, ``size``, ``url``, ``listdir``…) has a key
+of its own. Readers only ever *add* a fact (``cache.add``: set if absent). A
+write replaces every fact about the written name, and the listings of the
+directories above it, with a *fence*: a short-lived marker that reads as a
+miss and that ``add`` cannot replace. So:
 
-* invalidation reaches every process that shares the cache;
-* a reader that computed a value before a write and stores it after the write
-  stores it under the old generation, where nobody will read it;
-* a read costs one ``get_many`` (the generation and the fact together).
+* invalidation reaches every process that shares the cache, before the write
+  returns;
+* a reader that computed its answer before the write cannot store it over the
+  fence: it would have to be stalled for longer than the fence lives
+  (``FENCE_SECONDS``);
+* a hit costs one ``get``.
 
 A failing cache (Redis down) never fails a storage call: reads become misses,
 writes are skipped, and one warning is logged per outage.
@@ -17,19 +19,48 @@ writes are skipped, and one warning is logged per outage.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import posixpath
-import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["MetadataCache"]
+__all__ = ["FENCE_SECONDS", "MetadataCache"]
 
 logger = logging.getLogger(__name__)
 
-# The generation of a path nobody has written through this cache yet.
-_INITIAL_GENERATION = "0"
+# How long facts about a written name stay uncached; also how long a reader
+# would have to stall, between reading the storage and storing the answer, to
+# store a stale one.
+FENCE_SECONDS = 30
+
+_FENCE = "storage_mixins:fence"
+_MISSING = object()
+
+# Facts a write changes: everything about the name itself…
+_FACTS_OF_A_FILE = (
+    "exists",
+    "size",
+    "get_accessed_time",
+    "get_created_time",
+    "get_modified_time",
+    "url",
+    "listdir",
+    "contents",
+)
+# …and, for each directory above it, whether it exists and what it lists.
+_FACTS_OF_A_PARENT = ("exists", "listdir")
+
+
+@functools.lru_cache(maxsize=8192)
+def _key(namespace: str, fact: str, path: str) -> str:
+    # The path is hashed: the key is then safe for memcached (no spaces or
+    # control characters) and short (well under its 250-character limit)
+    # whatever the file name. Pages ask about the same names over and over,
+    # hence the memo.
+    digest = hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=16)
+    return f"sm:{namespace}:{fact}:{digest.hexdigest()}"
 
 
 class _Default:
@@ -40,10 +71,11 @@ DEFAULT = _Default()
 
 
 class MetadataCache:
-    """Cached facts about the files of one storage, in the Django cache ``cache``.
+    """Cached facts about the files of one storage.
 
-    ``namespace`` separates storages sharing one cache; ``timeout`` is the
-    lifetime of a fact, in seconds (``None``: until invalidated).
+    ``cache.connection()`` gives the Django cache to use; ``namespace``
+    separates storages sharing one cache; ``timeout`` is the lifetime of a
+    fact, in seconds (``None``: until a write fences it).
     """
 
     def __init__(self, cache: Any, namespace: str, timeout: float | None) -> None:
@@ -52,50 +84,40 @@ class MetadataCache:
         self.timeout = timeout
         self._failing = False
 
-    def get(self, fact: str, path: str) -> tuple[bool, Any, str]:
-        """Return ``(hit, value, generation)``; pass the generation to :meth:`set`."""
-        generation_key, fact_key = self._key("gen", path), self._key(fact, path)
-        found = self._call("get_many", [generation_key, fact_key], default={})
-        generation = found.get(generation_key, _INITIAL_GENERATION)
-        entry = found.get(fact_key)
-        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == generation:
-            return True, entry[1], generation
-        return False, None, generation
+    def get(self, fact: str, path: str) -> tuple[bool, Any]:
+        """Return ``(True, value)`` for a cached fact, ``(False, None)`` otherwise."""
+        entry = self._call("get", _key(self.namespace, fact, path), _MISSING, default=_MISSING)
+        if type(entry) is tuple and len(entry) == 1:
+            return True, entry[0]
+        return False, None  # missing, or fenced by a recent write
 
-    def set(
-        self,
-        fact: str,
-        path: str,
-        value: Any,
-        generation: str,
-        timeout: float | _Default | None = DEFAULT,
+    def add(
+        self, fact: str, path: str, value: Any, timeout: float | _Default | None = DEFAULT
     ) -> None:
-        """Remember ``value`` for the ``generation`` :meth:`get` returned."""
+        """Remember ``value`` unless the fact is cached or fenced already."""
         if isinstance(timeout, _Default):
             timeout = self.timeout
         if timeout is not None and timeout <= 0:
             return
-        self._call("set", self._key(fact, path), (generation, value), timeout)
+        self._call("add", _key(self.namespace, fact, path), (value,), timeout)
 
     def invalidate(self, name: str) -> None:
-        """Forget every fact about ``name`` and the listings of the directories above it."""
-        generation = secrets.token_hex(8)
-        # Generations outlive the facts they guard, so an expired generation
-        # can never make an old fact current again.
-        lifetime = None if self.timeout is None else self.timeout * 2 + 60
-        keys = {self._key("gen", path): generation for path in _self_and_parents(name)}
-        self._call("set_many", keys, lifetime)
+        """Fence every fact about ``name`` and the listings of the directories above it."""
+        fences = dict.fromkeys(self._keys_changed_by_writing(name), _FENCE)
+        self._call("set_many", fences, FENCE_SECONDS)
 
-    def _key(self, fact: str, path: str) -> str:
-        # Hashed: safe for memcached (no spaces or control characters) and
-        # short (under its 250-character limit) whatever the file name.
-        digest = hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=20)
-        return f"storage_mixins:{self.namespace}:{fact}:{digest.hexdigest()}"
+    def _keys_changed_by_writing(self, name: str) -> Iterator[str]:
+        path = name.strip("/")
+        for fact in _FACTS_OF_A_FILE:
+            yield _key(self.namespace, fact, path)
+        while path:
+            path = posixpath.dirname(path)
+            for fact in _FACTS_OF_A_PARENT:
+                yield _key(self.namespace, fact, path)
 
     def _call(self, operation: str, *args: Any, default: Any = None) -> Any:
-        method: Callable[..., Any] = getattr(self.cache, operation)
         try:
-            result = method(*args)
+            result = getattr(self.cache.connection(), operation)(*args)
         # The cache only saves round-trips; whatever its backend raises
         # (redis, pymemcache, socket errors), storage calls go on without it.
         except Exception as exc:  # noqa: BLE001
@@ -112,11 +134,3 @@ class MetadataCache:
             self._failing = False
             logger.info("Cache %r works again", self.cache)
         return result
-
-
-def _self_and_parents(name: str) -> Iterable[str]:
-    path = name.strip("/")
-    yield path
-    while path:
-        path = posixpath.dirname(path)
-        yield path

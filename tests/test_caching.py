@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, storages
 
 from storage_mixins import Caching, Fallback, ReadOnly, ReadOnlyError
+from storage_mixins.metadata_cache import _key
 from storage_mixins.signed_urls import seconds_left
 from tests.conformance import read
 from tests.spies import RecordingStorage
@@ -219,14 +220,30 @@ def test_a_stale_value_computed_during_a_write_is_never_served(recording: Any) -
     cached = Caching(recording)
     metadata = cached._self_metadata
     # A reader misses, and computes its answer from the storage…
-    hit, _value, generation = metadata.get("exists", "photos/a.jpg")
+    hit, _value = metadata.get("exists", "photos/a.jpg")
     assert not hit
     stale = recording.exists("photos/a.jpg")
     # …a write lands and returns…
     cached.delete("photos/a.jpg")
-    # …and only then does the reader store what it computed.
-    metadata.set("exists", "photos/a.jpg", stale, generation)
+    # …and only then does the reader store what it computed: the fence holds.
+    metadata.add("exists", "photos/a.jpg", stale)
     assert cached.exists("photos/a.jpg") is False
+
+
+def test_a_write_fences_its_facts_for_a_while(recording: Any, monkeypatch: Any) -> None:
+    from storage_mixins import metadata_cache
+
+    cached = Caching(recording)
+    cached.save("photos/b.jpg", ContentFile(b"b"))
+    recording.calls.clear()
+    for _ in range(2):
+        cached.exists("photos/b.jpg")
+    assert len(recording.calls) == 2  # uncached while the fence lives
+    assert metadata_cache.FENCE_SECONDS == 30
+    caches["default"].clear()  # as when the fence expires
+    for _ in range(2):
+        cached.exists("photos/b.jpg")
+    assert len(recording.calls) == 3
 
 
 # -- keys ----------------------------------------------------------------------
@@ -241,7 +258,7 @@ def test_keys_are_safe_for_every_backend(name: str) -> None:
     cached = Caching(InMemoryStorage(), key_prefix=None)
     metadata = cached._self_metadata
     for fact in ("exists", "size", "listdir", "url", "gen", "contents"):
-        key = caches["default"].make_key(metadata._key(fact, name))
+        key = caches["default"].make_key(_key(metadata.namespace, fact, name))
         assert list(memcache_key_warnings(key)) == []
         assert len(key) <= 250
 
@@ -271,13 +288,13 @@ def test_signed_urls_are_kept_half_their_life(s3: Any, monkeypatch: pytest.Monke
     signing = s3.storage(querystring_auth=True, querystring_expire=600)
     cached = Caching(signing, timeout=3600)
     timeouts = []
-    original = cached._self_metadata.set
+    original = cached._self_metadata.add
     monkeypatch.setattr(
         cached._self_metadata,
-        "set",
-        lambda fact, path, value, generation, timeout: (
+        "add",
+        lambda fact, path, value, timeout: (
             timeouts.append(timeout),
-            original(fact, path, value, generation, timeout),
+            original(fact, path, value, timeout),
         ),
     )
     url = cached.url("photos/a.jpg")

@@ -189,7 +189,7 @@ def test_copies_cannot_be_reopened_for_writing(production: Any, contents: Any) -
 def test_hydrating_a_large_file_keeps_memory_flat(s3: Any, tmp_path: Path) -> None:
     size = 256 * 1024 * 1024
     chunk = os.urandom(1024 * 1024)
-    s3.client.upload_fileobj(_Repeat(chunk, size), "production-media", "big.bin")
+    s3.client.upload_fileobj(_Repeat(chunk, size), s3.bucket("production-media"), "big.bin")
     script = textwrap.dedent(
         f"""
         import django
