@@ -64,7 +64,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 
 bench: $(VENV)/.installed
-	$(TOX) run -e bench
+	$(TOX) run -e bench-legacy,bench
 
 demo: $(VENV)/.installed
 	$(TOX) run -e demo

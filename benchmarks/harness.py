@@ -10,7 +10,7 @@ from typing import Any
 BUCKET = "production-media"
 
 
-def setup_django() -> None:
+def setup_django(storages: dict[str, Any] | None = None) -> None:
     import django
     from django.conf import settings
 
@@ -18,6 +18,7 @@ def setup_django() -> None:
         settings.configure(
             USE_TZ=True,
             MEDIA_URL="/media/",
+            STORAGES=storages or {},
             CACHES={
                 "default": {
                     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -53,25 +54,29 @@ class S3:
     def put(self, key: str, body: bytes) -> None:
         self.client.put_object(Bucket=BUCKET, Key=key, Body=body)
 
+    def storage_options(self, **options: Any) -> dict[str, Any]:
+        return {
+            "bucket_name": BUCKET,
+            "endpoint_url": self.server.endpoint_url,
+            "access_key": "bench",
+            "secret_key": "bench",  # moto's dummy credentials
+            "region_name": "us-east-1",
+            "file_overwrite": False,
+            "querystring_auth": False,
+            **options,
+        }
+
     def storage(self, **options: Any) -> Any:
         from storages.backends.s3 import S3Storage
 
-        options.setdefault("querystring_auth", False)
-        return S3Storage(
-            bucket_name=BUCKET,
-            endpoint_url=self.server.endpoint_url,
-            access_key="bench",
-            secret_key="bench",
-            region_name="us-east-1",
-            file_overwrite=False,
-            **options,
-        )
+        return S3Storage(**self.storage_options(**options))
 
 
 @contextlib.contextmanager
 def s3_environment() -> Iterator[S3]:
     from tests.s3server import S3Server
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the server's request log
     server = S3Server()
     server.start()
     try:

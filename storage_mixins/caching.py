@@ -27,7 +27,7 @@ from .metadata_cache import DEFAULT, MetadataCache
 from .readonly import ReadOnlyFile, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
-from .streaming import local_path, open_stream
+from .streaming import local_path, open_stream, serving_backend
 
 __all__ = ["Caching"]
 
@@ -237,19 +237,17 @@ class Caching(StorageWrapper):
             copy = self._fresh_copy(path)  # another thread may have fetched it meanwhile
             if copy is not _UNKNOWN:
                 return copy
-            size = self.size(name)
-            too_large = (
-                self._self_max_content_size is not None and size > self._self_max_content_size
-            )
-            if too_large or local_path(self.__wrapped__, name) is not None:
+            backend = serving_backend(self.__wrapped__, name)
+            limit = self._self_max_content_size
+            if (limit is not None and self.size(name) > limit) or local_path(backend, name):
                 self._self_metadata.add("contents", path, _FROM_STORAGE)
                 return None
             if os.path.isfile(contents.path(path)):  # an expired copy: still the same file?
-                modified = self._modified_timestamp(name)
+                size, modified = self.size(name), self._modified_timestamp(name)
                 if modified is not None and contents.matches(path, size, modified):
                     self._self_metadata.add("contents", path, (size, modified))
                     return contents.path(path)
-            stream = open_stream(self.__wrapped__, name)
+            stream = open_stream(self.__wrapped__, name, backend)
             modified = stream.modified.timestamp() if stream.modified else None
             if modified is None:
                 modified = self._modified_timestamp(name)

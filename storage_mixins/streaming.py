@@ -20,7 +20,14 @@ from typing import Any
 from .base import StorageWrapper
 from .fallback import Fallback
 
-__all__ = ["CHUNK_SIZE", "Stream", "local_path", "open_stream", "write_atomically"]
+__all__ = [
+    "CHUNK_SIZE",
+    "Stream",
+    "local_path",
+    "open_stream",
+    "serving_backend",
+    "write_atomically",
+]
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -33,9 +40,15 @@ class Stream:
     modified: datetime.datetime | None = None
 
 
-def open_stream(storage: Any, name: str, chunk_size: int = CHUNK_SIZE) -> Stream:
-    """Start reading ``name`` through ``storage``, ``chunk_size`` bytes at a time."""
-    backend = serving_backend(storage, name)
+def open_stream(
+    storage: Any, name: str, backend: Any = None, chunk_size: int = CHUNK_SIZE
+) -> Stream:
+    """Start reading ``name`` through ``storage``, ``chunk_size`` bytes at a time.
+
+    ``backend`` is :func:`serving_backend`'s answer, if the caller has it already.
+    """
+    if backend is None:
+        backend = serving_backend(storage, name)
     if _is_django_storages_s3(backend):
         return _s3_stream(backend, name, chunk_size)
     return Stream(_file_chunks(storage, name, chunk_size))
@@ -66,9 +79,9 @@ def write_atomically(path: str, chunks: Iterator[bytes], modified: float | None 
         raise
 
 
-def local_path(storage: Any, name: str) -> str | None:
-    """The path of ``name`` if the backend serving it keeps it on local disk."""
-    backend = serving_backend(storage, name)
+def local_path(backend: Any, name: str) -> str | None:
+    """The path of ``name`` if ``backend`` (see :func:`serving_backend`) keeps it
+    on local disk."""
     try:
         path = backend.path(name)
     except (NotImplementedError, AttributeError):

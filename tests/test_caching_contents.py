@@ -47,7 +47,7 @@ def test_first_open_copies_later_opens_are_local(
     cached = Caching(production, contents=contents)
     assert read(cached, "photos/a.jpg") == PHOTO
     first = s3.server.counts()
-    assert first["GET"] == 1
+    assert first == {"GET": 1}  # raw S3Storage needs HEAD, HEAD, GET
     s3.server.clear_requests()
     for _ in range(5):
         assert read(cached, "photos/a.jpg") == PHOTO
@@ -136,7 +136,7 @@ def test_a_failed_copy_leaves_nothing(
         yield b"first chunk"
         raise ConnectionResetError("connection reset by peer")
 
-    monkeypatch.setattr(caching, "open_stream", lambda storage, name: Stream(broken_chunks()))
+    monkeypatch.setattr(caching, "open_stream", lambda *args: Stream(broken_chunks()))
     cached = Caching(production, contents=contents)
     with pytest.raises(ConnectionResetError):
         cached.open("photos/a.jpg")

@@ -15,7 +15,12 @@ from storage_mixins.caching import Caching
 from storage_mixins.introspection import walk
 from storage_mixins.labels import storage_label
 from storage_mixins.names import validate_directory
-from storage_mixins.streaming import local_path, open_stream, write_atomically
+from storage_mixins.streaming import (
+    local_path,
+    open_stream,
+    serving_backend,
+    write_atomically,
+)
 
 from ._common import add_storage_argument, fallback_for, storage_for
 
@@ -119,7 +124,7 @@ def _copy(source: Any, target: Any, name: str) -> None:
     """Stream ``name`` from ``source`` into ``target``, never leaving a partial file."""
     stream = open_stream(source, name)
     modified = stream.modified.timestamp() if stream.modified else None
-    destination = local_path(target, name) or _new_local_path(target, name)
+    destination = local_path(serving_backend(target, name), name) or _new_local_path(target, name)
     if destination is not None:
         write_atomically(destination, stream.chunks, modified)
         return

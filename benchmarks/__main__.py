@@ -1,0 +1,266 @@
+"""``python -m benchmarks`` (``make bench``): every benchmark, one report.
+
+Prints the tables, and writes them as JSON (``benchmarks/results.json``) and
+as Markdown with a plot for the documentation (``docs/_generated/``). Targets
+are printed as PASS/FAIL beside what they judge; the exit status is non-zero
+if one fails. S3 is moto's server over HTTP on loopback, counting requests.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import compare, memory, overhead, scaling
+from benchmarks.harness import Table, s3_environment, setup_django
+from benchmarks.workloads import DESCRIPTIONS, WORKLOADS
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results.json"
+GENERATED = ROOT / "docs" / "_generated"
+
+LOCAL_FIRST = ("Fallback(fs, ReadOnly(s3))", "FallbackStorage (settings)")
+
+
+def main() -> int:
+    started = time.perf_counter()
+    report: dict[str, Any] = {"python": platform.python_version(), "targets": []}
+    with s3_environment() as s3, tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        compare.seed_s3(s3)
+        setup_django(storages=_settings_storages(s3, root))
+
+        columns = compare.columns(s3, root)
+        legacy = compare.legacy_python()
+        for column in columns:
+            if column.make is not None:
+                compare.measure_in_process(column, s3)
+            elif legacy:
+                compare.measure_legacy(column, s3, root, legacy)
+        report["comparison"] = _comparison(columns, report["targets"])
+        report["overhead"] = _overhead(report["targets"])
+        report["memory"] = _memory(s3, report["targets"])
+        report["scaling"] = _scaling(s3, report["targets"])
+        if not legacy:
+            print("\n(django-fallback-storage not measured: `make bench` sets LEGACY_PYTHON)")
+
+    failed = [target for target in report["targets"] if not target["passed"]]
+    print(
+        f"\nTargets: {len(report['targets']) - len(failed)} passed, {len(failed)} failed "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    _write(report, columns)
+    return 1 if failed else 0
+
+
+def _settings_storages(s3: Any, root: Path) -> dict[str, Any]:
+    return {
+        "media": {
+            "BACKEND": "storage_mixins.FallbackStorage",
+            "OPTIONS": {"backends": ["local", "production"]},
+        },
+        "local": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(compare.seeded_local_dir(root)), "base_url": "/media/"},
+        },
+        "production": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": s3.storage_options(),
+        },
+    }
+
+
+def _target(targets: list[dict[str, Any]], what: str, passed: bool) -> str:
+    targets.append({"target": what, "passed": passed})
+    return "PASS" if passed else "FAIL"
+
+
+def _comparison(columns: list[compare.Column], targets: list[dict[str, Any]]) -> dict[str, Any]:
+    floor = columns[0]
+    print(
+        "S3 requests per run, and wall time as a ratio to the floor (median of "
+        f"{compare.RUNS} runs after a warm-up)\n"
+    )
+    for workload in WORKLOADS:
+        table = Table(["stack", "S3 requests", "time", "× floor", "target"])
+        base = floor.cells[workload]
+        for column in columns:
+            cell = column.cells.get(workload)
+            if cell is None:
+                table.add(column.label, "not measured", "", "", "")
+                continue
+            if cell.error:
+                table.add(column.label, f"error: {cell.error[:60]}", "", "", "")
+                continue
+            target = _cell_target(column.label, workload, cell, base, targets)
+            table.add(
+                column.label,
+                _requests(cell.requests),
+                f"{cell.seconds * 1000:.0f} ms",
+                f"{cell.seconds / base.seconds:.2f}",
+                target,
+            )
+        print(f"{workload}: {DESCRIPTIONS[workload]}\n{table.render()}\n")
+    return {
+        column.label: {
+            workload: {"requests": cell.requests, "seconds": cell.seconds, "error": cell.error}
+            for workload, cell in column.cells.items()
+        }
+        for column in columns
+    }
+
+
+def _cell_target(
+    label: str,
+    workload: str,
+    cell: compare.Cell,
+    floor: compare.Cell,
+    targets: list[dict[str, Any]],
+) -> str:
+    if label in LOCAL_FIRST:
+        if workload == "page render" and label.startswith("Fallback("):
+            return "0: " + _target(targets, f"{label} {workload}: 0 S3 requests", cell.total == 0)
+        what = f"{label} {workload}: ≤ floor ({floor.total})"
+        return f"≤ {floor.total}: " + _target(targets, what, cell.total <= floor.total)
+    if label.endswith(" warm") and workload in ("page render", "existence", "metadata"):
+        return "0: " + _target(targets, f"{label} {workload}: 0 S3 requests", cell.total == 0)
+    if label.startswith("Fallback(ReadOnly(s3)"):
+        return "(S3 asked first, by design)"
+    return ""
+
+
+def _requests(requests: dict[str, int]) -> str:
+    total = sum(requests.values())
+    methods = " ".join(f"{method} {count}" for method, count in sorted(requests.items()))
+    return f"{total} ({methods})" if total else "0"
+
+
+def _overhead(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = overhead.measure()
+    table = Table(["operation", "stack", "µs per call", "× raw", "target"])
+    for row in rows:
+        for label, microseconds in row["microseconds"].items():
+            ratio = row["ratios"][label]
+            limit = overhead.TARGETS.get(label)
+            verdict = ""
+            if limit is not None:
+                what = f"{row['operation']} through {label}: ≤ {limit}× raw"
+                verdict = f"≤ {limit}: " + _target(targets, what, ratio <= limit)
+            table.add(row["operation"], label, f"{microseconds:.1f}", f"{ratio:.2f}", verdict)
+    print(
+        f"Python-level overhead on a file in the first layer (logger disabled)\n{table.render()}\n"
+    )
+    return rows
+
+
+def _memory(s3: Any, targets: list[dict[str, Any]]) -> dict[str, float] | None:
+    results = memory.measure(s3)
+    if results is None:
+        print("Memory: not measured (needs Linux's /proc)\n")
+        return None
+    table = Table(["streaming 256 MiB through", "peak RSS growth", "target"])
+    table.add("S3Storage", f"{results['raw']:.0f} MiB", "")
+    what = "stack ≤ raw S3Storage + 16 MiB"
+    verdict = _target(targets, what, results["stack"] <= results["raw"] + 16)
+    table.add("Fallback(fs, ReadOnly(s3))", f"{results['stack']:.0f} MiB", f"≤ raw + 16: {verdict}")
+    table.add("Caching(..., contents=...)", f"{results['cached']:.0f} MiB", "")
+    print(f"Memory\n{table.render()}\n")
+    return results
+
+
+def _scaling(s3: Any, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = scaling.measure(s3)
+    table = Table(["page render of", "stack", "S3 requests", "time", "per file", "target"])
+    by_stack: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_stack.setdefault(row["stack"], []).append(row)
+    for label, series in by_stack.items():
+        smallest = series[0]
+        for row in series:
+            grows = row["seconds"] / smallest["seconds"]
+            linear = grows <= 2 * row["files"] / smallest["files"]
+            scale = row["files"] / smallest["files"]
+            requests_linear = row["requests"] <= smallest["requests"] * scale
+            verdict = ""
+            if row is not smallest:
+                what = f"{label}: {row['files']} files linear in time and requests"
+                verdict = _target(targets, what, linear and requests_linear)
+            table.add(
+                f"{row['files']:,} files",
+                label,
+                row["requests"],
+                f"{row['seconds'] * 1000:.0f} ms",
+                f"{row['seconds'] / row['files'] * 1e6:.1f} µs",
+                verdict,
+            )
+    print(f"Scaling (linear: at most twice the proportional time)\n{table.render()}\n")
+    return rows
+
+
+def _write(report: dict[str, Any], columns: list[compare.Column]) -> None:
+    RESULTS.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    (GENERATED / "benchmarks.md").write_text(_markdown(report, columns))
+    _plot(columns, GENERATED / "benchmark-requests.png")
+    print(f"Wrote {RESULTS.relative_to(ROOT)}, docs/_generated/benchmarks.md and the plot")
+
+
+def _markdown(report: dict[str, Any], columns: list[compare.Column]) -> str:
+    lines = [
+        f"S3 requests per run / wall time as a ratio to the floor (median of {compare.RUNS} "
+        f"runs after a warm-up), Python {report['python']}.",
+        "",
+        "| stack | " + " | ".join(WORKLOADS) + " |",
+        "|---|" + "---|" * len(WORKLOADS),
+    ]
+    floor = columns[0]
+    for column in columns:
+        cells = []
+        for workload in WORKLOADS:
+            cell = column.cells.get(workload)
+            if cell is None:
+                cells.append("not measured")
+            elif cell.error:
+                cells.append(f"error: {cell.error.split(':')[0]}")
+            else:
+                ratio = cell.seconds / floor.cells[workload].seconds
+                cells.append(f"{cell.total} / {ratio:.2f}×")
+        lines.append(f"| {column.label} | " + " | ".join(cells) + " |")
+    lines += ["", "| target | result |", "|---|---|"]
+    lines += [f"| {t['target']} | {'PASS' if t['passed'] else 'FAIL'} |" for t in report["targets"]]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(columns: list[compare.Column], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [c for c in columns if c.cells and not c.label.startswith("Caching(Fallback(ReadOnly")]
+    workloads = list(WORKLOADS)
+    figure, axes = plt.subplots(figsize=(11, 5))
+    width = 0.8 / len(shown)
+    for index, column in enumerate(shown):
+        totals = [
+            column.cells[w].total if w in column.cells and not column.cells[w].error else 0
+            for w in workloads
+        ]
+        positions = [x + index * width for x in range(len(workloads))]
+        axes.bar(positions, totals, width, label=column.label)
+    axes.set_xticks([x + 0.4 - width / 2 for x in range(len(workloads))], workloads)
+    axes.set_ylabel("S3 requests per run")
+    axes.set_title("S3 requests per workload: django-fallback-storage 1.1.1 vs storage_mixins")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
