@@ -28,7 +28,7 @@ import wrapt
 from .labels import storage_label
 from .resolve import StorageSpec, resolve_storage
 
-__all__ = ["StorageWrapper", "is_read_only"]
+__all__ = ["StorageWrapper", "contains", "is_read_only"]
 
 
 def is_read_only(storage: object) -> bool:
@@ -38,6 +38,15 @@ def is_read_only(storage: object) -> bool:
     for a :class:`~storage_mixins.Fallback` without a writable layer.
     """
     return isinstance(storage, StorageWrapper) and storage.refuses_writes
+
+
+def contains(storage: Any, predicate: Any) -> bool:
+    """Whether ``predicate`` holds for ``storage`` or anything it wraps."""
+    if predicate(storage):
+        return True
+    if isinstance(storage, StorageWrapper):
+        return any(contains(child, predicate) for _, child, _ in storage._describe_node()[1])
+    return False
 
 
 class StorageWrapper(wrapt.BaseObjectProxy):

@@ -111,7 +111,13 @@ class Caching(StorageWrapper):
     # -- cached metadata -----------------------------------------------------
 
     def exists(self, name: str) -> bool:
-        return self._remembered("exists", name, self.__wrapped__.exists, self._exists_timeout)
+        path = _canonical(name)
+        hit, found = self._self_metadata.get("exists", path)  # inlined: the hottest path
+        if hit:
+            return found
+        found = self.__wrapped__.exists(name)
+        self._self_metadata.add("exists", path, found, self._exists_timeout(found))
+        return found
 
     def size(self, name: str) -> int:
         return self._remembered("size", name, self.__wrapped__.size)
@@ -137,6 +143,8 @@ class Caching(StorageWrapper):
     # -- contents ------------------------------------------------------------
 
     def open(self, name: str, mode: str = "rb") -> Any:
+        if self._self_contents is None and mode == "rb":
+            return self.__wrapped__.open(name, mode)  # nothing to cache or invalidate
         return self._opened(name, mode, self.__wrapped__.open)
 
     def _open(self, name: str, mode: str = "rb") -> Any:

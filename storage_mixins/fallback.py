@@ -9,19 +9,18 @@ below only say which kind of routing they need.
 from __future__ import annotations
 
 import errno
-import functools
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import Storage
 
-from .base import StorageWrapper, is_read_only
+from .base import StorageWrapper, contains, is_read_only
 from .errors import ReadOnlyError, is_not_found, not_found_types
 from .labels import storage_label
-from .names import has_control_characters, validate_directory, validate_name
+from .names import has_control_characters, validate_directory, validate_name, validate_str
 from .probing import probing
 from .readonly import is_write_mode
 from .resolve import StorageSpec, resolve_storage
@@ -29,38 +28,6 @@ from .resolve import StorageSpec, resolve_storage
 __all__ = ["Fallback"]
 
 logger = logging.getLogger(__name__)
-
-
-def _absolute_paths_reach_local_layers(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Let an absolute path inside a local layer's directory address that layer.
-
-    ``FileSystemStorage`` accepts absolute paths within its ``location`` and
-    Django relies on it (``collectstatic`` asks ``storage.exists(storage.location)``).
-    A read with such a path goes to the layer that owns it; a write only to the
-    write layer. Every other absolute path is refused by the name validation,
-    since S3 would quietly make it relative.
-    """
-    method_name = method.__name__
-    always_writes = method_name in ("save", "_save", "delete")
-
-    @functools.wraps(method)
-    def routed(self: Fallback, name: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(name, os.PathLike):
-            name = os.fspath(name)
-        if type(name) is str and name[:1] == "/":
-            writes = always_writes or (
-                method_name in ("open", "_open") and is_write_mode(_mode(args, kwargs))
-            )
-            owner = self._local_layer_owning(name, writes=writes)
-            if owner is not None:
-                return getattr(owner, method_name)(name, *args, **kwargs)
-        return method(self, name, *args, **kwargs)
-
-    return routed
-
-
-def _mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    return args[0] if args else kwargs.get("mode", "rb")
 
 
 class Fallback(StorageWrapper):
@@ -137,6 +104,8 @@ class Fallback(StorageWrapper):
         self._self_write_index = write_index
         self._self_write_layer = write_layer
         self._self_shadow = bool(shadow)
+        # Whether a wrapper in a layer wants to know when a miss is routine.
+        self._self_reports_probes = any(contains(layer, _wants_probes) for layer in resolved)
 
     # -- the stack ---------------------------------------------------------
 
@@ -172,51 +141,62 @@ class Fallback(StorageWrapper):
 
     # -- reads -------------------------------------------------------------
 
-    @_absolute_paths_reach_local_layers
     def exists(self, name: str) -> bool:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("exists", name, writes=False)
         if name == "":  # the root directory, as collectstatic --clear asks
             return bool(self.__wrapped__.exists(name))
-        validate_name(name)
-        return self._holder(name) is not None
+        validate_str(name)
+        for layer in self._self_layers:  # noqa: SIM110 - faster than any() on the hottest path
+            if layer.exists(name):
+                return True
+        return False
 
-    @_absolute_paths_reach_local_layers
     def open(self, name: str, mode: str = "rb") -> Any:
-        if is_write_mode(mode):
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("open", name, mode, writes=is_write_mode(mode))
+        if mode != "rb" and is_write_mode(mode):
             validate_name(name)
             return self._writer("open", name).open(name, mode)
-        return self._first_answer("open", name, mode)
+        return self._first_answer("open", name, (mode,))
 
-    @_absolute_paths_reach_local_layers
     def _open(self, name: str, mode: str = "rb") -> Any:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("_open", name, mode, writes=is_write_mode(mode))
         if is_write_mode(mode):
             validate_name(name)
             return self._writer("_open", name)._open(name, mode)
-        return self._first_answer("_open", name, mode)
+        return self._first_answer("_open", name, (mode,))
 
-    @_absolute_paths_reach_local_layers
     def size(self, name: str) -> int:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("size", name, writes=False)
         return self._first_answer("size", name)
 
-    @_absolute_paths_reach_local_layers
     def get_accessed_time(self, name: str) -> Any:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("get_accessed_time", name, writes=False)
         return self._first_answer("get_accessed_time", name)
 
-    @_absolute_paths_reach_local_layers
     def get_created_time(self, name: str) -> Any:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("get_created_time", name, writes=False)
         return self._first_answer("get_created_time", name)
 
-    @_absolute_paths_reach_local_layers
     def get_modified_time(self, name: str) -> Any:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("get_modified_time", name, writes=False)
         return self._first_answer("get_modified_time", name)
 
-    @_absolute_paths_reach_local_layers
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        if path.__class__ is not str or path[:1] == "/":
+            return self._unusual_name("listdir", path, writes=False)
         validate_directory(path)
         directories: dict[str, None] = {}
         files: dict[str, None] = {}
         answered = False
         missing, unsupported = [], []
-        token = probing.set(True)
+        token = probing.set(True) if self._self_reports_probes else None
         try:
             for layer in self._self_layers:
                 try:
@@ -233,13 +213,15 @@ class Fallback(StorageWrapper):
                 directories.update(dict.fromkeys(layer_directories))
                 files.update(dict.fromkeys(layer_files))
         finally:
-            probing.reset(token)
+            if token is not None:
+                probing.reset(token)
         if not answered:
             raise self._not_answered("listdir", path, missing, unsupported)
         return list(directories), list(files)
 
-    @_absolute_paths_reach_local_layers
     def url(self, name: str, *args: Any, **kwargs: Any) -> str:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("url", name, *args, **kwargs, writes=False)
         validate_name(name)
         *upper_layers, last_layer = self._self_layers
         for layer in upper_layers:
@@ -247,8 +229,9 @@ class Fallback(StorageWrapper):
                 return layer.url(name, *args, **kwargs)
         return last_layer.url(name, *args, **kwargs)
 
-    @_absolute_paths_reach_local_layers
     def path(self, name: str) -> str:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("path", name, writes=False)
         if name == "":
             return self._root_path()
         validate_name(name)
@@ -272,8 +255,11 @@ class Fallback(StorageWrapper):
 
     # -- names -------------------------------------------------------------
 
-    @_absolute_paths_reach_local_layers
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name(
+                "get_available_name", name, max_length=max_length, writes=False
+            )
         validate_name(name)
         if self._self_shadow and self._self_write_layer is not None:
             return self._self_write_layer.get_available_name(name, max_length=max_length)
@@ -296,21 +282,24 @@ class Fallback(StorageWrapper):
 
     # -- writes ------------------------------------------------------------
 
-    @_absolute_paths_reach_local_layers
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        if name is not None and (name.__class__ is not str or name[:1] == "/"):
+            return self._unusual_name("save", name, content, max_length=max_length, writes=True)
         validate_name(content.name if name is None else name)
         self._writer("save", name)  # refuse before any I/O
         # Django's template, with this stack as ``self``: get_available_name
         # and _save below are the stack's, not the write layer's.
         return Storage.save(self, name, content, max_length=max_length)
 
-    @_absolute_paths_reach_local_layers
     def _save(self, name: str, content: Any) -> str:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("_save", name, content, writes=True)
         validate_name(name)
         return self._writer("_save", name)._save(name, content)
 
-    @_absolute_paths_reach_local_layers
     def delete(self, name: str) -> None:
+        if name.__class__ is not str or name[:1] == "/":
+            return self._unusual_name("delete", name, writes=True)
         validate_name(name)
         write_layer = self._self_write_layer
         if write_layer is not None and write_layer.exists(name):
@@ -336,6 +325,23 @@ class Fallback(StorageWrapper):
             if layer.exists(name):
                 return layer
         return None
+
+    def _unusual_name(self, method: str, name: Any, *args: Any, writes: bool, **kwargs: Any) -> Any:
+        """Names that are not plain relative ``str``: path objects are made
+        ``str``; an absolute path inside a local layer's ``location`` goes to
+        that layer, as ``FileSystemStorage`` accepts it (``collectstatic``
+        asks ``exists(storage.location)``), a write only to the write layer;
+        any other absolute path is refused, since S3 would make it relative."""
+        if isinstance(name, os.PathLike):
+            name = os.fspath(name)
+        if name.__class__ is str and name[:1] == "/":
+            owner = self._local_layer_owning(name, writes=writes)
+            if owner is None:
+                raise SuspiciousFileOperation(f"Detected path traversal attempt in {name!r}")
+            return getattr(owner, method)(name, *args, **kwargs)
+        if name.__class__ is not str:
+            raise TypeError(f"File names must be str, not {type(name).__name__}")
+        return getattr(self, method)(name, *args, **kwargs)
 
     def _local_layer_owning(self, path: str, *, writes: bool) -> Any | None:
         if has_control_characters(path):
@@ -367,12 +373,15 @@ class Fallback(StorageWrapper):
             raise ReadOnlyError(operation, name, self, f"{self!r} has no writable layer")
         return self._self_write_layer
 
-    def _first_answer(self, method: str, name: str, *args: Any) -> Any:
+    def _first_answer(self, method: str, name: str, args: tuple[Any, ...] = ()) -> Any:
         """Ask each layer in order; return the answer of the first that has ``name``."""
-        validate_name(name)
-        missing, unsupported = [], []
+        validate_str(name)
+        missing: list[Any] = []
+        unsupported: list[Any] = []
         cause: BaseException | None = None
-        token = probing.set(True)
+        # A layer's miss is routine while the next one is tried: say so to the
+        # wrappers that care (Logging), only if there are any (it has a cost).
+        token = probing.set(True) if self._self_reports_probes else None
         try:
             for layer in self._self_layers:
                 layer_method = getattr(layer, method, None)
@@ -390,7 +399,8 @@ class Fallback(StorageWrapper):
                     missing.append(layer)
                     cause = exc
         finally:
-            probing.reset(token)
+            if token is not None:
+                probing.reset(token)
         raise self._not_answered(method, name, missing, unsupported) from cause
 
     def _not_answered(
@@ -424,6 +434,10 @@ class Fallback(StorageWrapper):
         if self._self_shadow:
             arguments.append("shadow=True")
         return arguments
+
+
+def _wants_probes(storage: Any) -> bool:
+    return bool(getattr(type(storage), "wants_probe_context", False))
 
 
 def _choose_write_index(layers: tuple[Any, ...], writable: int | None) -> int | None:

@@ -49,6 +49,9 @@ class Logging(StorageWrapper):
     clock read and one ``isEnabledFor`` check.
     """
 
+    # Tells a Fallback above to mark its layer-by-layer search (see probing).
+    wants_probe_context = True
+
     def __init__(
         self,
         storage: StorageSpec,
@@ -132,7 +135,10 @@ class Logging(StorageWrapper):
     ) -> Any:
         start = time.perf_counter()
         try:
-            result = getattr(self.__wrapped__, method)(name, *args, **(kwargs or {}))
+            if kwargs:
+                result = getattr(self.__wrapped__, method)(name, *args, **kwargs)
+            else:
+                result = getattr(self.__wrapped__, method)(name, *args)
         except BaseException as exc:
             self._log_failure(method, name, args, exc, time.perf_counter() - start)
             raise

@@ -38,19 +38,23 @@ FENCE_SECONDS = 30
 _FENCE = "storage_mixins:fence"
 _MISSING = object()
 
-# Facts a write changes: everything about the name itself…
-_FACTS_OF_A_FILE = (
-    "exists",
-    "size",
-    "get_accessed_time",
-    "get_created_time",
-    "get_modified_time",
-    "url",
-    "listdir",
-    "contents",
-)
-# …and, for each directory above it, whether it exists and what it lists.
-_FACTS_OF_A_PARENT = ("exists", "listdir")
+# Short codes keep keys short: every key is checked character by character
+# (for memcached's sake) on every get and set.
+_CODES = {
+    "exists": "e",
+    "size": "s",
+    "get_accessed_time": "a",
+    "get_created_time": "c",
+    "get_modified_time": "m",
+    "url": "u",
+    "listdir": "l",
+    "contents": "x",
+}
+# Facts a write changes: everything about the file itself…
+_FACTS_OF_A_FILE = ("exists", "size", "get_accessed_time", "get_created_time",
+                    "get_modified_time", "url", "contents")  # fmt: skip
+# …and, for each directory above it, what it lists.
+_FACTS_OF_A_PARENT = ("listdir",)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -59,8 +63,8 @@ def _key(namespace: str, fact: str, path: str) -> str:
     # control characters) and short (well under its 250-character limit)
     # whatever the file name. Pages ask about the same names over and over,
     # hence the memo.
-    digest = hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=16)
-    return f"sm:{namespace}:{fact}:{digest.hexdigest()}"
+    digest = hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=10)
+    return f"sm:{namespace}:{_CODES[fact]}{digest.hexdigest()}"
 
 
 class _Default:
@@ -86,7 +90,14 @@ class MetadataCache:
 
     def get(self, fact: str, path: str) -> tuple[bool, Any]:
         """Return ``(True, value)`` for a cached fact, ``(False, None)`` otherwise."""
-        entry = self._call("get", _key(self.namespace, fact, path), _MISSING, default=_MISSING)
+        # The hot path of every hit: kept to one call into the cache.
+        try:
+            entry = self.cache.connection().get(_key(self.namespace, fact, path), _MISSING)
+        except Exception as exc:  # noqa: BLE001 - see _call
+            self._failed(exc)
+            return False, None
+        if self._failing:
+            self._recovered()
         if type(entry) is tuple and len(entry) == 1:
             return True, entry[0]
         return False, None  # missing, or fenced by a recent write
@@ -115,22 +126,28 @@ class MetadataCache:
             for fact in _FACTS_OF_A_PARENT:
                 yield _key(self.namespace, fact, path)
 
-    def _call(self, operation: str, *args: Any, default: Any = None) -> Any:
+    def _call(self, operation: str, *args: Any) -> Any:
         try:
             result = getattr(self.cache.connection(), operation)(*args)
         # The cache only saves round-trips; whatever its backend raises
         # (redis, pymemcache, socket errors), storage calls go on without it.
         except Exception as exc:  # noqa: BLE001
-            if not self._failing:
-                self._failing = True
-                logger.warning(
-                    "Cache %r failed (%s: %s); storage calls go on uncached until it recovers",
-                    self.cache,
-                    type(exc).__name__,
-                    exc,
-                )
-            return default
+            self._failed(exc)
+            return None
         if self._failing:
-            self._failing = False
-            logger.info("Cache %r works again", self.cache)
+            self._recovered()
         return result
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._failing:  # once per outage, not once per call
+            self._failing = True
+            logger.warning(
+                "Cache %r failed (%s: %s); storage calls go on uncached until it recovers",
+                self.cache,
+                type(exc).__name__,
+                exc,
+            )
+
+    def _recovered(self) -> None:
+        self._failing = False
+        logger.info("Cache %r works again", self.cache)

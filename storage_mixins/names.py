@@ -16,7 +16,7 @@ import re
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.utils import validate_file_name
 
-__all__ = ["has_control_characters", "validate_directory", "validate_name"]
+__all__ = ["has_control_characters", "validate_directory", "validate_name", "validate_str"]
 
 # C0 controls (NUL included), DEL and C1 controls.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -24,16 +24,19 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def validate_name(name: str | os.PathLike[str]) -> None:
     """Raise ``SuspiciousFileOperation`` unless ``name`` is a safe relative file name."""
-    if type(name) is str:
-        _validate_str(name)
+    if name.__class__ is str:
+        validate_str(name)
     else:
         _validate(name)
 
 
 @functools.lru_cache(maxsize=4096)
-def _validate_str(name: str) -> None:
-    # Pages ask about the same names again and again; only names that pass
-    # are remembered (an exception is never cached).
+def validate_str(name: str) -> None:
+    """:func:`validate_name` for a ``name`` known to be a ``str`` (the fast path).
+
+    Pages ask about the same names again and again; only names that pass are
+    remembered (an exception is never cached).
+    """
     _validate(name)
 
 

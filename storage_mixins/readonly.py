@@ -14,7 +14,9 @@ __all__ = ["ReadOnly", "ReadOnlyFile", "is_write_mode"]
 
 def is_write_mode(mode: str | None) -> bool:
     """Whether opening a file with ``mode`` could change it."""
-    return bool(mode) and any(flag in mode for flag in "wax+")  # type: ignore[operator]
+    if mode == "rb" or not mode:
+        return False  # the common case, first
+    return "w" in mode or "a" in mode or "x" in mode or "+" in mode
 
 
 class ReadOnly(StorageWrapper):

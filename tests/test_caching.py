@@ -257,7 +257,7 @@ def test_a_write_fences_its_facts_for_a_while(recording: Any, monkeypatch: Any) 
 def test_keys_are_safe_for_every_backend(name: str) -> None:
     cached = Caching(InMemoryStorage(), key_prefix=None)
     metadata = cached._self_metadata
-    for fact in ("exists", "size", "listdir", "url", "gen", "contents"):
+    for fact in ("exists", "size", "listdir", "url", "get_modified_time", "contents"):
         key = caches["default"].make_key(_key(metadata.namespace, fact, name))
         assert list(memcache_key_warnings(key)) == []
         assert len(key) <= 250
