@@ -49,6 +49,8 @@ def main() -> int:
         if not legacy:
             print("\n(django-fallback-storage not measured: `make bench` sets LEGACY_PYTHON)")
 
+    print("Summary: S3 requests per run / time as a ratio to the floor\n")
+    print(_summary_table(columns).render())
     failed = [target for target in report["targets"] if not target["passed"]]
     print(
         f"\nTargets: {len(report['targets']) - len(failed)} passed, {len(failed)} failed "
@@ -221,27 +223,37 @@ def _write(report: dict[str, Any], columns: list[compare.Column]) -> None:
     print(f"Wrote {RESULTS.relative_to(ROOT)}, docs/_generated/benchmarks.md and the plot")
 
 
+def _cells(column: compare.Column, floor: compare.Column) -> list[str]:
+    cells = []
+    for workload in WORKLOADS:
+        cell = column.cells.get(workload)
+        if cell is None:
+            cells.append("not measured")
+        elif cell.error:
+            cells.append(f"error: {cell.error.split(':')[0]}")
+        else:
+            cells.append(f"{cell.total} / {cell.seconds / floor.cells[workload].seconds:.2f}×")
+    return cells
+
+
+def _summary_table(columns: list[compare.Column]) -> Table:
+    table = Table(["stack", *WORKLOADS])
+    for column in columns:
+        table.add(column.label, *_cells(column, columns[0]))
+    return table
+
+
 def _markdown(report: dict[str, Any], columns: list[compare.Column]) -> str:
     lines = [
         f"S3 requests per run / wall time as a ratio to the floor (median of {compare.RUNS} "
-        f"runs after a warm-up), Python {report['python']}.",
+        f"runs after a warm-up; one run for django-fallback-storage, whose page render alone "
+        f"takes about a minute), Python {report['python']}.",
         "",
         "| stack | " + " | ".join(WORKLOADS) + " |",
         "|---|" + "---|" * len(WORKLOADS),
     ]
-    floor = columns[0]
     for column in columns:
-        cells = []
-        for workload in WORKLOADS:
-            cell = column.cells.get(workload)
-            if cell is None:
-                cells.append("not measured")
-            elif cell.error:
-                cells.append(f"error: {cell.error.split(':')[0]}")
-            else:
-                ratio = cell.seconds / floor.cells[workload].seconds
-                cells.append(f"{cell.total} / {ratio:.2f}×")
-        lines.append(f"| {column.label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {column.label} | " + " | ".join(_cells(column, columns[0])) + " |")
     lines += ["", "| target | result |", "|---|---|"]
     lines += [f"| {t['target']} | {'PASS' if t['passed'] else 'FAIL'} |" for t in report["targets"]]
     return "\n".join(lines) + "\n"

@@ -27,8 +27,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-CALLS = 2000
-REPEATS = 25
+CALLS = 1500
+REPEATS = 15
 RAW = "FileSystemStorage"
 TWO = "Fallback(fs, ReadOnly(mem))"
 FOUR = "Logging(Caching(Fallback(fs, ReadOnly(mem))))"
