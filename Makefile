@@ -18,7 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 # Programs the tests start themselves, as binary:debian-package.
 SYSTEM_PROGRAMS := redis-server:redis-server
 
-.PHONY: help test lint format check-pythons system-programs bench demo clean
+.PHONY: help test lint format check-pythons system-programs bench docs demo clean
 
 help:
 	@echo "make test    run lint and the full Django x Python test matrix (tox),"
@@ -27,6 +27,7 @@ help:
 	@echo "make format  apply ruff fixes and formatting"
 	@echo "make demo    run the example against an embedded S3 server"
 	@echo "make bench   run the benchmarks (request counts, time ratios)"
+	@echo "make docs    build the documentation into docs/_build/html"
 
 $(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +63,9 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+docs: $(VENV)/.installed
+	$(TOX) run -e docs
 
 bench: $(VENV)/.installed
 	$(TOX) run -e bench-legacy,bench

@@ -143,7 +143,7 @@ def _requests(requests: dict[str, int]) -> str:
 
 
 def _overhead(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = overhead.measure()
+    rows = overhead.measure_in_fresh_process()
     table = Table(["operation", "stack", "µs per call", "× raw", "Python-level × raw", "target"])
     for row in rows:
         for label, microseconds in row["microseconds"].items():
@@ -246,8 +246,8 @@ def _summary_table(columns: list[compare.Column]) -> Table:
 def _markdown(report: dict[str, Any], columns: list[compare.Column]) -> str:
     lines = [
         f"S3 requests per run / wall time as a ratio to the floor (median of {compare.RUNS} "
-        f"runs after a warm-up; one run for django-fallback-storage, whose page render alone "
-        f"takes about a minute), Python {report['python']}.",
+        f"runs after a warm-up; for django-fallback-storage, whose page render alone takes "
+        f"about a minute, one run, two workloads at a time), Python {report['python']}.",
         "",
         "| stack | " + " | ".join(WORKLOADS) + " |",
         "|---|" + "---|" * len(WORKLOADS),

@@ -50,9 +50,13 @@ class S3:
             config=Config(user_agent_extra=OBSERVER_USER_AGENT),  # not counted
         )
         self.client.create_bucket(Bucket=BUCKET)
+        self._buckets = {BUCKET}
 
-    def put(self, key: str, body: bytes) -> None:
-        self.client.put_object(Bucket=BUCKET, Key=key, Body=body)
+    def put(self, key: str, body: bytes, bucket: str = BUCKET) -> None:
+        if bucket not in self._buckets:
+            self.client.create_bucket(Bucket=bucket)
+            self._buckets.add(bucket)
+        self.client.put_object(Bucket=bucket, Key=key, Body=body)
 
     def storage_options(self, **options: Any) -> dict[str, Any]:
         return {

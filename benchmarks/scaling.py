@@ -35,7 +35,7 @@ def measure(s3: Any) -> list[dict[str, Any]]:
                 for name in names:  # warm-up (and, for Caching, warming)
                     storage.url(name)
                 times = []
-                for _ in range(3):
+                for _ in range(2):
                     s3.server.clear_requests()
                     start = time.perf_counter()
                     for name in names:

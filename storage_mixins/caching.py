@@ -2,9 +2,9 @@
 
 Metadata (``exists``, ``size``, ``get_*_time``, ``listdir``, ``url``) is kept in
 a Django cache, so a Redis or Memcached cache shares it between processes and
-machines (see :mod:`storage_mixins.metadata_cache` for how invalidation stays
+machines (see ``storage_mixins.metadata_cache`` for how invalidation stays
 coherent). Optionally, file contents are copied to a local directory on first
-read and served from there (see :mod:`storage_mixins.contents_cache`).
+read and served from there (see ``storage_mixins.contents_cache``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Caching(StorageWrapper):
     cached about that name and the listings of the directories above it
     before it returns, in every process that shares the cache; those facts
     then stay uncached for ``FENCE_SECONDS`` (see
-    :mod:`storage_mixins.metadata_cache`). Writes that bypass the wrapper are
+    ``storage_mixins.metadata_cache``). Writes that bypass the wrapper are
     seen when their entries expire, or after :meth:`invalidate`.
 
     With ``contents`` (a storage, or alias, with local paths), the first
