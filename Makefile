@@ -16,16 +16,16 @@ export PATH := $(subst $(space),:,$(strip $(PYTHON_BINS))):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
 # Programs the tests start themselves, as binary:debian-package.
-SYSTEM_PROGRAMS := redis-server:redis-server
+SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium chromedriver:chromium-driver
 
 .PHONY: help test lint format check-pythons system-programs bench docs demo clean
 
 help:
-	@echo "make test    run lint and the full Django x Python test matrix (tox),"
-	@echo "             installing redis-server with apt-get if missing (as root)"
+	@echo "make test    run lint, docs and the full Django x Python test matrix (tox),"
+	@echo "             installing redis-server and chromium with apt-get if missing (as root)"
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff fixes and formatting"
-	@echo "make demo    run the example against an embedded S3 server"
+	@echo "make demo    run the demo site over an embedded S3 server (Ctrl-C stops it)"
 	@echo "make bench   run the benchmarks (request counts, time ratios)"
 	@echo "make docs    build the documentation into docs/_build/html"
 

@@ -1,4 +1,4 @@
-"""The demo that `make demo` runs works, and says what it shows."""
+"""The command-line tour (example/tour.py) works, and says what it shows."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-DEMO = Path(__file__).resolve().parent.parent / "example" / "demo.py"
+TOUR = Path(__file__).resolve().parent.parent / "example" / "tour.py"
 
 
-def test_demo_runs() -> None:
+def test_tour_runs() -> None:
     result = subprocess.run(
-        [sys.executable, str(DEMO)], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, str(TOUR)], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     output = result.stdout

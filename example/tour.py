@@ -1,8 +1,10 @@
-"""See storage_mixins work: a dev site's media over a production S3 bucket.
+"""A command-line tour: a dev site's media over a production S3 bucket.
 
 Starts moto's S3 server on a free loopback port, fills a "production" bucket,
-and goes through what a development site does with its media. Run it with
-``make demo``; it needs no network and leaves nothing behind.
+and goes through what a development site does with its media, printing what
+happens. Run it with ``.venv/bin/tox run -e tour`` (or ``python
+example/tour.py`` where the test dependencies are installed); it needs no
+network and leaves nothing behind. ``make demo`` runs the demo *site*.
 """
 
 from __future__ import annotations

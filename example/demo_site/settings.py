@@ -1,0 +1,65 @@
+"""The demo: a development site whose media come from a production bucket.
+
+``run.py`` starts the embedded S3 server and passes its address, and a
+temporary media directory, through the environment.
+"""
+
+import os
+
+SECRET_KEY = "demo-only-not-secret"
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+USE_TZ = True
+
+INSTALLED_APPS = ["storage_mixins", "demo_site"]
+MIDDLEWARE = [
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "demo_site.request_log.StorageLogMiddleware",
+]
+ROOT_URLCONF = "demo_site.urls"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
+DATABASES = {}
+
+MEDIA_ROOT = os.environ["DEMO_MEDIA_ROOT"]
+MEDIA_URL = "/media/"
+
+STORAGES = {
+    # Reads: the local disk, then production. Writes: the local disk only.
+    # Each layer is logged, so the page can show which one answered.
+    "default": {
+        "BACKEND": "storage_mixins.FallbackStorage",
+        "OPTIONS": {"backends": ["local", "production"]},
+    },
+    "local": {
+        "BACKEND": "storage_mixins.Logging",
+        "OPTIONS": {"storage": "local-disk", "logger": "storage_mixins.local"},
+    },
+    "local-disk": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
+    },
+    "production": {
+        "BACKEND": "storage_mixins.Logging",
+        "OPTIONS": {"storage": "production-bucket", "logger": "storage_mixins.production"},
+    },
+    "production-bucket": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": "production-media",
+            "endpoint_url": os.environ["DEMO_S3_ENDPOINT"],
+            "access_key": "demo",
+            "secret_key": "demo",
+            "region_name": "us-east-1",
+            "querystring_auth": False,
+        },
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"short": {"format": "%(levelname)-7s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "short"}},
+    "loggers": {"storage_mixins": {"handlers": ["console"], "level": "DEBUG"}},
+}

@@ -1,0 +1,12 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.gallery, name="gallery"),
+    path("upload/", views.upload, name="upload"),
+    path("delete/", views.delete, name="delete"),
+    *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
+]

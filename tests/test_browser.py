@@ -1,0 +1,168 @@
+"""The demo site in a real browser: Debian's Chromium, driven by Playwright.
+
+Starts ``example/run.py`` (the site and its embedded S3 server) on free ports,
+loads the gallery, checks that every image actually rendered from both
+layers, uploads a file through the form, and confirms that the production
+bucket's keys and bytes did not change. A screenshot is saved to
+``test-artifacts/``. Playwright drives the machine's Chromium; it downloads no
+browser.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_component
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",  # the tests run as root in CI
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.heavy
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    return require_component("chromium", "apt-get install chromium chromium-driver")
+
+
+class Demo:
+    """``example/run.py`` in a subprocess, stopped with Ctrl-C (SIGINT) by pid."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "example" / "run.py"), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+        )
+        self.output: list[str] = []
+        self.url = self.s3 = ""
+        deadline = time.monotonic() + 60
+        while not (self.url and self.s3):
+            line = self.process.stdout.readline() if self.process.stdout else ""
+            if (not line and self.process.poll() is not None) or time.monotonic() > deadline:
+                raise RuntimeError("the demo did not start:\n" + "".join(self.output))
+            self.output.append(line)
+            if match := re.match(r"Demo site:\s+(\S+)", line):
+                self.url = match.group(1)
+            if match := re.match(r"Embedded S3:\s+(\S+)", line):
+                self.s3 = match.group(1)
+
+    def stop(self) -> str:
+        os.kill(self.process.pid, signal.SIGINT)
+        rest, _ = self.process.communicate(timeout=30)
+        return "".join(self.output) + rest
+
+
+@pytest.fixture
+def demo() -> Iterator[Demo]:
+    site = Demo()
+    try:
+        yield site
+    finally:
+        if site.process.poll() is None:
+            site.process.kill()
+            site.process.wait()
+
+
+def bucket(endpoint: str) -> dict[str, bytes]:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",
+    )
+    listing = client.list_objects_v2(Bucket="production-media").get("Contents", [])
+    return {
+        entry["Key"]: client.get_object(Bucket="production-media", Key=entry["Key"])["Body"].read()
+        for entry in listing
+    }
+
+
+def all_images_rendered(page: Any) -> bool:
+    return page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+
+
+def test_gallery_upload_and_bucket_untouched(chromium: str, demo: Demo) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    from example.sample_images import png
+
+    before = bucket(demo.s3)
+    assert len(before) == 5
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(demo.url)
+            page.wait_for_function(
+                "Array.from(document.images).every(i => i.complete)", timeout=20_000
+            )
+            assert all_images_rendered(page)
+            production = page.locator(".card:has(.badge.production) img")
+            local = page.locator(".card:has(.badge.local) img")
+            assert production.count() == 5
+            assert local.count() == 1
+            widths = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+            assert widths == [240] * 6
+            assert "storage_mixins.production: url(" in page.inner_text("#log")
+
+            page.set_input_files(
+                "#upload input[type=file]",
+                files=[
+                    {
+                        "name": "from-the-browser.png",
+                        "mimeType": "image/png",
+                        "buffer": png(240, 160, (0, 0, 0), (255, 0, 128)),
+                    }
+                ],
+            )
+            with page.expect_navigation():
+                page.click("#upload button")
+            assert "Saved as uploads/from-the-browser.png on the local disk" in page.inner_text(
+                "#notice"
+            )
+            card = page.locator('.card[data-name="uploads/from-the-browser.png"]')
+            assert card.locator(".badge.local").count() == 1
+            page.wait_for_function(
+                "Array.from(document.images).every(i => i.complete)", timeout=20_000
+            )
+            assert all_images_rendered(page)
+
+            with page.expect_navigation():
+                page.click('.card[data-name="photos/beach.png"] button')
+            assert "in production, which is read-only" in page.inner_text("#notice")
+            assert page.locator('.card[data-name="photos/beach.png"]').count() == 1
+
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "demo-gallery.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert bucket(demo.s3) == before  # keys and bytes
+    output = demo.stop()
+    assert demo.process.returncode == 0
+    assert "Stopped the site and the embedded S3 server." in output
