@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
@@ -19,15 +20,20 @@ from django.core.files.storage import Storage
 
 from .base import StorageWrapper, contains, is_read_only
 from .errors import ReadOnlyError, is_not_found, not_found_types
+from .failover import CircuitBreaker, GuardedLayer
 from .labels import storage_label
 from .names import has_control_characters, validate_directory, validate_name, validate_str
 from .probing import probing
 from .readonly import is_write_mode
 from .resolve import StorageSpec, resolve_storage
+from .tombstones import RESERVED_DIRECTORY, Tombstones
 
 __all__ = ["Fallback"]
 
 logger = logging.getLogger(__name__)
+
+# Set while save() runs Django's template: the name was chosen free everywhere.
+_name_is_free: ContextVar[bool] = ContextVar("storage_mixins_name_is_free", default=False)
 
 
 class Fallback(StorageWrapper):
@@ -70,6 +76,24 @@ class Fallback(StorageWrapper):
       other layers is left alone, and a warning is logged (at ``INFO`` with
       ``shadow=True``, where it is expected).
 
+    ``on_delete`` says what deleting a name that only read-only layers have
+    does: ``"ignore"`` (the default) leaves it and logs a warning, ``"raise"``
+    raises ``ReadOnlyError``, ``"hide"`` records a tombstone in the write layer
+    (see ``storage_mixins.tombstones``): from then on the stack answers as if
+    the file did not exist, until the name is written again. Under ``"hide"``,
+    deleting a local file that a read-only layer also has hides that copy too.
+
+    Writes stay visible: opening a file that only a later read-only layer has
+    in a mode that keeps its contents (``a``, ``+``) copies it into the write
+    layer first; a write to a name that a read-only layer *before* the write
+    layer serves would be invisible, and raises ``ReadOnlyError``.
+
+    ``on_error="skip"`` lets reads go on when a layer is down: a transport
+    error (connection refused, timeout, HTTP 5xx…) is a miss, and after
+    ``failures`` in a row the layer is skipped, without a request, for
+    ``retry_after`` seconds (see ``storage_mixins.failover``). Writes never
+    skip. The default, ``"raise"``, raises such errors as they are.
+
     Every name is validated once, before any layer is asked: a name with path
     traversal, an absolute path or control characters raises
     ``SuspiciousFileOperation`` whatever the layer order. Two exceptions keep
@@ -87,6 +111,10 @@ class Fallback(StorageWrapper):
         layers: Sequence[StorageSpec] | None = None,
         writable: int | None = None,
         shadow: bool = False,
+        on_delete: str = "ignore",
+        on_error: str = "raise",
+        failures: int = 3,
+        retry_after: float = 30.0,
     ) -> None:
         if storages and layers is not None:
             raise TypeError("Fallback() takes its layers as arguments or as layers=, not both")
@@ -106,6 +134,23 @@ class Fallback(StorageWrapper):
         self._self_shadow = bool(shadow)
         # Whether a wrapper in a layer wants to know when a miss is routine.
         self._self_reports_probes = any(contains(layer, _wants_probes) for layer in resolved)
+        self._self_on_delete = _choice("on_delete", on_delete, ("ignore", "raise", "hide"))
+        self._self_on_error = _choice("on_error", on_error, ("raise", "skip"))
+        self._self_tombstones = None
+        if on_delete == "hide":
+            if write_layer is None:
+                raise ImproperlyConfigured(
+                    'on_delete="hide" keeps tombstones in the write layer; this stack has none'
+                )
+            self._self_tombstones = Tombstones(write_layer)
+        # What reads go through: the layers themselves, or, with on_error="skip",
+        # each behind a circuit breaker that turns an unreachable layer into a miss.
+        self._self_readers = resolved
+        if on_error == "skip":
+            self._self_readers = tuple(
+                GuardedLayer(layer, CircuitBreaker(storage_label(layer), failures, retry_after))
+                for layer in resolved
+            )
 
     # -- the stack ---------------------------------------------------------
 
@@ -123,16 +168,42 @@ class Fallback(StorageWrapper):
     def refuses_writes(self) -> bool:
         return self._self_write_layer is None
 
+    @property
+    def on_delete(self) -> str:
+        """What deleting a file only read-only layers have does: ignore, raise, hide."""
+        return self._self_on_delete
+
+    @property
+    def on_error(self) -> str:
+        """What a layer that cannot be reached does to reads: raise, or skip."""
+        return self._self_on_error
+
     def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
         index = self._self_write_index
         notes = ["read-only: no writable layer" if index is None else f"writes go to [{index}]"]
         if self._self_shadow:
             notes.append("shadow=True")
-        children = [
-            (f"[{position}] ", layer, "  ← writes" if position == index else "")
-            for position, layer in enumerate(self._self_layers)
-        ]
+        if self._self_on_delete != "ignore":
+            notes.append(f"on_delete={self._self_on_delete!r}")
+        if self._self_on_error != "raise":
+            notes.append(f"on_error={self._self_on_error!r}")
+        children = []
+        for position, (layer, reader) in enumerate(
+            zip(self._self_layers, self._self_readers, strict=True)
+        ):
+            suffix = "  ← writes" if position == index else ""
+            if isinstance(reader, GuardedLayer):
+                suffix += f"  [circuit {reader.breaker.state()}]"
+            children.append((f"[{position}] ", layer, suffix))
         return f"{type(self).__name__}  ({', '.join(notes)})", children
+
+    def breaker_states(self) -> list[tuple[Any, str]]:
+        """Each layer and the state of its circuit breaker (``on_error="skip"``)."""
+        return [
+            (reader.layer, reader.breaker.state())
+            for reader in self._self_readers
+            if isinstance(reader, GuardedLayer)
+        ]
 
     def which(self, name: str) -> Any | None:
         """The layer that serves ``name``, or ``None`` if no layer has it."""
@@ -147,7 +218,9 @@ class Fallback(StorageWrapper):
         if name == "":  # the root directory, as collectstatic --clear asks
             return bool(self.__wrapped__.exists(name))
         validate_str(name)
-        for layer in self._self_layers:  # noqa: SIM110 - faster than any() on the hottest path
+        if self._self_tombstones is not None and name in self._self_tombstones:
+            return False
+        for layer in self._self_readers:  # noqa: SIM110 - faster than any() on the hottest path
             if layer.exists(name):
                 return True
         return False
@@ -157,7 +230,7 @@ class Fallback(StorageWrapper):
             return self._unusual_name("open", name, mode, writes=is_write_mode(mode))
         if mode != "rb" and is_write_mode(mode):
             validate_name(name)
-            return self._writer("open", name).open(name, mode)
+            return self._write_target("open", name, mode).open(name, mode)
         return self._first_answer("open", name, (mode,))
 
     def _open(self, name: str, mode: str = "rb") -> Any:
@@ -165,7 +238,7 @@ class Fallback(StorageWrapper):
             return self._unusual_name("_open", name, mode, writes=is_write_mode(mode))
         if is_write_mode(mode):
             validate_name(name)
-            return self._writer("_open", name)._open(name, mode)
+            return self._write_target("_open", name, mode)._open(name, mode)
         return self._first_answer("_open", name, (mode,))
 
     def size(self, name: str) -> int:
@@ -198,7 +271,7 @@ class Fallback(StorageWrapper):
         missing, unsupported = [], []
         token = probing.set(True) if self._self_reports_probes else None
         try:
-            for layer in self._self_layers:
+            for layer in self._self_readers:
                 try:
                     layer_directories, layer_files = layer.listdir(path)
                 except NotImplementedError:
@@ -217,17 +290,24 @@ class Fallback(StorageWrapper):
                 probing.reset(token)
         if not answered:
             raise self._not_answered("listdir", path, missing, unsupported)
+        if path in ("", "."):
+            directories.pop(RESERVED_DIRECTORY, None)  # the tombstones' home
+        tombstones = self._self_tombstones
+        if tombstones is not None:
+            prefix = f"{path.strip('/')}/" if path.strip("/.") else ""
+            return list(directories), [f for f in files if f"{prefix}{f}" not in tombstones]
         return list(directories), list(files)
 
     def url(self, name: str, *args: Any, **kwargs: Any) -> str:
         if name.__class__ is not str or name[:1] == "/":
             return self._unusual_name("url", name, *args, **kwargs, writes=False)
         validate_name(name)
-        *upper_layers, last_layer = self._self_layers
-        for layer in upper_layers:
-            if layer.exists(name):
-                return layer.url(name, *args, **kwargs)
-        return last_layer.url(name, *args, **kwargs)
+        layers = self._self_layers
+        if self._self_tombstones is None or name not in self._self_tombstones:
+            for layer, reader in zip(layers[:-1], self._self_readers, strict=False):
+                if reader.exists(name):
+                    return layer.url(name, *args, **kwargs)
+        return layers[-1].url(name, *args, **kwargs)  # as for a missing file
 
     def path(self, name: str) -> str:
         if name.__class__ is not str or name[:1] == "/":
@@ -235,9 +315,11 @@ class Fallback(StorageWrapper):
         if name == "":
             return self._root_path()
         validate_name(name)
+        if self._self_tombstones is not None and name in self._self_tombstones:
+            return self.__wrapped__.path(name)  # as for a missing file
         holders_without_paths = []
-        for layer in self._self_layers:
-            if not layer.exists(name):
+        for layer, reader in zip(self._self_layers, self._self_readers, strict=True):
+            if not reader.exists(name):
                 continue
             layer_path = getattr(layer, "path", None)
             try:
@@ -270,7 +352,14 @@ class Fallback(StorageWrapper):
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         if max_length and len(name) > max_length:
             return False
-        return not self.exists(name)
+        validate_name(name)
+        tombstones = self._self_tombstones
+        if tombstones is not None and name in tombstones:
+            # Hidden: free, unless the write layer itself has it.
+            return not self._self_write_layer.exists(name)
+        # A name is chosen for a write, and writes never skip a layer that is
+        # down: ask the layers themselves, not their circuit breakers.
+        return not any(layer.exists(name) for layer in self._self_layers)
 
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
         alternative = self.__wrapped__.get_alternative_name(file_root, file_ext)
@@ -288,43 +377,103 @@ class Fallback(StorageWrapper):
         validate_name(content.name if name is None else name)
         self._writer("save", name)  # refuse before any I/O
         # Django's template, with this stack as ``self``: get_available_name
-        # and _save below are the stack's, not the write layer's.
-        return Storage.save(self, name, content, max_length=max_length)
+        # and _save below are the stack's, not the write layer's. The name it
+        # picks is free in every layer, so _save need not check for shadowing.
+        token = _name_is_free.set(not self._self_shadow)
+        try:
+            return Storage.save(self, name, content, max_length=max_length)
+        finally:
+            _name_is_free.reset(token)
 
     def _save(self, name: str, content: Any) -> str:
         if name.__class__ is not str or name[:1] == "/":
             return self._unusual_name("_save", name, content, writes=True)
         validate_name(name)
-        return self._writer("_save", name)._save(name, content)
+        saved = self._write_target("_save", name)._save(name, content)
+        if saved != name and self._self_tombstones is not None:
+            self._self_tombstones.discard(saved)
+        return saved
 
     def delete(self, name: str) -> None:
         if name.__class__ is not str or name[:1] == "/":
             return self._unusual_name("delete", name, writes=True)
         validate_name(name)
         write_layer = self._self_write_layer
-        if write_layer is not None and write_layer.exists(name):
+        tombstones = self._self_tombstones
+        if tombstones is not None and name in tombstones:
+            return  # hidden already
+        deleted = write_layer is not None and write_layer.exists(name)
+        if deleted:
             write_layer.delete(name)
-            return
+            if tombstones is None:
+                return
         holders = [
-            layer for layer in self._self_layers if layer is not write_layer and layer.exists(name)
+            layer
+            for layer, reader in zip(self._self_layers, self._self_readers, strict=True)
+            if layer is not write_layer and reader.exists(name)
         ]
-        if holders:
-            logger.log(
-                logging.INFO if self._self_shadow else logging.WARNING,
-                "delete(%r) did nothing: the file is only in layers that are not "
-                "written to (%s) of %r",
+        if not holders:
+            return
+        if tombstones is not None:
+            tombstones.add(name)  # the copies in other layers are hidden from now on
+            return
+        if self._self_on_delete == "raise":
+            raise ReadOnlyError(
+                "delete",
                 name,
-                _labels(holders),
                 self,
+                f"the file is only in layers that are not written to ({_labels(holders)}) "
+                f'of {self!r}, and on_delete="raise"',
             )
+        logger.log(
+            logging.INFO if self._self_shadow else logging.WARNING,
+            "delete(%r) did nothing: the file is only in layers that are not written to (%s) of %r",
+            name,
+            _labels(holders),
+            self,
+        )
 
     # -- routing -----------------------------------------------------------
 
     def _holder(self, name: str) -> Any | None:
-        for layer in self._self_layers:
-            if layer.exists(name):
+        if self._self_tombstones is not None and name in self._self_tombstones:
+            return None
+        for layer, reader in zip(self._self_layers, self._self_readers, strict=True):
+            if reader.exists(name):
                 return layer
         return None
+
+    def _write_target(self, operation: str, name: str, mode: str | None = None) -> Any:
+        """The write layer, ready to take a write of ``name`` that reads will see.
+
+        A read-only layer before the write layer that has ``name`` would hide
+        the write: refused. A mode that keeps the contents (``a``, ``+``) of a
+        file that only a later layer has: the file is copied up first. Either
+        way, the name's tombstone, if any, goes.
+        """
+        write_layer = self._writer(operation, name)
+        index = self._self_write_index
+        earlier = () if _name_is_free.get() else self._self_layers[:index]
+        for layer in earlier:
+            if layer.exists(name):
+                raise ReadOnlyError(
+                    operation,
+                    name,
+                    self,
+                    f"{storage_label(layer)} comes before the write layer and serves "
+                    f"{name!r}, so the write would be invisible",
+                )
+        keeps_contents = mode is not None and ("a" in mode or "+" in mode)
+        if keeps_contents and not write_layer.exists(name):
+            for layer in self._self_layers[index + 1 :]:
+                if layer.exists(name):
+                    from .streaming import copy_file  # streaming needs this module
+
+                    copy_file(layer, write_layer, name)  # copy-up, streamed
+                    break
+        if self._self_tombstones is not None:
+            self._self_tombstones.discard(name)
+        return write_layer
 
     def _unusual_name(self, method: str, name: Any, *args: Any, writes: bool, **kwargs: Any) -> Any:
         """Names that are not plain relative ``str``: path objects are made
@@ -376,6 +525,8 @@ class Fallback(StorageWrapper):
     def _first_answer(self, method: str, name: str, args: tuple[Any, ...] = ()) -> Any:
         """Ask each layer in order; return the answer of the first that has ``name``."""
         validate_str(name)
+        if self._self_tombstones is not None and name in self._self_tombstones:
+            raise FileNotFoundError(errno.ENOENT, "Deleted (hidden by a tombstone)", name)
         missing: list[Any] = []
         unsupported: list[Any] = []
         cause: BaseException | None = None
@@ -383,7 +534,7 @@ class Fallback(StorageWrapper):
         # wrappers that care (Logging), only if there are any (it has a cost).
         token = probing.set(True) if self._self_reports_probes else None
         try:
-            for layer in self._self_layers:
+            for layer in self._self_readers:
                 layer_method = getattr(layer, method, None)
                 if layer_method is None:
                     unsupported.append(layer)
@@ -433,6 +584,10 @@ class Fallback(StorageWrapper):
             arguments.append(f"writable={self._self_write_index}")
         if self._self_shadow:
             arguments.append("shadow=True")
+        if self._self_on_delete != "ignore":
+            arguments.append(f"on_delete={self._self_on_delete!r}")
+        if self._self_on_error != "raise":
+            arguments.append(f"on_error={self._self_on_error!r}")
         return arguments
 
 
@@ -455,4 +610,14 @@ def _choose_write_index(layers: tuple[Any, ...], writable: int | None) -> int | 
 
 
 def _labels(layers: list[Any]) -> str:
-    return ", ".join(storage_label(layer) for layer in layers)
+    return ", ".join(
+        storage_label(layer.layer if isinstance(layer, GuardedLayer) else layer) for layer in layers
+    )
+
+
+def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"{option} must be one of {', '.join(map(repr, choices))}, not {value!r}"
+        )
+    return value

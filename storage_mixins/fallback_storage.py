@@ -36,7 +36,8 @@ class FallbackStorage(Fallback):
     (default: the first). With ``read_only=True`` (the default) every other
     backend is wrapped in :class:`~storage_mixins.ReadOnly`; ``read_only=False``
     leaves them as they are, so only the routing keeps writes away from them.
-    ``shadow`` is :class:`~storage_mixins.Fallback`'s option.
+    ``shadow``, ``on_delete``, ``on_error``, ``failures`` and ``retry_after``
+    are :class:`~storage_mixins.Fallback`'s options.
 
     Copies (``copy``, ``deepcopy``, ``pickle``) are rebuilt from these
     arguments: aliases resolve to Django's shared instances again, dotted
@@ -50,6 +51,10 @@ class FallbackStorage(Fallback):
         writable: int | str = 0,
         read_only: bool = True,
         shadow: bool = False,
+        on_delete: str = "ignore",
+        on_error: str = "raise",
+        failures: int = 3,
+        retry_after: float = 30.0,
     ) -> None:
         specs = _backend_specs(backends)
         index = _writable_index(specs, writable)
@@ -59,7 +64,15 @@ class FallbackStorage(Fallback):
                 layer if position == index or is_read_only(layer) else ReadOnly(layer)
                 for position, layer in enumerate(layers)
             ]
-        super().__init__(*layers, writable=index, shadow=shadow)
+        super().__init__(
+            *layers,
+            writable=index,
+            shadow=shadow,
+            on_delete=on_delete,
+            on_error=on_error,
+            failures=failures,
+            retry_after=retry_after,
+        )
 
     def _repr_arguments(self) -> list[str]:
         arguments = [storage_label(layer) for layer in self.layers]
@@ -69,6 +82,10 @@ class FallbackStorage(Fallback):
             arguments.append("read_only=False")
         if self._self_shadow:
             arguments.append("shadow=True")
+        if self._self_on_delete != "ignore":
+            arguments.append(f"on_delete={self._self_on_delete!r}")
+        if self._self_on_error != "raise":
+            arguments.append(f"on_error={self._self_on_error!r}")
         return arguments
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import functools
 import os
+import pathlib
 import re
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.utils import validate_file_name
+
+from .tombstones import RESERVED_DIRECTORY
 
 __all__ = ["has_control_characters", "validate_directory", "validate_name", "validate_str"]
 
@@ -49,6 +52,12 @@ def _validate(name: str | os.PathLike[str]) -> None:
     if _CONTROL_CHARACTERS.search(text):
         raise SuspiciousFileOperation(f"File name {text!r} contains control characters")
     validate_file_name(text, allow_relative_path=True)
+    parts = pathlib.PurePosixPath(text.replace("\\", "/")).parts
+    if parts and parts[0] == RESERVED_DIRECTORY:
+        raise SuspiciousFileOperation(
+            f"{text!r} is under {RESERVED_DIRECTORY}/, which storage_mixins reserves "
+            "for its own records (tombstones)"
+        )
 
 
 def validate_directory(path: str | os.PathLike[str]) -> None:
@@ -75,6 +84,7 @@ def _obviously_safe(name: str) -> bool:
     return (
         name != ""
         and name[0] != "/"
+        and not name.startswith((RESERVED_DIRECTORY, "./"))
         and name[-1] != "/"
         and ".." not in name
         and "\\" not in name

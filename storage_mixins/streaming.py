@@ -23,6 +23,7 @@ from .fallback import Fallback
 __all__ = [
     "CHUNK_SIZE",
     "Stream",
+    "copy_file",
     "local_path",
     "open_stream",
     "serving_backend",
@@ -133,3 +134,34 @@ def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
             yield from body.iter_chunks(chunk_size)
 
     return Stream(chunks(), modified=response.get("LastModified"))
+
+
+def copy_file(source: Any, target: Any, name: str) -> None:
+    """Stream ``name`` from ``source`` into ``target``, never leaving a partial file.
+
+    A local target gets the file atomically (temporary file, then rename). A
+    remote one gets it through its own ``_save``, after a local spool: S3 and
+    the like create objects atomically.
+    """
+    stream = open_stream(source, name)
+    modified = stream.modified.timestamp() if stream.modified else None
+    destination = local_path(serving_backend(target, name), name) or _new_local_path(target, name)
+    if destination is not None:
+        write_atomically(destination, stream.chunks, modified)
+        return
+    from django.core.files import File
+
+    with tempfile.TemporaryFile() as spool:
+        for chunk in stream.chunks:
+            spool.write(chunk)
+        spool.seek(0)
+        if target.exists(name):
+            target.delete(name)
+        target._save(name, File(spool, name=name))
+
+
+def _new_local_path(storage: Any, name: str) -> str | None:
+    try:
+        return storage.path(name)
+    except NotImplementedError:
+        return None

@@ -48,11 +48,13 @@ class S3Server:
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
+    def start(self, port: int = 0) -> None:
+        """Start serving, on ``port`` (0: a free one; a stopped server's port to
+        restart it: moto keeps its buckets in memory meanwhile)."""
         app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
             "127.0.0.1",
-            0,
+            port,
             self._counting(app),
             threaded=True,
             request_handler=MotoRequestHandler,
@@ -65,6 +67,10 @@ class S3Server:
         self._server.server_close()
         assert self._thread is not None
         self._thread.join()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
 
     @property
     def endpoint_url(self) -> str:

@@ -154,8 +154,8 @@ def test_gallery_upload_and_bucket_untouched(chromium: str, demo: Demo) -> None:
 
             with page.expect_navigation():
                 page.click('.card[data-name="photos/beach.png"] button')
-            assert "in production, which is read-only" in page.inner_text("#notice")
-            assert page.locator('.card[data-name="photos/beach.png"]').count() == 1
+            assert "Hidden photos/beach.png: delete policy 'hide'" in page.inner_text("#notice")
+            assert page.locator('.card[data-name="photos/beach.png"]').count() == 0
 
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "demo-gallery.png"), full_page=True)

@@ -187,10 +187,10 @@ def test_everything(stack: Any, tmp_path: Path) -> None:
 def test_interrupted_pull_resumes_without_partial_files_or_duplicates(
     stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage_mixins.management.commands import storage_pull
+    from storage_mixins import streaming
 
     written: list[str] = []
-    original = storage_pull.write_atomically
+    original = streaming.write_atomically
 
     def interrupted(path: str, chunks: Any, modified: Any = None) -> None:
         if len(written) == 2:
@@ -203,7 +203,7 @@ def test_interrupted_pull_resumes_without_partial_files_or_duplicates(
         written.append(path)
         return original(path, chunks, modified)
 
-    monkeypatch.setattr(storage_pull, "write_atomically", interrupted)
+    monkeypatch.setattr(streaming, "write_atomically", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run("storage_pull", "photos", "docs")
     assert len(local_files(tmp_path)) == 1 + 2

@@ -41,10 +41,11 @@ def every_write(stack: Any) -> None:
         assert not stack.exists(saved) or saved in PRODUCTION
     for name in PRODUCTION:
         stack.delete(name)  # only in production: nothing happens
-        # Write modes go to the local layer; they never reach S3.
+        # Write modes go to the local layer (copying the file up first for
+        # a and +), or are refused when S3 comes first: they never reach S3.
         for mode in ("wb", "ab", "r+b", "xb"):
             with (
-                contextlib.suppress(FileNotFoundError, FileExistsError),
+                contextlib.suppress(FileExistsError, ReadOnlyError),
                 stack.open(name, mode) as handle,
             ):
                 handle.write(b"local")

@@ -26,9 +26,11 @@ MEDIA_URL = "/media/"
 STORAGES = {
     # Reads: the local disk, then production. Writes: the local disk only.
     # Each layer is logged, so the page can show which one answered.
+    # Deleting a production file hides it (a tombstone on the local disk);
+    # the bucket itself is never touched.
     "default": {
         "BACKEND": "storage_mixins.FallbackStorage",
-        "OPTIONS": {"backends": ["local", "production"]},
+        "OPTIONS": {"backends": ["local", "production"], "on_delete": "hide"},
     },
     "local": {
         "BACKEND": "storage_mixins.Logging",

@@ -58,14 +58,20 @@ def upload(request: HttpRequest) -> HttpResponse:
 def delete(request: HttpRequest) -> HttpResponse:
     stack = storages["default"]
     name = request.POST.get("name", "")
+    local = stack.which(name) is stack.write_layer
     stack.delete(name)
     if stack.exists(name):
-        policy = getattr(stack, "on_delete", "ignore")
         return _back(
-            f"{name} is still here: it is in production, which is read-only. "
-            f"Delete policy {policy!r}: nothing was changed, and a warning was logged."
+            f"{name} is still here: it is in production, which is read-only. Delete "
+            f"policy {stack.on_delete!r}: nothing was changed, and a warning was logged."
         )
-    return _back(f"Deleted {name} from the local disk.")
+    if local:
+        return _back(f"Deleted {name} from the local disk.")
+    return _back(
+        f"Hidden {name}: delete policy {stack.on_delete!r} records a tombstone on the local "
+        "disk, and the production copy is untouched. `manage.py storage_tombstones --clear` "
+        "shows it again."
+    )
 
 
 def _files(storage: Any, path: str = "") -> Iterator[str]:

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from storage_mixins.caching import Caching
 from storage_mixins.introspection import walk
 from storage_mixins.labels import storage_label
 from storage_mixins.names import validate_directory
-from storage_mixins.streaming import (
-    local_path,
-    open_stream,
-    serving_backend,
-    write_atomically,
-)
+from storage_mixins.streaming import copy_file
 
 from ._common import add_storage_argument, fallback_for, storage_for
 
@@ -68,7 +61,7 @@ class Command(BaseCommand):
             if dry_run:
                 self.stdout.write(f"{progress}: would copy from {storage_label(source)}")
                 continue
-            _copy(source, target, name)
+            copy_file(source, target, name)
             for cache in caches:
                 cache.invalidate(name)
             copied += 1
@@ -118,28 +111,3 @@ def _is_file(storage: Any, name: str) -> bool:
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return False
     return True
-
-
-def _copy(source: Any, target: Any, name: str) -> None:
-    """Stream ``name`` from ``source`` into ``target``, never leaving a partial file."""
-    stream = open_stream(source, name)
-    modified = stream.modified.timestamp() if stream.modified else None
-    destination = local_path(serving_backend(target, name), name) or _new_local_path(target, name)
-    if destination is not None:
-        write_atomically(destination, stream.chunks, modified)
-        return
-    # A remote write layer: S3 and the like create objects atomically.
-    with tempfile.TemporaryFile() as spool:
-        for chunk in stream.chunks:
-            spool.write(chunk)
-        spool.seek(0)
-        if target.exists(name):
-            target.delete(name)
-        target._save(name, File(spool, name=name))
-
-
-def _new_local_path(storage: Any, name: str) -> str | None:
-    try:
-        return storage.path(name)
-    except NotImplementedError:
-        return None
