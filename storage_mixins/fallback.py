@@ -50,7 +50,7 @@ class Fallback(StorageWrapper):
     The ``Fallback`` proxies its write layer (or, when there is none, its first
     layer): ``isinstance`` checks and backend attributes such as ``.location``
     see that layer, and the methods not listed below are that layer's own
-    (``get_valid_name``, ``generate_filename``…).
+    (``get_valid_name``, ``get_alternative_name``…).
 
     Per method:
 
@@ -66,6 +66,8 @@ class Fallback(StorageWrapper):
     * ``path``: the first layer that has the file and gives local paths
       (``ReadOnly`` layers do not); for a missing file, the write layer.
     * ``save``, ``_save``, ``open`` (write modes): the write layer.
+    * ``generate_filename``: the write layer's, and the result is validated
+      like every name (below).
     * ``get_available_name``: a name that is free in *every* layer, so a new
       file never hides (shadows) one in another layer; the write layer's
       overwrite setting is not honoured for that reason. With
@@ -345,9 +347,15 @@ class Fallback(StorageWrapper):
         validate_name(name)
         if self._self_shadow and self._self_write_layer is not None:
             return self._self_write_layer.get_available_name(name, max_length=max_length)
-        # Django's own algorithm, with this stack as ``self`` so that
-        # availability means "free in every layer".
-        return Storage.get_available_name(self, name, max_length=max_length)
+        # Django's own algorithm, asking this stack whether a name is free
+        # (in every layer) on every Django version: before 5.1 it asks
+        # ``exists()``, whose answer may skip a layer that is down.
+        return Storage.get_available_name(_NameChooser(self), name, max_length=max_length)
+
+    def generate_filename(self, filename: str) -> str:
+        name = self.__wrapped__.generate_filename(filename)
+        validate_name(name)  # e.g. an absolute upload_to, which S3 would make relative
+        return name
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         if max_length and len(name) > max_length:
@@ -389,9 +397,17 @@ class Fallback(StorageWrapper):
         if name.__class__ is not str or name[:1] == "/":
             return self._unusual_name("_save", name, content, writes=True)
         validate_name(name)
-        saved = self._write_target("_save", name)._save(name, content)
-        if saved != name and self._self_tombstones is not None:
-            self._self_tombstones.discard(saved)
+        write_layer = self._write_target("_save", name)
+        saved = write_layer._save(name, content)
+        if saved != name:
+            # The write layer found ``name`` taken (another writer got there
+            # first) and chose another name by its own lights, which may be one
+            # a read-only layer serves: the new file must hide nothing.
+            if not self._self_shadow and self._served_by_another_layer(saved, write_layer):
+                write_layer.delete(saved)
+                return self._save(self.get_available_name(name), content)
+            if self._self_tombstones is not None:
+                self._self_tombstones.discard(saved)
         return saved
 
     def delete(self, name: str) -> None:
@@ -442,6 +458,9 @@ class Fallback(StorageWrapper):
             if reader.exists(name):
                 return layer
         return None
+
+    def _served_by_another_layer(self, name: str, write_layer: Any) -> bool:
+        return any(layer.exists(name) for layer in self._self_layers if layer is not write_layer)
 
     def _write_target(self, operation: str, name: str, mode: str | None = None) -> Any:
         """The write layer, ready to take a write of ``name`` that reads will see.
@@ -589,6 +608,30 @@ class Fallback(StorageWrapper):
         if self._self_on_error != "raise":
             arguments.append(f"on_error={self._self_on_error!r}")
         return arguments
+
+
+class _NameChooser:
+    """``self`` for Django's ``Storage.get_available_name``: "exists" means
+    "not free for a new file" in the stack."""
+
+    __slots__ = ("stack",)
+
+    def __init__(self, stack: Fallback) -> None:
+        self.stack = stack
+
+    def exists(self, name: str) -> bool:
+        return not self.stack.is_name_available(name)
+
+    def generate_filename(self, filename: str) -> str:
+        name = self.__wrapped__.generate_filename(filename)
+        validate_name(name)  # e.g. an absolute upload_to, which S3 would make relative
+        return name
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        return self.stack.is_name_available(name, max_length=max_length)
+
+    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
+        return self.stack.get_alternative_name(file_root, file_ext)
 
 
 def _wants_probes(storage: Any) -> bool:

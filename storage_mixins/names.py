@@ -1,10 +1,18 @@
 """Validation of the names a stack is asked about, before any layer sees them.
 
 Backends disagree about unsafe names: ``FileSystemStorage`` refuses ``../x``
-while ``S3Storage`` quietly normalises it to ``x``. A stack must give one
-answer whatever its layer order, so names are checked once, up front, with
-Django's own rule (``validate_file_name(name, allow_relative_path=True)``) plus
-a refusal of control characters, which no backend stores faithfully.
+while ``S3Storage`` quietly normalises it to ``x``, and reads ``a\\b`` as
+``a/b`` where a filesystem sees one file. A stack must give one answer whatever
+its layer order, so names are checked once, up front, with Django's own rule
+(``validate_file_name(name, allow_relative_path=True)``), and also refused:
+
+* control characters, which no backend stores faithfully;
+* backslashes and drive letters (``C:``), separators or roots on Windows;
+* names that Unicode compatibility normalisation (NFKC) turns into one of the
+  above, such as ``\\uff0e\\uff0e/x`` (fullwidth dots, NFKC: ``../x``);
+* names no backend can hold: over 1024 bytes in UTF-8 (S3's limit on keys), or
+  with a part over 255 bytes (the filesystems' limit);
+* the directory storage_mixins reserves for its tombstones.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import functools
 import os
 import pathlib
 import re
+import unicodedata
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.utils import validate_file_name
@@ -23,6 +32,9 @@ __all__ = ["has_control_characters", "validate_directory", "validate_name", "val
 
 # C0 controls (NUL included), DEL and C1 controls.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DRIVE = re.compile(r"[A-Za-z]:")
+MAX_NAME_BYTES = 1024  # S3's limit on a key
+MAX_PART_BYTES = 255  # NAME_MAX of the common filesystems
 
 
 def validate_name(name: str | os.PathLike[str]) -> None:
@@ -49,10 +61,38 @@ def _validate(name: str | os.PathLike[str]) -> None:
     text = os.fspath(name)
     if not isinstance(text, str):
         raise TypeError(f"File names must be str, not {type(text).__name__}")
+    _validate_text(text)
+    normalized = unicodedata.normalize("NFKC", text)
+    if normalized != text:
+        try:
+            _validate_text(normalized)
+        except SuspiciousFileOperation as exc:
+            raise SuspiciousFileOperation(
+                f"File name {text!r} looks like {normalized!r} once normalised: {exc}"
+            ) from None
+
+
+def _validate_text(text: str) -> None:
     if _CONTROL_CHARACTERS.search(text):
         raise SuspiciousFileOperation(f"File name {text!r} contains control characters")
+    if "\\" in text or _DRIVE.match(text):
+        raise SuspiciousFileOperation(
+            f"File name {text!r} contains a backslash or a drive letter, which are "
+            "path separators or roots on Windows and which S3 and filesystems read differently"
+        )
     validate_file_name(text, allow_relative_path=True)
-    parts = pathlib.PurePosixPath(text.replace("\\", "/")).parts
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from undecodable bytes
+        raise SuspiciousFileOperation(f"File name {text!r} is not valid Unicode") from None
+    if len(encoded) > MAX_NAME_BYTES or any(
+        len(part) > MAX_PART_BYTES for part in encoded.split(b"/")
+    ):
+        raise SuspiciousFileOperation(
+            f"File name {text[:40]!r}… is too long: at most {MAX_NAME_BYTES} bytes in "
+            f"UTF-8, and {MAX_PART_BYTES} between slashes"
+        )
+    parts = pathlib.PurePosixPath(text).parts
     if parts and parts[0] == RESERVED_DIRECTORY:
         raise SuspiciousFileOperation(
             f"{text!r} is under {RESERVED_DIRECTORY}/, which storage_mixins reserves "
@@ -88,6 +128,9 @@ def _obviously_safe(name: str) -> bool:
         and name[-1] != "/"
         and ".." not in name
         and "\\" not in name
+        and name[1:2] != ":"
+        and name.isascii()
+        and len(name) <= MAX_PART_BYTES
         and name != "."
         and not name.endswith("/.")
         and _CONTROL_CHARACTERS.search(name) is None

@@ -35,6 +35,7 @@ INTERCEPTED = {
         "open", "_open", "save", "_save", "delete", "exists", "listdir", "size", "url",
         "path", "get_accessed_time", "get_created_time", "get_modified_time",
         "get_available_name", "is_name_available", "get_alternative_name",
+        "generate_filename",
     },
     Caching: {
         "exists", "size", "get_accessed_time", "get_created_time", "get_modified_time",
@@ -55,7 +56,7 @@ DELEGATED = {
         "generate_filename",
     },
     # to the write layer (or the first layer when there is none)
-    Fallback: {"get_valid_name", "generate_filename"},
+    Fallback: {"get_valid_name"},
     # uncached: names are decided on fresh answers
     Caching: {
         "get_available_name", "is_name_available", "get_alternative_name",

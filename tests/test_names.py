@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,98 +13,189 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
-from storage_mixins import Fallback, FallbackStorage, ReadOnly
+from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
+from storage_mixins.introspection import find_fallback
 from storage_mixins.names import validate_directory, validate_name
+from tests.conformance import read
+from tests.conftest import PRODUCTION_BUCKET
 
-BAD_NAMES = [
-    "../x",
-    "../../etc/passwd",
-    "/etc/passwd",
-    "a/../../b",
-    "a/../b",
-    "photos/..",
-    "..",
-    ".",
-    "",
-    "a/",
-    "..\\x",
-    "a\\..\\..\\b",
-    "\\\\server\\share\\x",
-    "x\x00y",
-    "photos/a\x00.jpg",
-    "a\nb.txt",
-    "a\rb",
-    "tab\there",
-    "esc\x1b[31m",
-    "del\x7f",
-    "c1\x85",
-]
+CORPUS_FILE = Path(__file__).with_name("hostile_names.json")
+CORPUS = json.loads(CORPUS_FILE.read_text(encoding="utf-8"))
+REFUSED = [case["name"] for case in CORPUS if case["expect"] == "refused"]
+# Odd but harmless names, which every layer stores as the same file.
+LITERAL = [case["name"] for case in CORPUS if case["expect"] == "literal"]
 
-FILE_METHODS = {
+METHODS = {
     "exists": lambda s, n: s.exists(n),
-    "open": lambda s, n: s.open(n),
-    "open-wb": lambda s, n: s.open(n, "wb"),
-    "_open": lambda s, n: s._open(n),
+    "open": lambda s, n: s.open(n).close(),
+    "open-wb": lambda s, n: s.open(n, "wb").close(),
+    "open-ab": lambda s, n: s.open(n, "ab").close(),
+    "open-r+b": lambda s, n: s.open(n, "r+b").close(),
+    "_open": lambda s, n: s._open(n).close(),
     "save": lambda s, n: s.save(n, ContentFile(b"x")),
     "_save": lambda s, n: s._save(n, ContentFile(b"x")),
     "delete": lambda s, n: s.delete(n),
     "size": lambda s, n: s.size(n),
     "url": lambda s, n: s.url(n),
     "path": lambda s, n: s.path(n),
+    "listdir": lambda s, n: s.listdir(n),
     "get_accessed_time": lambda s, n: s.get_accessed_time(n),
     "get_created_time": lambda s, n: s.get_created_time(n),
     "get_modified_time": lambda s, n: s.get_modified_time(n),
     "get_available_name": lambda s, n: s.get_available_name(n),
-    "which": lambda s, n: s.which(n),
+    "generate_filename": lambda s, n: s.generate_filename(n),
+    "which": lambda s, n: find_fallback(s).which(n),
+}
+# Each name is also saved in production first (where S3 takes it), so that
+# reads find it there and writes have a production copy to leave alone.
+PRODUCTION = {"x": b"production x", "b": b"production b", "etc/passwd": b"production passwd"}
+
+STACKS: dict[str, Any] = {
+    "local-first": lambda local, s3: Fallback(local, ReadOnly(s3)),
+    "production-first": lambda local, s3: Fallback(ReadOnly(s3), local),
+    "FallbackStorage": lambda local, s3: FallbackStorage([local, s3]),
+    "hide": lambda local, s3: Fallback(local, ReadOnly(s3), on_delete="hide"),
+    "Caching": lambda local, s3: Caching(Fallback(local, ReadOnly(s3))),
+    "Logging": lambda local, s3: Logging(Fallback(local, ReadOnly(s3)), level="INFO"),
 }
 
+# What a method may raise for a safe name besides FileNotFoundError, and why.
+EXPECTED_ERRORS: dict[Any, tuple[type[Exception], ...]] = {
+    # S3 has no local paths, nor access or creation times (nor does Django's base Storage).
+    METHODS["path"]: (NotImplementedError,),
+    METHODS["get_accessed_time"]: (NotImplementedError,),
+    METHODS["get_created_time"]: (NotImplementedError,),
+    # Django's get_valid_name: "Could not derive file name from ' '".
+    METHODS["generate_filename"]: (SuspiciousFileOperation,),
+}
+# A name as long as a filesystem allows leaves no room for the suffix of an
+# alternative name, when production has that name already.
+NO_ROOM = "a" * 255
+EXPECTED_ERRORS_NO_ROOM = {
+    METHODS["save"]: (SuspiciousFileOperation,),
+    METHODS["get_available_name"]: (SuspiciousFileOperation,),
+    # _save() of a name the write layer has: FileSystemStorage renames, itself.
+    METHODS["_save"]: (OSError,),
+}
 
-PRODUCTION = {"x": b"production x", "b": b"production b", "etc/passwd": b"production passwd"}
+# Names in the corpus that some methods take as the root or a directory.
+DIRECTORY_NAMES = {
+    METHODS["exists"]: {""},
+    METHODS["path"]: {""},
+    METHODS["listdir"]: {"", ".", "./", "a/"},
+}
+
+# An absolute path that a name in the corpus aims at; it must never appear.
+ESCAPE_TARGET = Path("/tmp/storage-mixins-hostile")
 
 
 @pytest.fixture(scope="module")
 def s3(s3_for_module: Any) -> Iterator[Any]:
     for key, data in PRODUCTION.items():
         s3_for_module.put(key, data)
+    raw = s3_for_module.storage()
+    for name in LITERAL:
+        raw.save(name, ContentFile(b"production " + name.encode()))
+    seeded = s3_for_module.snapshot()
     yield s3_for_module
-    assert s3_for_module.snapshot() == PRODUCTION  # nothing any test did reached it
+    assert s3_for_module.snapshot() == seeded  # nothing any test did reached it
 
 
-@pytest.fixture(scope="module", params=["local-first", "production-first", "FallbackStorage"])
-def stack(request: Any, s3: Any, tmp_path_factory: Any) -> Any:
-    # Shared by the module's tests: none of them may change anything.
-    local = FileSystemStorage(location=tmp_path_factory.mktemp("names") / "root" / "local")
-    production = s3.storage()
-    if request.param == "local-first":
-        storage = Fallback(local, ReadOnly(production))
-    elif request.param == "production-first":
-        storage = Fallback(ReadOnly(production), local)
-    else:
-        storage = FallbackStorage([local, production])
+@pytest.fixture(params=STACKS)
+def stack(request: Any, s3: Any, tmp_path: Any) -> Any:
+    # The local layer sits deep in a sandbox: anything written outside it is an escape.
+    local = FileSystemStorage(location=tmp_path / "sandbox" / "root" / "local")
+    storage = STACKS[request.param](local, s3.storage())
     storage.test_local = local
     storage.test_s3 = s3
+    storage.test_sandbox = tmp_path / "sandbox"
+    storage.test_first_layer_read_only = request.param == "production-first"
     return storage
 
 
-# "" is the root directory for exists() and path(): see test_root.
-CASES = [
-    pytest.param(method, name, id=f"{method_name}-{name!r}")
-    for method_name, method in FILE_METHODS.items()
-    for name in BAD_NAMES
-    if not (name == "" and method_name in ("exists", "path"))
-]
+def test_corpus_is_broad() -> None:
+    assert len(CORPUS) >= 60
+    kinds = " ".join(case["kind"] for case in CORPUS)
+    for kind in ("traversal", "encoded", "absolute", "drive letter", "UNC", "backslash",
+                 "NUL", "over 1024 bytes", "NFKC", "trailing dot", "trailing space",
+                 "empty", "dot dot", "reserved"):  # fmt: skip
+        assert kind in kinds, kind
 
 
-@pytest.mark.parametrize(("method", "name"), CASES)
-def test_bad_names_are_refused(stack: Any, method: Any, name: str) -> None:
+@pytest.mark.parametrize("method", METHODS.values(), ids=METHODS.keys())
+def test_refused_names_are_refused_before_any_layer_is_asked(stack: Any, method: Any) -> None:
+    cwd_before = sorted(os.listdir())
+    wrong = []
+    for name in REFUSED:
+        if name in DIRECTORY_NAMES.get(method, ()):
+            continue  # the root directory, or a directory: see test_root
+        stack.test_s3.server.clear_requests()
+        try:
+            answer = method(stack, name)
+        except SuspiciousFileOperation:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported below, with the name
+            wrong.append(f"{name[:60]!r}: {type(exc).__name__}: {exc}"[:300])
+        else:
+            if method is METHODS["generate_filename"]:
+                validate_name(answer)  # Django makes "a\\b" "a/b": the result must be safe
+            else:
+                wrong.append(f"{name[:60]!r}: accepted")
+        if stack.test_s3.server.requests():
+            wrong.append(f"{name[:60]!r}: sent {stack.test_s3.server.requests()}")
+    assert wrong == []
+    assert files_under(stack.test_sandbox) == []
+    assert not ESCAPE_TARGET.exists()
+    assert sorted(os.listdir()) == cwd_before
+
+
+@pytest.mark.parametrize("method", METHODS.values(), ids=METHODS.keys())
+def test_literal_names_are_plain_files(stack: Any, method: Any) -> None:
+    """Odd names that are safe are answered like any other name: the file, or
+    not found; and whatever is written lands in the local layer only."""
     s3 = stack.test_s3
     s3.server.clear_requests()
-    with pytest.raises(SuspiciousFileOperation):
-        method(stack, name)
-    # Refused before any layer was asked, and nothing created anywhere.
-    assert s3.server.requests() == []
-    root = Path(stack.test_local.location).parent.parent
-    assert [path for path in root.rglob("*") if not path.is_dir()] == []
+    wrong = []
+    expected = (FileNotFoundError, *EXPECTED_ERRORS.get(method, ()))
+    if stack.test_first_layer_read_only:
+        expected += (ReadOnlyError,)  # a write that production's copy would hide
+    for name in LITERAL:
+        allowed = (
+            expected + EXPECTED_ERRORS_NO_ROOM.get(method, ()) if name == NO_ROOM else expected
+        )
+        try:
+            method(stack, name)
+        except allowed:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported below, with the name
+            wrong.append(f"{name[:60]!r}: {type(exc).__name__}: {exc}"[:300])
+    assert wrong == []
+    assert s3.server.mutations(PRODUCTION_BUCKET) == []
+    local_root = Path(stack.test_local.location)
+    assert [p for p in files_under(stack.test_sandbox) if local_root not in p.parents] == []
+
+
+@pytest.mark.parametrize("name", LITERAL, ids=lambda name: repr(name[:30]))
+def test_literal_names_round_trip(stack: Any, name: str) -> None:
+    assert stack.exists(name)
+    assert read(stack, name) == b"production " + name.encode()
+    if name == NO_ROOM:
+        with pytest.raises(SuspiciousFileOperation, match="too long"):
+            stack.save(name, ContentFile(b"dev"))
+        return
+    saved = stack.save(name, ContentFile(b"dev"))
+    assert saved != name  # production has it: a new name, which shadows nothing
+    assert read(stack, saved) == b"dev"
+    assert Path(stack.test_local.path(saved)).read_bytes() == b"dev"
+    directory, _, base = saved.rpartition("/")
+    assert base in stack.listdir(directory)[1]
+    stack.delete(saved)
+    assert not stack.exists(saved)
+    assert read(stack, name) == b"production " + name.encode()
+
+
+def files_under(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*") if not path.is_dir()] if root.exists() else []
 
 
 @pytest.mark.parametrize(

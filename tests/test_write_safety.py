@@ -131,3 +131,25 @@ def production_settings(s3: Any) -> dict[str, Any]:
             "region_name": "us-east-1",
         },
     }
+
+
+def test_a_name_the_write_layer_picks_itself_never_shadows_production(
+    s3: Any, tmp_path: Any
+) -> None:
+    # FileSystemStorage._save renames a file whose name another writer took in
+    # the meantime, with its own get_available_name: free locally, maybe not
+    # in production. Here its alternative is a production name.
+    s3.put("photos/b.jpg", b"production b")
+    local = FileSystemStorage(location=tmp_path / "local")
+    local.save("photos/a.jpg", ContentFile(b"taken meanwhile"))
+    alternatives = iter(["b.jpg"])
+    local.get_alternative_name = lambda root, ext: next(alternatives, f"{root}_x{ext}")
+    stack = Fallback(local, ReadOnly(s3.storage()))
+
+    saved = stack._save("photos/a.jpg", ContentFile(b"new"))
+
+    assert saved not in ("photos/a.jpg", "photos/b.jpg")
+    assert read(stack, saved) == b"new"
+    assert read(stack, "photos/b.jpg") == b"production b"  # not hidden by a local copy
+    assert not local.exists("photos/b.jpg")
+    assert s3.server.mutations("production-media") == []
