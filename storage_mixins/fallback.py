@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files.base import File
 from django.core.files.storage import Storage
 
 from .base import StorageWrapper, contains, is_read_only
@@ -363,8 +364,11 @@ class Fallback(StorageWrapper):
         validate_name(name)
         tombstones = self._self_tombstones
         if tombstones is not None and name in tombstones:
-            # Hidden: free, unless the write layer itself has it.
-            return not self._self_write_layer.exists(name)
+            # Hidden: free, unless the write layer has it, or a layer before
+            # the write layer, whose copy would hide the new file once the
+            # tombstone goes.
+            index = self._self_write_index
+            return not any(layer.exists(name) for layer in self._self_layers[: index + 1])
         # A name is chosen for a write, and writes never skip a layer that is
         # down: ask the layers themselves, not their circuit breakers.
         return not any(layer.exists(name) for layer in self._self_layers)
@@ -404,8 +408,12 @@ class Fallback(StorageWrapper):
             # first) and chose another name by its own lights, which may be one
             # a read-only layer serves: the new file must hide nothing.
             if not self._self_shadow and self._served_by_another_layer(saved, write_layer):
+                # Move what was written: ``content`` may be spent (the write
+                # layer moves a temporary upload into place rather than copy it).
+                with write_layer.open(saved, "rb") as written:
+                    moved = self._save(self.get_available_name(name), File(written, name=name))
                 write_layer.delete(saved)
-                return self._save(self.get_available_name(name), content)
+                return moved
             if self._self_tombstones is not None:
                 self._self_tombstones.discard(saved)
         return saved
@@ -418,20 +426,22 @@ class Fallback(StorageWrapper):
         tombstones = self._self_tombstones
         if tombstones is not None and name in tombstones:
             return  # hidden already
-        deleted = write_layer is not None and write_layer.exists(name)
-        if deleted:
+        in_write_layer = write_layer is not None and write_layer.exists(name)
+        if in_write_layer and tombstones is None:
             write_layer.delete(name)
-            if tombstones is None:
-                return
-        holders = [
-            layer
-            for layer, reader in zip(self._self_layers, self._self_readers, strict=True)
-            if layer is not write_layer and reader.exists(name)
-        ]
-        if not holders:
             return
-        if tombstones is not None:
-            tombstones.add(name)  # the copies in other layers are hidden from now on
+        # A delete is a write, and writes never skip a layer that is down:
+        # ask the layers themselves, before anything changes.
+        holders = [
+            layer for layer in self._self_layers if layer is not write_layer and layer.exists(name)
+        ]
+        if holders and tombstones is not None:
+            # The tombstone first: if the delete below fails, the name is
+            # still hidden, rather than the copies in other layers reappearing.
+            tombstones.add(name)
+        if in_write_layer:
+            write_layer.delete(name)
+        if not holders or tombstones is not None:
             return
         if self._self_on_delete == "raise":
             raise ReadOnlyError(
@@ -482,16 +492,23 @@ class Fallback(StorageWrapper):
                     f"{storage_label(layer)} comes before the write layer and serves "
                     f"{name!r}, so the write would be invisible",
                 )
-        keeps_contents = mode is not None and ("a" in mode or "+" in mode)
-        if keeps_contents and not write_layer.exists(name):
-            for layer in self._self_layers[index + 1 :]:
-                if layer.exists(name):
-                    from .streaming import copy_file  # streaming needs this module
+        tombstones = self._self_tombstones
+        if mode is not None:
+            from .streaming import copy_file, make_parent_directory  # it imports this module
 
-                    copy_file(layer, write_layer, name)  # copy-up, streamed
-                    break
-        if self._self_tombstones is not None:
-            self._self_tombstones.discard(name)
+            keeps_contents = "a" in mode or "+" in mode
+            hidden = tombstones is not None and name in tombstones  # deleted: nothing to keep
+            if keeps_contents and not hidden and not write_layer.exists(name):
+                for layer in self._self_layers[index + 1 :]:
+                    if layer.exists(name):
+                        copy_file(layer, write_layer, name)  # copy-up, streamed
+                        break
+            if "r" not in mode:
+                # The directory may exist only in another layer: the stack
+                # shows it, so a new file can be opened in it.
+                make_parent_directory(write_layer, name)
+        if tombstones is not None:
+            tombstones.discard(name)
         return write_layer
 
     def _unusual_name(self, method: str, name: Any, *args: Any, writes: bool, **kwargs: Any) -> Any:

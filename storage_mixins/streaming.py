@@ -160,8 +160,26 @@ def copy_file(source: Any, target: Any, name: str) -> None:
         target._save(name, File(spool, name=name))
 
 
+def make_parent_directory(storage: Any, name: str) -> None:
+    """Create the directory of ``name`` in a local ``storage``, as its ``_save``
+    would (honouring ``directory_permissions_mode``); a remote one needs none."""
+    path = _new_local_path(storage, name)
+    if path is None:
+        return
+    directory = os.path.dirname(path)
+    mode = getattr(storage, "directory_permissions_mode", None)
+    if mode is None:
+        os.makedirs(directory, exist_ok=True)
+        return
+    old_umask = os.umask(0o777 & ~mode)  # as FileSystemStorage._save does
+    try:
+        os.makedirs(directory, mode, exist_ok=True)
+    finally:
+        os.umask(old_umask)
+
+
 def _new_local_path(storage: Any, name: str) -> str | None:
     try:
         return storage.path(name)
-    except NotImplementedError:
+    except (NotImplementedError, AttributeError):
         return None

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests import settings as test_settings
 
@@ -31,6 +33,31 @@ os.environ.pop("AWS_PROFILE", None)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 PRODUCTION_BUCKET = "production-media"
+
+# Hypothesis: "ci" (the default) is derandomized and sized to keep the whole
+# suite within CI's budget; HYPOTHESIS_PROFILE=long runs 10,000+ steps per
+# stateful stack (tests/test_stateful.py). Failures print the shrunk example
+# and a @reproduce_failure blob.
+_SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.data_too_large]
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    max_examples=10,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=_SLOW_IS_FINE,
+    print_blob=True,
+)
+hypothesis_settings.register_profile(
+    "long",
+    max_examples=250,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=_SLOW_IS_FINE,
+    print_blob=True,
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
