@@ -639,11 +639,6 @@ class _NameChooser:
     def exists(self, name: str) -> bool:
         return not self.stack.is_name_available(name)
 
-    def generate_filename(self, filename: str) -> str:
-        name = self.__wrapped__.generate_filename(filename)
-        validate_name(name)  # e.g. an absolute upload_to, which S3 would make relative
-        return name
-
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         return self.stack.is_name_available(name, max_length=max_length)
 
