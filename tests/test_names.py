@@ -149,6 +149,9 @@ def test_refused_names_are_refused_before_any_layer_is_asked(stack: Any, method:
     assert sorted(os.listdir()) == cwd_before
 
 
+# The literal names make real requests to S3 (thousands): run once, in the
+# reliability environment, not in every Django x Python pair.
+@pytest.mark.reliability
 @pytest.mark.parametrize("method", METHODS.values(), ids=METHODS.keys())
 def test_literal_names_are_plain_files(stack: Any, method: Any) -> None:
     """Odd names that are safe are answered like any other name: the file, or
@@ -175,6 +178,7 @@ def test_literal_names_are_plain_files(stack: Any, method: Any) -> None:
     assert [p for p in files_under(stack.test_sandbox) if local_root not in p.parents] == []
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("name", LITERAL, ids=lambda name: repr(name[:30]))
 def test_literal_names_round_trip(stack: Any, name: str) -> None:
     assert stack.exists(name)
