@@ -231,6 +231,17 @@ STACKS = [
         cached(fallback("local-first", on_delete="hide")),
         hide=True,
     ),
+    Stack(
+        "Logging(Caching(Fallback(ReadOnly(s3), fs, hide)))",
+        cached(fallback("production-first", on_delete="hide")),
+        local_first=False,
+        hide=True,
+    ),
+    Stack(
+        "Logging(Caching(FallbackStorage(on_delete=hide)))",
+        cached(from_settings(on_delete="hide")),
+        hide=True,
+    ),
 ]
 
 
