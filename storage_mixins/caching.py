@@ -20,8 +20,9 @@ import wrapt
 from django.core.cache import caches
 from django.core.files import File
 
-from .base import StorageWrapper
+from .base import StorageWrapper, contains
 from .contents_cache import ContentsCache
+from .failover import watching_skips
 from .labels import storage_identity, storage_label
 from .metadata_cache import DEFAULT, MetadataCache
 from .readonly import ReadOnlyFile, is_write_mode
@@ -61,7 +62,9 @@ class Caching(StorageWrapper):
     copy cannot be reopened for writing.
 
     If the cache backend fails, calls go to ``storage`` uncached, and a
-    warning is logged once per outage.
+    warning is logged once per outage. An answer that a ``Fallback(...,
+    on_error="skip")`` inside gave without a layer that was down is returned
+    but not cached.
     """
 
     def __init__(
@@ -92,6 +95,11 @@ class Caching(StorageWrapper):
             else ContentsCache(resolve_storage(contents, owner="Caching"), namespace)
         )
         self._self_max_content_size = max_content_size
+        # A stack that skips layers that are down answers without them then:
+        # such answers are returned but not remembered.
+        self._self_may_skip = contains(
+            self.__wrapped__, lambda storage: getattr(storage, "on_error", None) == "skip"
+        )
 
     @property
     def cache_alias(self) -> str:
@@ -115,8 +123,9 @@ class Caching(StorageWrapper):
         hit, found = self._self_metadata.get("exists", path)  # inlined: the hottest path
         if hit:
             return found
-        found = self.__wrapped__.exists(name)
-        self._self_metadata.add("exists", path, found, self._exists_timeout(found))
+        found, complete = self._computed(self.__wrapped__.exists, name)
+        if complete:
+            self._self_metadata.add("exists", path, found, self._exists_timeout(found))
         return found
 
     def size(self, name: str) -> int:
@@ -193,10 +202,19 @@ class Caching(StorageWrapper):
         hit, value = self._self_metadata.get(fact, path)
         if hit:
             return value
-        value = compute(name)
-        timeout = DEFAULT if timeout_for is None else timeout_for(value)
-        self._self_metadata.add(fact, path, value, timeout)
+        value, complete = self._computed(compute, name)
+        if complete:
+            timeout = DEFAULT if timeout_for is None else timeout_for(value)
+            self._self_metadata.add(fact, path, value, timeout)
         return value
+
+    def _computed(self, compute: Any, name: str) -> tuple[Any, bool]:
+        """``compute(name)``, and whether every layer took part in the answer."""
+        if not self._self_may_skip:
+            return compute(name), True
+        with watching_skips() as skipped:
+            value = compute(name)
+        return value, not skipped
 
     def _exists_timeout(self, found: bool) -> float | None:
         return self._self_timeout if found else self._self_missing_timeout

@@ -10,20 +10,42 @@ through a breaker: they reach the write layer or fail.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from .errors import is_not_found
 from .labels import storage_label
 
-__all__ = ["CircuitBreaker", "GuardedLayer", "is_transport_error"]
+__all__ = ["CircuitBreaker", "GuardedLayer", "is_transport_error", "watching_skips"]
 
 logger = logging.getLogger(__name__)
+
+# The labels of the layers skipped during the current call, while someone
+# (Caching) watches: an answer given without a layer must not outlive the outage.
+_skipped: ContextVar[list[str] | None] = ContextVar("storage_mixins_skipped", default=None)
+
+
+@contextlib.contextmanager
+def watching_skips() -> Iterator[list[str]]:
+    """Collect the layers that reads inside the block skipped because they were down."""
+    skipped: list[str] = []
+    token = _skipped.set(skipped)
+    try:
+        yield skipped
+    finally:
+        _skipped.reset(token)
+        outer = _skipped.get()
+        if outer is not None:
+            outer.extend(skipped)  # a watcher further out must know too
+
 
 # botocore's "could not talk to the endpoint" errors, looked up in sys.modules
 # only (they can only be raised once botocore is imported).
@@ -172,6 +194,9 @@ class GuardedLayer:
         return result
 
     def _miss(self, method: str, name: str, missing: Any, cause: BaseException | None) -> Any:
+        skipped = _skipped.get()
+        if skipped is not None:
+            skipped.append(self.label)
         if method == "exists":
             return missing
         error = FileNotFoundError(errno.ENOENT, f"Skipped: {self.label} cannot be reached", name)

@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.core.management.base import CommandError
 
-from storage_mixins import Fallback, ReadOnly, describe
+from storage_mixins import Caching, Fallback, ReadOnly, describe
 from storage_mixins.failover import is_transport_error
 from tests.conformance import read
 
@@ -152,6 +152,27 @@ def test_skip_makes_a_down_layer_a_miss_and_recovers(
     down = [m for m in messages if "cannot be reached" in m]
     assert len(down) == 1, messages  # once per outage, not once per call
     assert any("answers again" in m for m in messages)
+
+
+def test_caching_keeps_no_answer_given_while_a_layer_was_skipped(server: Any, local: Any) -> None:
+    stack = Caching(
+        Fallback(local, ReadOnly(s3_storage(server.endpoint_url)), on_error="skip", retry_after=0)
+    )
+    assert stack.size("photos/local.jpg") == 5  # answered by the local layer: cached
+    port = server.port
+    server.stop()
+    assert not stack.exists("photos/remote.jpg")
+    with pytest.raises(FileNotFoundError):
+        stack.size("photos/remote.jpg")
+    assert stack.listdir("photos") == ([], ["local.jpg"])
+    server.start(port)
+    # Back: the answers given without production were not remembered.
+    assert stack.exists("photos/remote.jpg")
+    assert stack.size("photos/remote.jpg") == len(b"production")
+    assert stack.listdir("photos") == ([], ["local.jpg", "remote.jpg"])
+    server.stop()
+    assert stack.exists("photos/remote.jpg")  # a full answer is cached as usual
+    server.start(port)
 
 
 def test_writes_never_skip(server: Any, local: Any) -> None:
