@@ -43,7 +43,7 @@ hypothesis_settings.register_profile(
     "ci",
     derandomize=True,
     database=None,
-    max_examples=10,
+    max_examples=8,
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=_SLOW_IS_FINE,

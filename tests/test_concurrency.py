@@ -213,7 +213,7 @@ def test_a_save_that_loses_the_race_for_a_name_shadows_nothing(
 
 WRITERS = 4
 READERS = 8
-OPERATIONS_EACH = 400  # per writer, spread over its names
+OPERATIONS_EACH = 250  # per writer, spread over its names
 ONCE_EACH = 5  # names of each writer written once: saved ("created"), deleted ("removed")
 ONCE = {"created": "save", "removed": "delete"}
 MISSING = "missing"  # the state of a name no layer has
