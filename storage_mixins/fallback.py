@@ -154,6 +154,15 @@ class Fallback(StorageWrapper):
                 GuardedLayer(layer, CircuitBreaker(storage_label(layer), failures, retry_after))
                 for layer in resolved
             )
+        self._self_exists_readers = self._self_readers
+        if self._self_tombstones is not None:
+            self._self_exists_readers = (_TombstoneGate(self._self_tombstones), *self._self_readers)
+        self._self_name_chooser = _NameChooser(self)
+        # The write layer when a save needs no check beyond choosing the name
+        # (no layer before it, no tombstones): the common case, kept cheap.
+        self._self_plain_save_target = (
+            write_layer if write_index == 0 and self._self_tombstones is None else None
+        )
 
     # -- the stack ---------------------------------------------------------
 
@@ -221,11 +230,14 @@ class Fallback(StorageWrapper):
         if name == "":  # the root directory, as collectstatic --clear asks
             return bool(self.__wrapped__.exists(name))
         validate_str(name)
-        if self._self_tombstones is not None and name in self._self_tombstones:
+        try:
+            # The tombstones, if any, come first, as a reader that raises
+            # _Hidden: a check that costs nothing on the hottest path without them.
+            for layer in self._self_exists_readers:
+                if layer.exists(name):
+                    return True
+        except _Hidden:
             return False
-        for layer in self._self_readers:  # noqa: SIM110 - faster than any() on the hottest path
-            if layer.exists(name):
-                return True
         return False
 
     def open(self, name: str, mode: str = "rb") -> Any:
@@ -351,7 +363,7 @@ class Fallback(StorageWrapper):
         # Django's own algorithm, asking this stack whether a name is free
         # (in every layer) on every Django version: before 5.1 it asks
         # ``exists()``, whose answer may skip a layer that is down.
-        return Storage.get_available_name(_NameChooser(self), name, max_length=max_length)
+        return Storage.get_available_name(self._self_name_chooser, name, max_length=max_length)
 
     def generate_filename(self, filename: str) -> str:
         name = self.__wrapped__.generate_filename(filename)
@@ -371,7 +383,10 @@ class Fallback(StorageWrapper):
             return not any(layer.exists(name) for layer in self._self_layers[: index + 1])
         # A name is chosen for a write, and writes never skip a layer that is
         # down: ask the layers themselves, not their circuit breakers.
-        return not any(layer.exists(name) for layer in self._self_layers)
+        for layer in self._self_layers:  # noqa: SIM110 - faster than any(), on every save
+            if layer.exists(name):
+                return False
+        return True
 
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
         alternative = self.__wrapped__.get_alternative_name(file_root, file_ext)
@@ -387,11 +402,16 @@ class Fallback(StorageWrapper):
         if name is not None and (name.__class__ is not str or name[:1] == "/"):
             return self._unusual_name("save", name, content, max_length=max_length, writes=True)
         validate_name(content.name if name is None else name)
-        self._writer("save", name)  # refuse before any I/O
         # Django's template, with this stack as ``self``: get_available_name
-        # and _save below are the stack's, not the write layer's. The name it
-        # picks is free in every layer, so _save need not check for shadowing.
-        token = _name_is_free.set(not self._self_shadow)
+        # and _save below are the stack's, not the write layer's.
+        if self._self_plain_save_target is not None:
+            return Storage.save(self, name, content, max_length=max_length)
+        self._writer("save", name)  # refuse before any I/O
+        if not self._self_write_index or self._self_shadow:
+            return Storage.save(self, name, content, max_length=max_length)
+        # The name it picks is free in every layer, so _save need not check
+        # that no layer before the write layer has it.
+        token = _name_is_free.set(True)
         try:
             return Storage.save(self, name, content, max_length=max_length)
         finally:
@@ -401,7 +421,9 @@ class Fallback(StorageWrapper):
         if name.__class__ is not str or name[:1] == "/":
             return self._unusual_name("_save", name, content, writes=True)
         validate_name(name)
-        write_layer = self._write_target("_save", name)
+        write_layer = self._self_plain_save_target
+        if write_layer is None:
+            write_layer = self._write_target("_save", name)
         saved = write_layer._save(name, content)
         if saved != name:
             # The write layer found ``name`` taken (another writer got there
@@ -482,7 +504,7 @@ class Fallback(StorageWrapper):
         """
         write_layer = self._writer(operation, name)
         index = self._self_write_index
-        earlier = () if _name_is_free.get() else self._self_layers[:index]
+        earlier = self._self_layers[:index] if index and not _name_is_free.get() else ()
         for layer in earlier:
             if layer.exists(name):
                 raise ReadOnlyError(
@@ -627,23 +649,36 @@ class Fallback(StorageWrapper):
         return arguments
 
 
+class _Hidden(Exception):
+    """Raised by :class:`_TombstoneGate` to end an ``exists()`` with ``False``."""
+
+
+class _TombstoneGate:
+    """The first reader of ``exists()`` under ``on_delete="hide"``."""
+
+    __slots__ = ("tombstones",)
+
+    def __init__(self, tombstones: Tombstones) -> None:
+        self.tombstones = tombstones
+
+    def exists(self, name: str) -> bool:
+        if name in self.tombstones:
+            raise _Hidden
+        return False
+
+
 class _NameChooser:
     """``self`` for Django's ``Storage.get_available_name``: "exists" means
     "not free for a new file" in the stack."""
 
-    __slots__ = ("stack",)
+    __slots__ = ("get_alternative_name", "is_name_available")
 
     def __init__(self, stack: Fallback) -> None:
-        self.stack = stack
+        self.is_name_available = stack.is_name_available  # Django 5.1 and later
+        self.get_alternative_name = stack.get_alternative_name
 
-    def exists(self, name: str) -> bool:
-        return not self.stack.is_name_available(name)
-
-    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
-        return self.stack.is_name_available(name, max_length=max_length)
-
-    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
-        return self.stack.get_alternative_name(file_root, file_ext)
+    def exists(self, name: str) -> bool:  # before Django 5.1
+        return not self.is_name_available(name)
 
 
 def _wants_probes(storage: Any) -> bool:

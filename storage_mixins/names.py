@@ -33,6 +33,7 @@ __all__ = ["has_control_characters", "validate_directory", "validate_name", "val
 # C0 controls (NUL included), DEL and C1 controls.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DRIVE = re.compile(r"[A-Za-z]:")
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-/]{1,255}")
 MAX_NAME_BYTES = 1024  # S3's limit on a key
 MAX_PART_BYTES = 255  # NAME_MAX of the common filesystems
 
@@ -119,19 +120,15 @@ def has_control_characters(name: str) -> bool:
 
 
 def _obviously_safe(name: str) -> bool:
-    # A sufficient (not necessary) condition for validate_name to pass;
-    # anything unusual takes the full check.
+    # A sufficient (not necessary) condition for validate_name to pass: short
+    # plain ASCII (no backslash, colon or control character) with nothing
+    # unusual about its dots and slashes. Anything else takes the full check.
     return (
-        name != ""
+        _PLAIN.fullmatch(name) is not None
         and name[0] != "/"
-        and not name.startswith((RESERVED_DIRECTORY, "./"))
         and name[-1] != "/"
         and ".." not in name
-        and "\\" not in name
-        and name[1:2] != ":"
-        and name.isascii()
-        and len(name) <= MAX_PART_BYTES
-        and name != "."
+        and not name.startswith((RESERVED_DIRECTORY, "./"))
         and not name.endswith("/.")
-        and _CONTROL_CHARACTERS.search(name) is None
+        and name != "."
     )
