@@ -429,7 +429,7 @@ class Fallback(StorageWrapper):
             # The write layer found ``name`` taken (another writer got there
             # first) and chose another name by its own lights, which may be one
             # a read-only layer serves: the new file must hide nothing.
-            if not self._self_shadow and self._served_by_another_layer(saved, write_layer):
+            if not self._self_shadow and self._other_holders(saved, write_layer):
                 # Move what was written: ``content`` may be spent (the write
                 # layer moves a temporary upload into place rather than copy it).
                 with write_layer.open(saved, "rb") as written:
@@ -454,9 +454,7 @@ class Fallback(StorageWrapper):
             return
         # A delete is a write, and writes never skip a layer that is down:
         # ask the layers themselves, before anything changes.
-        holders = [
-            layer for layer in self._self_layers if layer is not write_layer and layer.exists(name)
-        ]
+        holders = self._other_holders(name, write_layer)
         if holders and tombstones is not None:
             # The tombstone first: if the delete below fails, the name is
             # still hidden, rather than the copies in other layers reappearing.
@@ -491,8 +489,12 @@ class Fallback(StorageWrapper):
                 return layer
         return None
 
-    def _served_by_another_layer(self, name: str, write_layer: Any) -> bool:
-        return any(layer.exists(name) for layer in self._self_layers if layer is not write_layer)
+    def _other_holders(self, name: str, write_layer: Any) -> list[Any]:
+        """The layers besides ``write_layer`` that have ``name``, asked directly:
+        writes never skip a layer that is down."""
+        return [
+            layer for layer in self._self_layers if layer is not write_layer and layer.exists(name)
+        ]
 
     def _write_target(self, operation: str, name: str, mode: str | None = None) -> Any:
         """The write layer, ready to take a write of ``name`` that reads will see.

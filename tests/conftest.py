@@ -139,20 +139,28 @@ class S3:
         self._buckets: set[str] = set()
 
     def storage(self, bucket: str = PRODUCTION_BUCKET, **options: Any) -> Any:
-        """An ``S3Storage`` on ``bucket`` (created if needed), as an app would use it."""
+        """An ``S3Storage`` on ``bucket`` (created if needed), as an app would use it;
+        ``options`` override its keyword arguments (``endpoint_url``: a proxy)."""
         from storages.backends.s3 import S3Storage
 
+        return S3Storage(**self.settings(bucket, **options)["OPTIONS"])
+
+    def settings(self, bucket: str = PRODUCTION_BUCKET, **options: Any) -> dict[str, Any]:
+        """The ``STORAGES`` entry of :meth:`storage`."""
         self.bucket(bucket)
-        options.setdefault("file_overwrite", False)
-        return S3Storage(
-            bucket_name=bucket,
-            endpoint_url=self.server.endpoint_url,
-            access_key="testing",
-            secret_key="testing",
-            region_name="us-east-1",
-            addressing_style="path",
-            **options,
-        )
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": self.server.endpoint_url,
+                "access_key": "testing",
+                "secret_key": "testing",
+                "region_name": "us-east-1",
+                "addressing_style": "path",
+                "file_overwrite": False,
+                **options,
+            },
+        }
 
     def bucket(self, name: str) -> str:
         """Create bucket ``name`` unless this test already has."""

@@ -38,17 +38,7 @@ def stack(s3: Any, settings: Any, use_storages: Any, tmp_path: Path) -> Any:
                 "BACKEND": "django.core.files.storage.FileSystemStorage",
                 "OPTIONS": {"location": str(tmp_path / "local"), "base_url": "/media/"},
             },
-            "production": {
-                "BACKEND": "storages.backends.s3.S3Storage",
-                "OPTIONS": {
-                    "bucket_name": "production-media",
-                    "endpoint_url": s3.server.endpoint_url,
-                    "access_key": "testing",
-                    "secret_key": "testing",
-                    "region_name": "us-east-1",
-                    "querystring_auth": False,
-                },
-            },
+            "production": s3.settings(querystring_auth=False),
             "dead": {
                 "BACKEND": "storage_mixins.FallbackStorage",
                 "OPTIONS": {"backends": ["local", "unreachable"]},

@@ -18,7 +18,6 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 from django.core.files.base import ContentFile
-from storages.backends.s3 import S3Storage
 from urllib3.exceptions import ProtocolError
 
 from tests.conftest import PRODUCTION_BUCKET, S3
@@ -312,21 +311,8 @@ def test_mode_changes_from_another_thread_count_exactly(proxy: FaultProxy, clien
 # -- through django-storages ----------------------------------------------------------------
 
 
-def proxied_storage(proxy: FaultProxy) -> S3Storage:
-    return S3Storage(
-        bucket_name=PRODUCTION_BUCKET,
-        endpoint_url=proxy.endpoint_url,
-        access_key="testing",
-        secret_key="testing",
-        region_name="us-east-1",
-        addressing_style="path",
-        file_overwrite=False,
-        client_config=CONFIG,
-    )
-
-
 def test_s3storage_reads_and_writes_through_the_proxy(s3: S3, proxy: FaultProxy) -> None:
-    storage = proxied_storage(proxy)
+    storage = s3.storage(endpoint_url=proxy.endpoint_url, client_config=CONFIG)
     assert storage.exists(KEY)
     assert storage.size(KEY) == len(b"production")
     with storage.open(KEY) as handle:
@@ -348,9 +334,9 @@ def test_s3storage_reads_and_writes_through_the_proxy(s3: S3, proxy: FaultProxy)
 )
 @pytest.mark.parametrize("call", ["exists", "size", "open"])
 def test_s3storage_sees_each_fault(
-    proxy: FaultProxy, mode: Mode, expected: type[Exception], match: str, call: str
+    s3: S3, proxy: FaultProxy, mode: Mode, expected: type[Exception], match: str, call: str
 ) -> None:
-    storage = proxied_storage(proxy)
+    storage = s3.storage(endpoint_url=proxy.endpoint_url, client_config=CONFIG)
     proxy.set_mode(mode)
     with pytest.raises(expected, match=match):
         getattr(storage, call)(KEY)  # each asks HeadObject first

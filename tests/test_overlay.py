@@ -255,14 +255,5 @@ def _stack_settings(s3: Any) -> dict[str, Any]:
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": str(Path(storages["local"].location) / "shared")},
         },
-        "s3": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": "production-media",
-                "endpoint_url": s3.server.endpoint_url,
-                "access_key": "testing",
-                "secret_key": "testing",
-                "region_name": "us-east-1",
-            },
-        },
+        "s3": s3.settings(),
     }

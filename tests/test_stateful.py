@@ -301,7 +301,9 @@ class StackMachine(RuleBasedStateMachine):
         self.production = self.s3.storage(querystring_auth=False)
         self.stacks_production = self.production
         if self.endpoint_url is not None:
-            self.stacks_production = proxied_production(self.endpoint_url)
+            self.stacks_production = self.s3.storage(
+                querystring_auth=False, endpoint_url=self.endpoint_url, client_config=one_try()
+            )
         self.stack = self.stack_spec.build(self.local, self.stacks_production, self.tmp)
         self.model = Model(local_first=self.stack_spec.local_first, hide=self.stack_spec.hide)
 
@@ -533,6 +535,13 @@ class FaultMachine(StackMachine):
         super().teardown()
 
 
+def one_try() -> Any:
+    """A client config without retries, so that each fault surfaces."""
+    from botocore.config import Config
+
+    return Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=2)
+
+
 def is_documented_transport_error(exc: BaseException) -> bool:
     from botocore.exceptions import (
         ClientError,
@@ -551,24 +560,6 @@ def is_documented_transport_error(exc: BaseException) -> bool:
         ReadTimeoutError,
     )
     return isinstance(exc, transport)
-
-
-def proxied_production(endpoint_url: str) -> Any:
-    """The production bucket through the proxy, one try per request (no retries)."""
-    from botocore.config import Config
-    from storages.backends.s3 import S3Storage
-
-    return S3Storage(
-        bucket_name=PRODUCTION_BUCKET,
-        endpoint_url=endpoint_url,
-        access_key="testing",
-        secret_key="testing",
-        region_name="us-east-1",
-        addressing_style="path",
-        querystring_auth=False,
-        file_overwrite=False,
-        client_config=Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=2),
-    )
 
 
 SEEDED_ETAGS: dict[str, tuple[str, int]] = {}

@@ -103,7 +103,7 @@ def test_model_uploads_land_locally(s3: Any, tmp_path: Any, settings: Any) -> No
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": str(tmp_path / "local")},
         },
-        production_settings(s3),
+        s3.settings(),
     ]
     settings.STORAGES = {
         **settings.STORAGES,
@@ -118,19 +118,6 @@ def test_model_uploads_land_locally(s3: Any, tmp_path: Any, settings: Any) -> No
     document.file.delete(save=False)
     assert [r for r in s3.server.requests() if r.mutates] == []
     assert s3.snapshot() == {"documents/report.pdf": b"production report"}
-
-
-def production_settings(s3: Any) -> dict[str, Any]:
-    return {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": "production-media",
-            "endpoint_url": s3.server.endpoint_url,
-            "access_key": "testing",
-            "secret_key": "testing",
-            "region_name": "us-east-1",
-        },
-    }
 
 
 def test_a_name_the_write_layer_picks_itself_never_shadows_production(
