@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import logging
 import os
 import shutil
@@ -10,7 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from django.core.files.base import ContentFile
@@ -252,11 +253,29 @@ def require_component(binary: str, install_hint: str) -> str:
     """The path of ``binary``; a skip outside CI and a failure under CI if missing."""
     path = shutil.which(binary)
     if path is None:
-        message = f"{binary} is not installed ({install_hint})"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; under CI=true this is an error", pytrace=False)
-        pytest.skip(message)
+        missing(f"{binary} is not installed ({install_hint})")
     return path
+
+
+def require_module(name: str, install_hint: str) -> Any:
+    """The module ``name``; a skip outside CI and a failure under CI if missing."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(f"{name} is not installed ({install_hint})")
+
+
+def require_path(path: str, what: str) -> None:
+    """Go on only if ``path`` exists (e.g. Linux's /proc); a skip outside CI and
+    a failure under CI otherwise."""
+    if not os.path.exists(path):
+        missing(f"{path} does not exist: this test needs {what}")
+
+
+def missing(message: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; under CI=true this is an error", pytrace=False)
+    pytest.skip(message)
 
 
 def free_port() -> int:

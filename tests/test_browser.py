@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_component
+from tests.conftest import require_component, require_module
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -108,7 +108,7 @@ def all_images_rendered(page: Any) -> bool:
 
 
 def test_gallery_upload_and_bucket_untouched(chromium: str, demo: Demo) -> None:
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api = require_module("playwright.sync_api", "the browser dependency group")
     from example.sample_images import png
 
     before = bucket(demo.s3)

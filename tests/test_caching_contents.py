@@ -17,6 +17,7 @@ from django.core.files.storage import FileSystemStorage
 
 from storage_mixins import Caching, Fallback, ReadOnly, ReadOnlyError
 from tests.conformance import read
+from tests.conftest import require_path
 
 PHOTO = bytes(range(256)) * 400  # 100 KiB
 
@@ -185,8 +186,8 @@ def test_copies_cannot_be_reopened_for_writing(production: Any, contents: Any) -
 
 
 @pytest.mark.heavy
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
 def test_hydrating_a_large_file_keeps_memory_flat(s3: Any, tmp_path: Path) -> None:
+    require_path("/proc/self/status", "Linux's /proc, to read peak memory")
     size = 256 * 1024 * 1024
     chunk = os.urandom(1024 * 1024)
     s3.client.upload_fileobj(_Repeat(chunk, size), s3.bucket("production-media"), "big.bin")

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 from django.core.files.base import ContentFile
 from urllib3.exceptions import ProtocolError
 
-from tests.conftest import PRODUCTION_BUCKET, S3
+from tests.conftest import PRODUCTION_BUCKET, S3, require_path
 from tests.faultproxy import FaultProxy, Mode
 
 pytestmark = pytest.mark.reliability
@@ -394,8 +394,8 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/net/tcp"), reason="reads Linux's /proc")
 def test_stop_cuts_requests_in_flight_and_leaves_nothing_open() -> None:
+    require_path("/proc/self/net/tcp", "Linux's /proc, to count open sockets")
     # An upstream that accepts connections (in the kernel) and never answers.
     with socket.create_server(("127.0.0.1", 0)) as upstream:
         upstream_port = upstream.getsockname()[1]
