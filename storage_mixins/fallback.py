@@ -28,6 +28,7 @@ from .probing import probing
 from .readonly import is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .tombstones import RESERVED_DIRECTORY, Tombstones
+from .url_arguments import url_write_reason
 
 __all__ = ["Fallback"]
 
@@ -317,6 +318,11 @@ class Fallback(StorageWrapper):
         if name.__class__ is not str or name[:1] == "/":
             return self._unusual_name("url", name, *args, **kwargs, writes=False)
         validate_name(name)
+        if (args or kwargs) and url_write_reason(self, args, kwargs) is not None:
+            # A URL signed for a write is a write: the write layer's, or refused.
+            write_layer = self._writer("url", name)
+            self._refuse_if_shadowed("url", name, write_layer)
+            return write_layer.url(name, *args, **kwargs)
         layers = self._self_layers
         if self._self_tombstones is None or name not in self._self_tombstones:
             for layer, reader in zip(layers[:-1], self._self_readers, strict=False):
@@ -505,17 +511,8 @@ class Fallback(StorageWrapper):
         way, the name's tombstone, if any, goes.
         """
         write_layer = self._writer(operation, name)
+        self._refuse_if_shadowed(operation, name, write_layer)
         index = self._self_write_index
-        earlier = self._self_layers[:index] if index and not _name_is_free.get() else ()
-        for layer in earlier:
-            if layer.exists(name):
-                raise ReadOnlyError(
-                    operation,
-                    name,
-                    self,
-                    f"{storage_label(layer)} comes before the write layer and serves "
-                    f"{name!r}, so the write would be invisible",
-                )
         tombstones = self._self_tombstones
         if mode is not None:
             from .streaming import copy_file, make_parent_directory  # it imports this module
@@ -534,6 +531,21 @@ class Fallback(StorageWrapper):
         if tombstones is not None:
             tombstones.discard(name)
         return write_layer
+
+    def _refuse_if_shadowed(self, operation: str, name: str, write_layer: Any) -> None:
+        """Refuse a write of ``name`` that a read-only layer before the write
+        layer would hide."""
+        index = self._self_write_index
+        earlier = self._self_layers[:index] if index and not _name_is_free.get() else ()
+        for layer in earlier:
+            if layer.exists(name):
+                raise ReadOnlyError(
+                    operation,
+                    name,
+                    self,
+                    f"{storage_label(layer)} comes before the write layer and serves "
+                    f"{name!r}, so the write would be invisible",
+                )
 
     def _unusual_name(self, method: str, name: Any, *args: Any, writes: bool, **kwargs: Any) -> Any:
         """Names that are not plain relative ``str``: path objects are made

@@ -8,6 +8,7 @@ import wrapt
 
 from .base import StorageWrapper
 from .errors import ReadOnlyError
+from .url_arguments import url_write_reason
 
 __all__ = ["ReadOnly", "ReadOnlyFile", "is_write_mode"]
 
@@ -25,15 +26,18 @@ class ReadOnly(StorageWrapper):
 
     Refused, before the wrapped storage is touched: ``save``, ``_save``,
     ``delete``, ``open``/``_open`` in a mode containing ``w``, ``a``, ``x`` or
-    ``+``, and, where the backend has them, the staticfiles writers
-    ``post_process`` and ``save_manifest``. Files opened for reading come back
-    wrapped in :class:`ReadOnlyFile`, so they cannot be reopened for writing.
+    ``+``, ``url()`` with arguments that could sign a write (S3's
+    ``http_method="PUT"``, Azure's ``mode="w"``…: see
+    ``storage_mixins.url_arguments`` for the rule) and, where the backend has
+    them, the staticfiles writers ``post_process`` and ``save_manifest``. Files
+    opened for reading come back wrapped in :class:`ReadOnlyFile`, so they
+    cannot be reopened for writing.
 
     ``path()`` raises ``NotImplementedError``, as for a storage without local
     files: an OS path would let callers write around the wrapper (Django's
     ``collectstatic --link`` does). Read the file with ``open()`` instead.
 
-    Everything else (``exists``, ``url``, ``listdir``, ``size``,
+    Everything else (``exists``, ``url`` for reading, ``listdir``, ``size``,
     ``get_*_time``, ``get_available_name``…) is the wrapped storage's own.
 
     ``ReadOnly`` guards the storage API. Objects reached through a backend's
@@ -57,6 +61,13 @@ class ReadOnly(StorageWrapper):
         if is_write_mode(mode):
             self._refuse("_open", name, mode)
         return ReadOnlyFile(self.__wrapped__._open(name, mode), self, name)
+
+    def url(self, name: str, *args: Any, **kwargs: Any) -> str:
+        if args or kwargs:  # Django's own url(name) signs nothing but a read
+            reason = url_write_reason(self.__wrapped__, args, kwargs)
+            if reason is not None:
+                raise ReadOnlyError("url", name, self, f"{reason}, and {self!r} is read-only")
+        return self.__wrapped__.url(name, *args, **kwargs)
 
     def path(self, name: str) -> NoReturn:
         raise NotImplementedError(

@@ -30,7 +30,7 @@ STORAGE_API = {
 } | {"_open", "_save"}
 
 INTERCEPTED = {
-    ReadOnly: {"open", "_open", "save", "_save", "delete", "path"},
+    ReadOnly: {"open", "_open", "save", "_save", "delete", "path", "url"},
     Fallback: {
         "open", "_open", "save", "_save", "delete", "exists", "listdir", "size", "url",
         "path", "get_accessed_time", "get_created_time", "get_modified_time",
@@ -50,7 +50,7 @@ INTERCEPTED = {
 DELEGATED = {
     # to the wrapped storage
     ReadOnly: {
-        "exists", "listdir", "size", "url", "get_accessed_time",
+        "exists", "listdir", "size", "get_accessed_time",
         "get_created_time", "get_modified_time", "get_available_name",
         "is_name_available", "get_alternative_name", "get_valid_name",
         "generate_filename",
