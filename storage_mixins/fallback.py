@@ -23,6 +23,7 @@ from .base import StorageWrapper, contains, is_read_only
 from .errors import ReadOnlyError, is_not_found, not_found_types
 from .failover import CircuitBreaker, GuardedLayer
 from .labels import storage_label
+from .local_writes import LocalWriteGuard
 from .names import has_control_characters, validate_directory, validate_name, validate_str
 from .probing import probing
 from .readonly import is_write_mode
@@ -140,13 +141,15 @@ class Fallback(StorageWrapper):
         self._self_reports_probes = any(contains(layer, _wants_probes) for layer in resolved)
         self._self_on_delete = _choice("on_delete", on_delete, ("ignore", "raise", "hide"))
         self._self_on_error = _choice("on_error", on_error, ("raise", "skip"))
+        # Checks the real path of writes to a local write layer (symlinks).
+        self._self_local_guard = LocalWriteGuard.for_stack(write_layer, resolved)
         self._self_tombstones = None
         if on_delete == "hide":
             if write_layer is None:
                 raise ImproperlyConfigured(
                     'on_delete="hide" keeps tombstones in the write layer; this stack has none'
                 )
-            self._self_tombstones = Tombstones(write_layer)
+            self._self_tombstones = Tombstones(write_layer, before_write=self._check_local_write)
         # What reads go through: the layers themselves, or, with on_error="skip",
         # each behind a circuit breaker that turns an unreachable layer into a miss.
         self._self_readers = resolved
@@ -343,18 +346,33 @@ class Fallback(StorageWrapper):
             if not reader.exists(name):
                 continue
             layer_path = getattr(layer, "path", None)
-            try:
-                if layer_path is not None:
+            if layer_path is not None:
+                if layer is self._self_write_layer:
+                    self._refuse_path_through_link(name)
+                try:
                     return layer_path(name)
-            except NotImplementedError:
-                pass
+                except NotImplementedError:
+                    pass
             holders_without_paths.append(layer)
         if holders_without_paths:
             raise NotImplementedError(
                 f"{name!r} exists only in layers without local paths: "
                 f"{_labels(holders_without_paths)}"
             )
+        if self.__wrapped__ is self._self_write_layer:
+            self._refuse_path_through_link(name)
         return self.__wrapped__.path(name)
+
+    def _refuse_path_through_link(self, name: str) -> None:
+        # Callers write through paths (collectstatic --link): like ReadOnly,
+        # give none that a write through the stack would be refused.
+        guard = self._self_local_guard
+        refusal = None if guard is None else guard.refusal(name)
+        if refusal is not None:
+            raise NotImplementedError(
+                f"{self!r} gives no local path for {name!r}: {refusal[1]}. "
+                "Read the file with open()."
+            )
 
     # -- names -------------------------------------------------------------
 
@@ -430,6 +448,8 @@ class Fallback(StorageWrapper):
         write_layer = self._self_plain_save_target
         if write_layer is None:
             write_layer = self._write_target("_save", name)
+        elif self._self_local_guard is not None:
+            self._check_local_write("_save", name)
         saved = write_layer._save(name, content)
         if saved != name:
             # The write layer found ``name`` taken (another writer got there
@@ -455,6 +475,9 @@ class Fallback(StorageWrapper):
         if tombstones is not None and name in tombstones:
             return  # hidden already
         in_write_layer = write_layer is not None and write_layer.exists(name)
+        if in_write_layer:
+            # A delete removes a link itself, never its target.
+            self._check_local_write("delete", name, follow_last=False)
         if in_write_layer and tombstones is None:
             write_layer.delete(name)
             return
@@ -512,6 +535,7 @@ class Fallback(StorageWrapper):
         """
         write_layer = self._writer(operation, name)
         self._refuse_if_shadowed(operation, name, write_layer)
+        self._check_local_write(operation, name)
         index = self._self_write_index
         tombstones = self._self_tombstones
         if mode is not None:
@@ -531,6 +555,18 @@ class Fallback(StorageWrapper):
         if tombstones is not None:
             tombstones.discard(name)
         return write_layer
+
+    def _check_local_write(self, operation: str, name: str, *, follow_last: bool = True) -> None:
+        """Refuse a write whose real target, through a symlink in a local
+        write layer, is outside it or inside another layer (see local_writes)."""
+        guard = self._self_local_guard
+        refusal = None if guard is None else guard.refusal(name, follow_last=follow_last)
+        if refusal is None:
+            return
+        into_another_layer, reason = refusal
+        if into_another_layer:
+            raise ReadOnlyError(operation, name, self, reason)
+        raise SuspiciousFileOperation(f"{operation}({name!r}) refused: {reason}")
 
     def _refuse_if_shadowed(self, operation: str, name: str, write_layer: Any) -> None:
         """Refuse a write of ``name`` that a read-only layer before the write
@@ -559,6 +595,9 @@ class Fallback(StorageWrapper):
             owner = self._local_layer_owning(name, writes=writes)
             if owner is None:
                 raise SuspiciousFileOperation(f"Detected path traversal attempt in {name!r}")
+            if writes:
+                relative = os.path.relpath(os.path.normpath(name), owner.location)
+                self._check_local_write(method, relative, follow_last=method != "delete")
             return getattr(owner, method)(name, *args, **kwargs)
         if name.__class__ is not str:
             raise TypeError(f"File names must be str, not {type(name).__name__}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -28,10 +28,21 @@ TOMBSTONE_PREFIX = f"{RESERVED_DIRECTORY}/tombstones/"
 
 
 class Tombstones:
-    """The tombstones kept in ``write_layer``."""
+    """The tombstones kept in ``write_layer``.
 
-    def __init__(self, write_layer: Any, refresh_after: float = 30.0) -> None:
+    ``before_write(operation, marker, follow_last=...)`` is called before a
+    marker is created or removed, and may refuse by raising (the stack's check
+    that a local write does not go through a symlink).
+    """
+
+    def __init__(
+        self,
+        write_layer: Any,
+        refresh_after: float = 30.0,
+        before_write: Callable[..., None] | None = None,
+    ) -> None:
         self.layer = write_layer
+        self._before_write = before_write
         self.refresh_after = refresh_after
         self._lock = threading.Lock()
         self._names: set[str] | None = None
@@ -50,6 +61,8 @@ class Tombstones:
 
     def add(self, name: str) -> None:
         marker = TOMBSTONE_PREFIX + name
+        if self._before_write is not None:
+            self._before_write("delete", marker)
         if self.local:
             path = self.layer.path(marker)
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -62,6 +75,8 @@ class Tombstones:
     def discard(self, name: str) -> None:
         marker = TOMBSTONE_PREFIX + name
         if (self.local or name in self._remembered()) and self.layer.exists(marker):
+            if self._before_write is not None:
+                self._before_write("delete", marker, follow_last=False)
             self.layer.delete(marker)
         self._update(name, present=False)
 
