@@ -2,8 +2,14 @@
 
 Reads go through the layers in order and the first layer that has the file
 answers; writes go to one layer, the *write layer*, and never anywhere else.
-All per-file reads are routed by :meth:`Fallback._first_answer`; the methods
-below only say which kind of routing they need.
+
+Every method starts the same way: the name goes through one of the name
+functions of ``storage_mixins.names`` (memoised, so this costs one lookup),
+which gives the one spelling every layer is asked about, or raises
+``UnusualName`` for the two kinds of names that are routed differently
+(absolute paths and the root directory, see :meth:`Fallback._unusual`). Per-file
+reads are then routed by :meth:`Fallback._first_answer`, writes by
+:meth:`Fallback._write_target`.
 """
 
 from __future__ import annotations
@@ -23,8 +29,18 @@ from .base import StorageWrapper, contains, is_read_only
 from .errors import ReadOnlyError, is_not_found, not_found_types
 from .failover import CircuitBreaker, GuardedLayer
 from .labels import storage_label
-from .local_writes import LocalWriteGuard
-from .names import has_control_characters, validate_directory, validate_name, validate_str
+from .local_writes import LocalWriteGuard, is_local
+from .names import (
+    AbsoluteName,
+    RootName,
+    UnusualName,
+    directory_name,
+    file_name,
+    has_control_characters,
+    url_name,
+    validate_name,
+)
+from .naming import NamePolicy
 from .probing import probing
 from .readonly import is_write_mode
 from .resolve import StorageSpec, resolve_storage
@@ -37,6 +53,10 @@ logger = logging.getLogger(__name__)
 
 # Set while save() runs Django's template: the name was chosen free everywhere.
 _name_is_free: ContextVar[bool] = ContextVar("storage_mixins_name_is_free", default=False)
+
+# Reads of metadata that a directory would answer wrongly in a local layer
+# (FileSystemStorage.size() of a directory is the directory's size).
+_FILE_METADATA = frozenset({"size", "get_accessed_time", "get_created_time", "get_modified_time"})
 
 
 class Fallback(StorageWrapper):
@@ -53,45 +73,49 @@ class Fallback(StorageWrapper):
     The ``Fallback`` proxies its write layer (or, when there is none, its first
     layer): ``isinstance`` checks and backend attributes such as ``.location``
     see that layer, and the methods not listed below are that layer's own
-    (``get_valid_name``, ``get_alternative_name``…).
+    (``get_valid_name``…).
 
     Per method:
 
     * ``open`` (read modes), ``size``, ``get_accessed_time``,
       ``get_created_time``, ``get_modified_time``: the first layer that has the
-      file answers. A layer that lacks the file or does not implement the
-      method is skipped; any other error is raised as is.
-    * ``exists``: whether any layer has the file (stops at the first hit).
+      file answers. A layer that lacks the file, has a directory of that name,
+      or does not implement the method is skipped; any other error is raised
+      as is.
+    * ``exists``: whether any layer has the name (stops at the first hit).
     * ``listdir``: the union over the layers, first-seen order, no duplicates.
     * ``url``: the first layer that has the file; otherwise the last layer,
       which is not asked whether it has the file (its answer could not change
       the result), so ``Fallback(fs, ReadOnly(s3)).url()`` makes no S3 request.
+      The root (``""``, ``None``) and directories (``"path/"``) have the URL
+      the proxied layer gives them. A ``url()`` whose arguments could sign a write
+      (``http_method="PUT"``…) is the write layer's, or refused.
     * ``path``: the first layer that has the file and gives local paths
       (``ReadOnly`` layers do not); for a missing file, the write layer.
-    * ``save``, ``_save``, ``open`` (write modes): the write layer.
+    * ``save``, ``_save``, ``open`` (write modes): the write layer; a mode with
+      ``x`` raises ``FileExistsError`` if any layer has the name.
     * ``generate_filename``: the write layer's, and the result is validated
       like every name (below).
-    * ``get_available_name``: a name that is free in *every* layer, so a new
-      file never hides (shadows) one in another layer; the write layer's
-      overwrite setting is not honoured for that reason. With
-      ``shadow=True`` the name only has to be available in the write layer,
-      so a saved file may shadow a lower layer's: what ``collectstatic``
-      needs, where the local copy of a file should win.
-    * ``delete``: the write layer, if it has the file. A file that is only in
-      other layers is left alone, and a warning is logged (at ``INFO`` with
-      ``shadow=True``, where it is expected).
+    * ``get_available_name``: see ``storage_mixins.naming``. A new file never
+      hides one that another layer serves; names that only the write layer
+      has follow the write layer's own rules (overwriting included). With
+      ``shadow=True`` only the write layer's rules apply, so a saved file may
+      shadow a lower layer's: what ``collectstatic`` needs.
+    * ``delete``: the write layer, if it has the file; ``on_delete`` says what
+      happens to copies in other layers.
 
     ``on_delete`` says what deleting a name that only read-only layers have
     does: ``"ignore"`` (the default) leaves it and logs a warning, ``"raise"``
     raises ``ReadOnlyError``, ``"hide"`` records a tombstone in the write layer
     (see ``storage_mixins.tombstones``): from then on the stack answers as if
-    the file did not exist, until the name is written again. Under ``"hide"``,
-    deleting a local file that a read-only layer also has hides that copy too.
+    the file did not exist, until the name is written again.
 
     Writes stay visible: opening a file that only a later read-only layer has
     in a mode that keeps its contents (``a``, ``+``) copies it into the write
     layer first; a write to a name that a read-only layer *before* the write
-    layer serves would be invisible, and raises ``ReadOnlyError``.
+    layer serves would be invisible, and raises ``ReadOnlyError``. A write to a
+    local write layer never lands, through a symlink, in another layer (see
+    ``storage_mixins.local_writes``).
 
     ``on_error="skip"`` lets reads go on when a layer is down: a transport
     error (connection refused, timeout, HTTP 5xx…) is a miss, and after
@@ -99,15 +123,16 @@ class Fallback(StorageWrapper):
     ``retry_after`` seconds (see ``storage_mixins.failover``). Writes never
     skip. The default, ``"raise"``, raises such errors as they are.
 
-    Every name is validated once, before any layer is asked: a name with path
-    traversal, an absolute path or control characters raises
-    ``SuspiciousFileOperation`` whatever the layer order. Two exceptions keep
-    Django's own callers working (``collectstatic`` uses both): an absolute
-    path inside a local layer's ``location`` is passed to that layer (for a
-    write, only the write layer), as ``FileSystemStorage`` accepts it; and
-    ``""`` names the root directory: ``exists("")`` asks the write layer, and
-    ``path("")`` returns the write layer's root only if every layer gives
-    local paths (Django uses it to decide whether a storage is local).
+    Every name is validated and given one spelling once, before any layer is
+    asked (see ``storage_mixins.names``): an unsafe name raises
+    ``SuspiciousFileOperation`` whatever the layer order. Two kinds of names
+    keep Django's own callers working (``collectstatic`` uses both): an
+    absolute path inside a local layer's ``location`` is passed to that layer
+    (for a write, only the write layer), as ``FileSystemStorage`` accepts it;
+    and ``""`` names the root directory: ``exists("")`` and ``url("")`` ask the
+    write layer (or the first layer), and ``path("")`` returns the
+    write layer's root only if every layer gives local paths (Django uses it
+    to decide whether a storage is local).
     """
 
     def __init__(
@@ -152,16 +177,29 @@ class Fallback(StorageWrapper):
             self._self_tombstones = Tombstones(write_layer, before_write=self._check_local_write)
         # What reads go through: the layers themselves, or, with on_error="skip",
         # each behind a circuit breaker that turns an unreachable layer into a miss.
-        self._self_readers = resolved
+        readers = resolved
         if on_error == "skip":
-            self._self_readers = tuple(
+            readers = tuple(
                 GuardedLayer(layer, CircuitBreaker(storage_label(layer), failures, retry_after))
                 for layer in resolved
             )
-        self._self_exists_readers = self._self_readers
+        self._self_readers = readers
+        # Each layer with its reader, and whether it is local (where a
+        # directory answers exists() and size() as if it were a file).
+        self._self_routes = tuple(
+            (layer, reader, is_local(layer))
+            for layer, reader in zip(resolved, readers, strict=True)
+        )
+        self._self_exists_readers = readers
         if self._self_tombstones is not None:
-            self._self_exists_readers = (_TombstoneGate(self._self_tombstones), *self._self_readers)
-        self._self_name_chooser = _NameChooser(self)
+            self._self_exists_readers = (_TombstoneGate(self._self_tombstones), *readers)
+        self._self_naming = NamePolicy(
+            resolved,
+            write_index,
+            proxied=self.__wrapped__,
+            shadow=self._self_shadow,
+            tombstones=self._self_tombstones,
+        )
         # The write layer when a save needs no check beyond choosing the name
         # (no layer before it, no tombstones): the common case, kept cheap.
         self._self_plain_save_target = (
@@ -204,9 +242,7 @@ class Fallback(StorageWrapper):
         if self._self_on_error != "raise":
             notes.append(f"on_error={self._self_on_error!r}")
         children = []
-        for position, (layer, reader) in enumerate(
-            zip(self._self_layers, self._self_readers, strict=True)
-        ):
+        for position, (layer, reader, _local) in enumerate(self._self_routes):
             suffix = "  ← writes" if position == index else ""
             if isinstance(reader, GuardedLayer):
                 suffix += f"  [circuit {reader.breaker.state()}]"
@@ -222,18 +258,24 @@ class Fallback(StorageWrapper):
         ]
 
     def which(self, name: str) -> Any | None:
-        """The layer that serves ``name``, or ``None`` if no layer has it."""
-        validate_name(name)
+        """The layer that serves the file ``name``, or ``None`` if no layer has it."""
+        try:
+            name = file_name(name)
+        except UnusualName as unusual:
+            raise SuspiciousFileOperation(
+                f"which() needs a file name, not {unusual.name!r}"
+            ) from None
         return self._holder(name)
 
     # -- reads -------------------------------------------------------------
 
     def exists(self, name: str) -> bool:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("exists", name, writes=False)
-        if name == "":  # the root directory, as collectstatic --clear asks
-            return bool(self.__wrapped__.exists(name))
-        validate_str(name)
+        try:
+            name = file_name(name)
+        except RootName:  # the root directory, as collectstatic --clear asks
+            return bool(self.__wrapped__.exists(""))
+        except AbsoluteName as absolute:
+            return self._absolute("exists", absolute.name, (), {}, writes=False)
         try:
             # The tombstones, if any, come first, as a reader that raises
             # _Hidden: a check that costs nothing on the hottest path without them.
@@ -245,45 +287,32 @@ class Fallback(StorageWrapper):
         return False
 
     def open(self, name: str, mode: str = "rb") -> Any:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("open", name, mode, writes=is_write_mode(mode))
         if mode != "rb" and is_write_mode(mode):
-            validate_name(name)
-            return self._write_target("open", name, mode).open(name, mode)
+            return self._write("open", name, mode)
         return self._first_answer("open", name, (mode,))
 
     def _open(self, name: str, mode: str = "rb") -> Any:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("_open", name, mode, writes=is_write_mode(mode))
         if is_write_mode(mode):
-            validate_name(name)
-            return self._write_target("_open", name, mode)._open(name, mode)
+            return self._write("_open", name, mode)
         return self._first_answer("_open", name, (mode,))
 
     def size(self, name: str) -> int:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("size", name, writes=False)
         return self._first_answer("size", name)
 
     def get_accessed_time(self, name: str) -> Any:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("get_accessed_time", name, writes=False)
         return self._first_answer("get_accessed_time", name)
 
     def get_created_time(self, name: str) -> Any:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("get_created_time", name, writes=False)
         return self._first_answer("get_created_time", name)
 
     def get_modified_time(self, name: str) -> Any:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("get_modified_time", name, writes=False)
         return self._first_answer("get_modified_time", name)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        if path.__class__ is not str or path[:1] == "/":
-            return self._unusual_name("listdir", path, writes=False)
-        validate_directory(path)
+        try:
+            path = directory_name(path)
+        except AbsoluteName as absolute:
+            return self._absolute("listdir", absolute.name, (), {}, writes=False)
         directories: dict[str, None] = {}
         files: dict[str, None] = {}
         answered = False
@@ -309,41 +338,49 @@ class Fallback(StorageWrapper):
                 probing.reset(token)
         if not answered:
             raise self._not_answered("listdir", path, missing, unsupported)
-        if path in ("", "."):
+        if path == "":
             directories.pop(RESERVED_DIRECTORY, None)  # the tombstones' home
         tombstones = self._self_tombstones
         if tombstones is not None:
-            prefix = f"{path.strip('/')}/" if path.strip("/.") else ""
+            prefix = f"{path}/" if path else ""
             return list(directories), [f for f in files if f"{prefix}{f}" not in tombstones]
         return list(directories), list(files)
 
-    def url(self, name: str, *args: Any, **kwargs: Any) -> str:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("url", name, *args, **kwargs, writes=False)
-        validate_name(name)
+    def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
+        try:
+            name = url_name(name)
+        except RootName:
+            name = ""
+        except AbsoluteName as absolute:
+            return self._absolute("url", absolute.name, args, kwargs, writes=False)
         if (args or kwargs) and url_write_reason(self, args, kwargs) is not None:
             # A URL signed for a write is a write: the write layer's, or refused.
             write_layer = self._writer("url", name)
             self._refuse_if_shadowed("url", name, write_layer)
             return write_layer.url(name, *args, **kwargs)
-        layers = self._self_layers
+        if not name or name[-1] == "/":
+            # The root or a directory names no file: its URL is that of the
+            # layer the stack proxies, whose base_url the stack shows.
+            return self.__wrapped__.url(name, *args, **kwargs)
+        routes = self._self_routes
         if self._self_tombstones is None or name not in self._self_tombstones:
-            for layer, reader in zip(layers[:-1], self._self_readers, strict=False):
-                if reader.exists(name):
+            for layer, reader, local in routes[:-1]:
+                if reader.exists(name) and not (local and _is_directory(layer, name)):
                     return layer.url(name, *args, **kwargs)
-        return layers[-1].url(name, *args, **kwargs)  # as for a missing file
+        return routes[-1][0].url(name, *args, **kwargs)  # as for a missing file
 
     def path(self, name: str) -> str:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("path", name, writes=False)
-        if name == "":
+        try:
+            name = file_name(name)
+        except RootName:
             return self._root_path()
-        validate_name(name)
+        except AbsoluteName as absolute:
+            return self._absolute("path", absolute.name, (), {}, writes=False)
         if self._self_tombstones is not None and name in self._self_tombstones:
-            return self.__wrapped__.path(name)  # as for a missing file
+            return self._missing_path(name)
         holders_without_paths = []
-        for layer, reader in zip(self._self_layers, self._self_readers, strict=True):
-            if not reader.exists(name):
+        for layer, reader, local in self._self_routes:
+            if not reader.exists(name) or (local and _is_directory(layer, name)):
                 continue
             layer_path = getattr(layer, "path", None)
             if layer_path is not None:
@@ -359,73 +396,47 @@ class Fallback(StorageWrapper):
                 f"{name!r} exists only in layers without local paths: "
                 f"{_labels(holders_without_paths)}"
             )
-        if self.__wrapped__ is self._self_write_layer:
-            self._refuse_path_through_link(name)
-        return self.__wrapped__.path(name)
-
-    def _refuse_path_through_link(self, name: str) -> None:
-        # Callers write through paths (collectstatic --link): like ReadOnly,
-        # give none that a write through the stack would be refused.
-        guard = self._self_local_guard
-        refusal = None if guard is None else guard.refusal(name)
-        if refusal is not None:
-            raise NotImplementedError(
-                f"{self!r} gives no local path for {name!r}: {refusal[1]}. "
-                "Read the file with open()."
-            )
+        return self._missing_path(name)
 
     # -- names -------------------------------------------------------------
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name(
-                "get_available_name", name, max_length=max_length, writes=False
-            )
-        validate_name(name)
-        if self._self_shadow and self._self_write_layer is not None:
-            return self._self_write_layer.get_available_name(name, max_length=max_length)
-        # Django's own algorithm, asking this stack whether a name is free
-        # (in every layer) on every Django version: before 5.1 it asks
-        # ``exists()``, whose answer may skip a layer that is down.
-        return Storage.get_available_name(self._self_name_chooser, name, max_length=max_length)
+        try:
+            name = file_name(name)
+        except UnusualName as unusual:
+            return self._unusual("get_available_name", unusual, max_length=max_length)
+        return self._self_naming.available_name(name, max_length)
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        try:
+            name = file_name(name)
+        except UnusualName as unusual:
+            return self._unusual("is_name_available", unusual, max_length=max_length)
+        return self._self_naming.is_name_available(name, max_length)
+
+    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
+        return self._self_naming.alternative_name(file_root, file_ext)
 
     def generate_filename(self, filename: str) -> str:
         name = self.__wrapped__.generate_filename(filename)
-        validate_name(name)  # e.g. an absolute upload_to, which S3 would make relative
-        return name
-
-    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
-        if max_length and len(name) > max_length:
-            return False
-        validate_name(name)
-        tombstones = self._self_tombstones
-        if tombstones is not None and name in tombstones:
-            # Hidden: free, unless the write layer has it, or a layer before
-            # the write layer, whose copy would hide the new file once the
-            # tombstone goes.
-            index = self._self_write_index
-            return not any(layer.exists(name) for layer in self._self_layers[: index + 1])
-        # A name is chosen for a write, and writes never skip a layer that is
-        # down: ask the layers themselves, not their circuit breakers.
-        for layer in self._self_layers:  # noqa: SIM110 - faster than any(), on every save
-            if layer.exists(name):
-                return False
-        return True
-
-    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
-        alternative = self.__wrapped__.get_alternative_name(file_root, file_ext)
-        if alternative == f"{file_root}{file_ext}":
-            # An overwriting write layer (allow_overwrite=True) offers the same
-            # name again, which get_available_name would retry forever.
-            alternative = Storage.get_alternative_name(self, file_root, file_ext)
-        return alternative
+        try:
+            return file_name(name)  # e.g. an absolute upload_to, which S3 would make relative
+        except UnusualName as unusual:
+            raise SuspiciousFileOperation(
+                f"generate_filename({filename!r}) gave {unusual.name!r}, which names no file "
+                "inside the storage"
+            ) from None
 
     # -- writes ------------------------------------------------------------
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        if name is not None and (name.__class__ is not str or name[:1] == "/"):
-            return self._unusual_name("save", name, content, max_length=max_length, writes=True)
-        validate_name(content.name if name is None else name)
+        if name is None:
+            validate_name(content.name)  # refuse before any I/O, as for a name given
+        else:
+            try:
+                name = file_name(name)
+            except UnusualName as unusual:
+                return self._unusual("save", unusual, content, max_length=max_length, writes=True)
         # Django's template, with this stack as ``self``: get_available_name
         # and _save below are the stack's, not the write layer's.
         if self._self_plain_save_target is not None:
@@ -433,8 +444,8 @@ class Fallback(StorageWrapper):
         self._writer("save", name)  # refuse before any I/O
         if not self._self_write_index or self._self_shadow:
             return Storage.save(self, name, content, max_length=max_length)
-        # The name it picks is free in every layer, so _save need not check
-        # that no layer before the write layer has it.
+        # The name it picks is not served by a layer before the write layer,
+        # so _save need not check again.
         token = _name_is_free.set(True)
         try:
             return Storage.save(self, name, content, max_length=max_length)
@@ -442,9 +453,10 @@ class Fallback(StorageWrapper):
             _name_is_free.reset(token)
 
     def _save(self, name: str, content: Any) -> str:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("_save", name, content, writes=True)
-        validate_name(name)
+        try:
+            name = file_name(name)
+        except UnusualName as unusual:
+            return self._unusual("_save", unusual, content, writes=True)
         write_layer = self._self_plain_save_target
         if write_layer is None:
             write_layer = self._write_target("_save", name)
@@ -467,9 +479,12 @@ class Fallback(StorageWrapper):
         return saved
 
     def delete(self, name: str) -> None:
-        if name.__class__ is not str or name[:1] == "/":
-            return self._unusual_name("delete", name, writes=True)
-        validate_name(name)
+        if not name:
+            raise ValueError("The name must be given to delete().")
+        try:
+            name = file_name(name)
+        except UnusualName as unusual:
+            return self._unusual("delete", unusual, writes=True)
         write_layer = self._self_write_layer
         tombstones = self._self_tombstones
         if tombstones is not None and name in tombstones:
@@ -510,11 +525,51 @@ class Fallback(StorageWrapper):
 
     # -- routing -----------------------------------------------------------
 
+    def _first_answer(self, method: str, name: str, args: tuple[Any, ...] = ()) -> Any:
+        """Ask each layer in order; return the answer of the first that has ``name``."""
+        try:
+            name = file_name(name)
+        except UnusualName as unusual:
+            return self._unusual(method, unusual, *args)
+        if self._self_tombstones is not None and name in self._self_tombstones:
+            raise FileNotFoundError(errno.ENOENT, "Deleted (hidden by a tombstone)", name)
+        missing: list[Any] = []
+        unsupported: list[Any] = []
+        cause: BaseException | None = None
+        about_the_file = method in _FILE_METADATA
+        # A layer's miss is routine while the next one is tried: say so to the
+        # wrappers that care (Logging), only if there are any (it has a cost).
+        token = probing.set(True) if self._self_reports_probes else None
+        try:
+            for layer, reader, local in self._self_routes:
+                layer_method = getattr(reader, method, None)
+                if layer_method is None:
+                    unsupported.append(reader)
+                    continue
+                if local and about_the_file and _is_directory(layer, name):
+                    missing.append(reader)  # a directory here: the file may be further on
+                    continue
+                try:
+                    return layer_method(name, *args)
+                except NotImplementedError as exc:
+                    unsupported.append(reader)
+                    cause = exc
+                except not_found_types() as exc:
+                    if not is_not_found(exc):
+                        raise
+                    missing.append(reader)
+                    cause = exc
+        finally:
+            if token is not None:
+                probing.reset(token)
+        raise self._not_answered(method, name, missing, unsupported) from cause
+
     def _holder(self, name: str) -> Any | None:
+        """The first layer that has the file ``name`` (not a directory of that name)."""
         if self._self_tombstones is not None and name in self._self_tombstones:
             return None
-        for layer, reader in zip(self._self_layers, self._self_readers, strict=True):
-            if reader.exists(name):
+        for layer, reader, local in self._self_routes:
+            if reader.exists(name) and not (local and _is_directory(layer, name)):
                 return layer
         return None
 
@@ -525,13 +580,22 @@ class Fallback(StorageWrapper):
             layer for layer in self._self_layers if layer is not write_layer and layer.exists(name)
         ]
 
+    def _write(self, method: str, name: str, mode: str) -> Any:
+        """``open``/``_open`` in a mode that writes: the write layer's."""
+        try:
+            name = file_name(name)
+        except UnusualName as unusual:
+            return self._unusual(method, unusual, mode, writes=True)
+        return getattr(self._write_target(method, name, mode), method)(name, mode)
+
     def _write_target(self, operation: str, name: str, mode: str | None = None) -> Any:
         """The write layer, ready to take a write of ``name`` that reads will see.
 
         A read-only layer before the write layer that has ``name`` would hide
-        the write: refused. A mode that keeps the contents (``a``, ``+``) of a
-        file that only a later layer has: the file is copied up first. Either
-        way, the name's tombstone, if any, goes.
+        the write: refused. A mode that must create the file (``x``) of a name
+        another layer has: ``FileExistsError``. A mode that keeps the contents
+        (``a``, ``+``) of a file that only a later layer has: the file is
+        copied up first. Either way, the name's tombstone, if any, goes.
         """
         write_layer = self._writer(operation, name)
         self._refuse_if_shadowed(operation, name, write_layer)
@@ -541,8 +605,10 @@ class Fallback(StorageWrapper):
         if mode is not None:
             from .streaming import copy_file, make_parent_directory  # it imports this module
 
-            keeps_contents = "a" in mode or "+" in mode
             hidden = tombstones is not None and name in tombstones  # deleted: nothing to keep
+            if "x" in mode and not hidden and self._other_holders(name, write_layer):
+                raise FileExistsError(errno.EEXIST, "A layer of the stack has the file", name)
+            keeps_contents = "a" in mode or "+" in mode
             if keeps_contents and not hidden and not write_layer.exists(name):
                 for layer in self._self_layers[index + 1 :]:
                     if layer.exists(name):
@@ -556,17 +622,10 @@ class Fallback(StorageWrapper):
             tombstones.discard(name)
         return write_layer
 
-    def _check_local_write(self, operation: str, name: str, *, follow_last: bool = True) -> None:
-        """Refuse a write whose real target, through a symlink in a local
-        write layer, is outside it or inside another layer (see local_writes)."""
-        guard = self._self_local_guard
-        refusal = None if guard is None else guard.refusal(name, follow_last=follow_last)
-        if refusal is None:
-            return
-        into_another_layer, reason = refusal
-        if into_another_layer:
-            raise ReadOnlyError(operation, name, self, reason)
-        raise SuspiciousFileOperation(f"{operation}({name!r}) refused: {reason}")
+    def _writer(self, operation: str, name: object) -> Any:
+        if self._self_write_layer is None:
+            raise ReadOnlyError(operation, name, self, f"{self!r} has no writable layer")
+        return self._self_write_layer
 
     def _refuse_if_shadowed(self, operation: str, name: str, write_layer: Any) -> None:
         """Refuse a write of ``name`` that a read-only layer before the write
@@ -583,25 +642,42 @@ class Fallback(StorageWrapper):
                     f"{name!r}, so the write would be invisible",
                 )
 
-    def _unusual_name(self, method: str, name: Any, *args: Any, writes: bool, **kwargs: Any) -> Any:
-        """Names that are not plain relative ``str``: path objects are made
-        ``str``; an absolute path inside a local layer's ``location`` goes to
-        that layer, as ``FileSystemStorage`` accepts it (``collectstatic``
-        asks ``exists(storage.location)``), a write only to the write layer;
-        any other absolute path is refused, since S3 would make it relative."""
-        if isinstance(name, os.PathLike):
-            name = os.fspath(name)
-        if name.__class__ is str and name[:1] == "/":
-            owner = self._local_layer_owning(name, writes=writes)
-            if owner is None:
-                raise SuspiciousFileOperation(f"Detected path traversal attempt in {name!r}")
-            if writes:
-                relative = os.path.relpath(os.path.normpath(name), owner.location)
-                self._check_local_write(method, relative, follow_last=method != "delete")
-            return getattr(owner, method)(name, *args, **kwargs)
-        if name.__class__ is not str:
-            raise TypeError(f"File names must be str, not {type(name).__name__}")
-        return getattr(self, method)(name, *args, **kwargs)
+    def _check_local_write(self, operation: str, name: str, *, follow_last: bool = True) -> None:
+        """Refuse a write whose real target, through a symlink in a local
+        write layer, is outside it or inside another layer (see local_writes)."""
+        guard = self._self_local_guard
+        refusal = None if guard is None else guard.refusal(name, follow_last=follow_last)
+        if refusal is None:
+            return
+        into_another_layer, reason = refusal
+        if into_another_layer:
+            raise ReadOnlyError(operation, name, self, reason)
+        raise SuspiciousFileOperation(f"{operation}({name!r}) refused: {reason}")
+
+    # -- unusual names -------------------------------------------------------
+
+    def _unusual(self, method: str, unusual: UnusualName, *args: Any, writes: bool = False,
+                 **kwargs: Any) -> Any:  # fmt: skip
+        """A method that takes a file name was given an absolute path or the root."""
+        if isinstance(unusual, AbsoluteName):
+            return self._absolute(method, unusual.name, args, kwargs, writes=writes)
+        raise SuspiciousFileOperation(f"Could not derive file name from {unusual.name!r}")
+
+    def _absolute(
+        self, method: str, path: str, args: tuple[Any, ...], kwargs: dict[str, Any], *,
+        writes: bool,
+    ) -> Any:  # fmt: skip
+        """An absolute path inside a local layer's ``location`` goes to that layer,
+        as ``FileSystemStorage`` accepts it (``collectstatic`` asks
+        ``exists(storage.location)``), a write only to the write layer; any
+        other absolute path is refused, since S3 would make it relative."""
+        owner = self._local_layer_owning(path, writes=writes)
+        if owner is None:
+            raise SuspiciousFileOperation(f"Detected path traversal attempt in {path!r}")
+        if writes:
+            relative = os.path.relpath(os.path.normpath(path), owner.location)
+            self._check_local_write(method, relative, follow_last=method != "delete")
+        return getattr(owner, method)(path, *args, **kwargs)
 
     def _local_layer_owning(self, path: str, *, writes: bool) -> Any | None:
         if has_control_characters(path):
@@ -609,10 +685,9 @@ class Fallback(StorageWrapper):
         path = os.path.normpath(path)
         candidates = [self._self_write_layer] if writes else self._self_layers
         for layer in candidates:
-            location = getattr(layer, "location", None)
-            if not (isinstance(location, str) and os.path.isabs(location)):
+            if not is_local(layer):
                 continue  # e.g. S3: its "location" is a key prefix
-            root = os.path.normpath(location)
+            root = os.path.normpath(layer.location)
             if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
                 return layer
         return None
@@ -628,42 +703,22 @@ class Fallback(StorageWrapper):
             layer_path("")
         return self.__wrapped__.path("")
 
-    def _writer(self, operation: str, name: object) -> Any:
-        if self._self_write_layer is None:
-            raise ReadOnlyError(operation, name, self, f"{self!r} has no writable layer")
-        return self._self_write_layer
+    def _missing_path(self, name: str) -> str:
+        """Where a new file ``name`` would be: the write layer's path."""
+        if self.__wrapped__ is self._self_write_layer:
+            self._refuse_path_through_link(name)
+        return self.__wrapped__.path(name)
 
-    def _first_answer(self, method: str, name: str, args: tuple[Any, ...] = ()) -> Any:
-        """Ask each layer in order; return the answer of the first that has ``name``."""
-        validate_str(name)
-        if self._self_tombstones is not None and name in self._self_tombstones:
-            raise FileNotFoundError(errno.ENOENT, "Deleted (hidden by a tombstone)", name)
-        missing: list[Any] = []
-        unsupported: list[Any] = []
-        cause: BaseException | None = None
-        # A layer's miss is routine while the next one is tried: say so to the
-        # wrappers that care (Logging), only if there are any (it has a cost).
-        token = probing.set(True) if self._self_reports_probes else None
-        try:
-            for layer in self._self_readers:
-                layer_method = getattr(layer, method, None)
-                if layer_method is None:
-                    unsupported.append(layer)
-                    continue
-                try:
-                    return layer_method(name, *args)
-                except NotImplementedError as exc:
-                    unsupported.append(layer)
-                    cause = exc
-                except not_found_types() as exc:
-                    if not is_not_found(exc):
-                        raise
-                    missing.append(layer)
-                    cause = exc
-        finally:
-            if token is not None:
-                probing.reset(token)
-        raise self._not_answered(method, name, missing, unsupported) from cause
+    def _refuse_path_through_link(self, name: str) -> None:
+        # Callers write through paths (collectstatic --link): like ReadOnly,
+        # give none that a write through the stack would be refused.
+        guard = self._self_local_guard
+        refusal = None if guard is None else guard.refusal(name)
+        if refusal is not None:
+            raise NotImplementedError(
+                f"{self!r} gives no local path for {name!r}: {refusal[1]}. "
+                "Read the file with open()."
+            )
 
     def _not_answered(
         self, method: str, name: str, missing: list[Any], unsupported: list[Any]
@@ -720,18 +775,9 @@ class _TombstoneGate:
         return False
 
 
-class _NameChooser:
-    """``self`` for Django's ``Storage.get_available_name``: "exists" means
-    "not free for a new file" in the stack."""
-
-    __slots__ = ("get_alternative_name", "is_name_available")
-
-    def __init__(self, stack: Fallback) -> None:
-        self.is_name_available = stack.is_name_available  # Django 5.1 and later
-        self.get_alternative_name = stack.get_alternative_name
-
-    def exists(self, name: str) -> bool:  # before Django 5.1
-        return not self.is_name_available(name)
+def _is_directory(layer: Any, name: str) -> bool:
+    # ``name`` is validated and relative: a plain join is safe, and cheap.
+    return os.path.isdir(os.path.join(layer.location, name))
 
 
 def _wants_probes(storage: Any) -> bool:

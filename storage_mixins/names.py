@@ -13,6 +13,16 @@ its layer order, so names are checked once, up front, with Django's own rule
 * names no backend can hold: over 1024 bytes in UTF-8 (S3's limit on keys), or
   with a part over 255 bytes (the filesystems' limit);
 * the directory storage_mixins reserves for its tombstones.
+
+A stack turns each name it is given into one spelling before it asks any layer
+(:func:`file_name`, :func:`directory_name`, :func:`url_name`): a plain ``str``
+(``SafeString``, ``StrEnum`` members and path objects are accepted, as the raw
+storages accept them), validated, with ``a//b``, ``./a`` and ``a/./b`` written
+``a/b``, which is the file every backend reads for them. So a name spelled two
+ways is one file to tombstones and caches too. Names that need routing of
+their own, absolute paths and the root directory, raise :class:`UnusualName`
+instead. The answers are memoised: pages ask about the same names again and
+again, and this is the first thing every call does.
 """
 
 from __future__ import annotations
@@ -20,15 +30,28 @@ from __future__ import annotations
 import functools
 import os
 import pathlib
+import posixpath
 import re
 import unicodedata
+from typing import Any
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.utils import validate_file_name
 
 from .tombstones import RESERVED_DIRECTORY
 
-__all__ = ["has_control_characters", "validate_directory", "validate_name", "validate_str"]
+__all__ = [
+    "AbsoluteName",
+    "RootName",
+    "UnusualName",
+    "directory_name",
+    "file_name",
+    "has_control_characters",
+    "url_name",
+    "validate_directory",
+    "validate_name",
+    "validate_str",
+]
 
 # C0 controls (NUL included), DEL and C1 controls.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -36,6 +59,99 @@ _DRIVE = re.compile(r"[A-Za-z]:")
 _PLAIN = re.compile(r"[A-Za-z0-9_.\-/]{1,255}")
 MAX_NAME_BYTES = 1024  # S3's limit on a key
 MAX_PART_BYTES = 255  # NAME_MAX of the common filesystems
+
+
+class UnusualName(Exception):
+    """Raised by the name functions below for a name that the stack routes
+    specially; ``name`` is its plain ``str`` spelling."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class AbsoluteName(UnusualName):
+    """An absolute path: only a local layer whose ``location`` holds it may
+    take it (``collectstatic`` asks ``exists(storage.location)``)."""
+
+
+class RootName(UnusualName):
+    """The root directory: ``""`` (and ``None`` for ``url()``). A file method
+    given ``"."`` raises ``SuspiciousFileOperation``, as Django does."""
+
+
+@functools.lru_cache(maxsize=8192)
+def file_name(name: Any) -> str:
+    """The one spelling of the file ``name`` that a stack uses: a plain,
+    validated, relative ``str``.
+
+    Raises ``TypeError`` for a name that is not a ``str`` or a path,
+    ``SuspiciousFileOperation`` for an unsafe one, and :class:`AbsoluteName`
+    or :class:`RootName` for those two.
+    """
+    if name.__class__ is not str:
+        name = _plain_str(name, "File")
+    if name == "":
+        raise RootName(name)
+    if name[0] == "/":
+        raise AbsoluteName(name)
+    if not _obviously_safe(name):
+        _validate(name)
+    return _one_spelling(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def directory_name(path: Any) -> str:
+    """:func:`file_name` for a directory: ``""`` (also for ``"."``) is the root,
+    and a trailing slash is allowed and dropped."""
+    if path.__class__ is not str:
+        path = _plain_str(path, "Directory")
+    if path[:1] == "/":
+        raise AbsoluteName(path)
+    stripped = path.rstrip("/")
+    if stripped in ("", "."):
+        if path not in ("", ".") and stripped == "":
+            raise SuspiciousFileOperation(f"Detected path traversal attempt in {path!r}")
+        return ""
+    _validate(stripped)
+    return _one_spelling(stripped)
+
+
+@functools.lru_cache(maxsize=4096)
+def url_name(name: Any) -> str:
+    """:func:`file_name` for ``url()``, which also names directories: ``None``
+    and ``""`` are the root (:class:`RootName`), and ``"path/"`` keeps its
+    trailing slash (Django gives the directory's URL, as ``{% static "path/" %}``
+    relies on)."""
+    if name is None:
+        raise RootName("")
+    if name.__class__ is not str:
+        name = _plain_str(name, "File")
+    if name[-1:] == "/" and name[:1] != "/":
+        directory = directory_name(name)
+        if not directory:
+            raise RootName("")
+        return f"{directory}/"
+    return file_name(name)
+
+
+def _plain_str(name: Any, kind: str) -> str:
+    if isinstance(name, str):
+        return str.__str__(name)  # SafeString, StrEnum…: the text itself, a plain str
+    if isinstance(name, os.PathLike):
+        text = os.fspath(name)
+        if isinstance(text, str):
+            return text
+        name = text
+    raise TypeError(f"{kind} names must be str, not {type(name).__name__}")
+
+
+def _one_spelling(name: str) -> str:
+    # What every backend reads for the name: FileSystemStorage and
+    # InMemoryStorage (pathlib) see one file, and S3Storage's clean_name one key.
+    if "//" in name or "/./" in name or name[:2] == "./" or name[-2:] == "/.":
+        return posixpath.normpath(name)
+    return name
 
 
 def validate_name(name: str | os.PathLike[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from typing import Any
 
 import django
@@ -393,25 +394,69 @@ class OverwriteStorage(FileSystemStorage):
         return name
 
 
-def test_overwriting_write_layer_still_gets_a_free_name(tmp_path: Any, lower: Any) -> None:
+def _overwriting(location: Any) -> FileSystemStorage:
     if django.VERSION >= (5, 1):
-        overwriting = FileSystemStorage(location=tmp_path / "o", allow_overwrite=True)
-    else:  # allow_overwrite is new in Django 5.1
-        overwriting = OverwriteStorage(location=tmp_path / "o")
+        return FileSystemStorage(location=location, allow_overwrite=True)
+    return OverwriteStorage(location=location)  # allow_overwrite is new in Django 5.1
+
+
+def test_overwriting_write_layer_overwrites_its_own_files(tmp_path: Any, lower: Any) -> None:
+    # Avatars saved under a fixed name replace each other, as without a stack.
+    overwriting = _overwriting(tmp_path / "o")
+    lower.put("photo.jpg", b"production")
+    stack = Fallback(overwriting, ReadOnly(lower))
+    assert stack.save("avatar.jpg", ContentFile(b"1")) == "avatar.jpg"
+    assert stack.save("avatar.jpg", ContentFile(b"2")) == "avatar.jpg"
+    assert read(overwriting, "avatar.jpg") == b"2"
+    assert overwriting.listdir("") == ([], ["avatar.jpg"])
+
+
+def test_overwriting_write_layer_never_hides_another_layer(tmp_path: Any, lower: Any) -> None:
+    overwriting = _overwriting(tmp_path / "o")
     lower.put("photo.jpg", b"production")
     stack = Fallback(overwriting, ReadOnly(lower))
     saved = stack.save("photo.jpg", ContentFile(b"dev"))
     assert saved != "photo.jpg" and saved.startswith("photo_")
+    assert read(stack, "photo.jpg") == b"production"
 
 
-def test_overwriting_s3_write_layer_still_gets_a_free_name(s3: Any, lower: Any) -> None:
+def test_overwriting_s3_write_layer(s3: Any, lower: Any) -> None:
     dev = s3.storage("dev-media", file_overwrite=True)
     lower.put("photo.jpg", b"production")
     stack = Fallback(dev, ReadOnly(lower))
     first = stack.save("doc.txt", ContentFile(b"1"))
     second = stack.save("doc.txt", ContentFile(b"2"))
-    assert first == "doc.txt" and second != first
+    assert first == second == "doc.txt"
+    assert read(stack, "doc.txt") == b"2"
     assert stack.save("photo.jpg", ContentFile(b"dev")) != "photo.jpg"
+
+
+class NumberedStorage(FileSystemStorage):
+    """A storage whose own naming numbers duplicates: name-1.txt, name-2.txt…"""
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        root, ext = os.path.splitext(name)
+        candidate, number = name, 0
+        while self.exists(candidate):
+            number += 1
+            candidate = f"{root}-{number}{ext}"
+        return candidate
+
+
+def test_the_write_layer_s_own_naming_is_honoured(tmp_path: Any, lower: Any) -> None:
+    numbered = NumberedStorage(location=tmp_path / "n")
+    assert Fallback(numbered).save("a.txt", ContentFile(b"1")) == "a.txt"
+    assert Fallback(numbered).save("a.txt", ContentFile(b"2")) == "a-1.txt"
+    stack = Fallback(numbered, ReadOnly(lower))
+    assert stack.save("a.txt", ContentFile(b"3")) == "a-2.txt"
+    lower.put("b.txt", b"production")
+    lower.put("c-1.txt", b"production")
+    numbered.save("c.txt", ContentFile(b"local"))
+    # A name another layer serves: free everywhere, by the stack's algorithm.
+    assert stack.save("b.txt", ContentFile(b"dev")).startswith("b_")
+    # The write layer's choice, c-1.txt, is production's: the stack picks again.
+    assert stack.save("c.txt", ContentFile(b"dev")).startswith("c_")
+    assert read(lower, "b.txt") == read(lower, "c-1.txt") == b"production"
 
 
 def test_delete_removes_from_the_write_layer_only(upper: Any, lower: Any) -> None:

@@ -82,6 +82,8 @@ EXPECTED_ERRORS_NO_ROOM = {
 DIRECTORY_NAMES = {
     METHODS["exists"]: {""},
     METHODS["path"]: {""},
+    METHODS["url"]: {"", "./", "a/"},
+    METHODS["delete"]: {""},  # ValueError, as Django's: see test_root
     METHODS["listdir"]: {"", ".", "./", "a/"},
 }
 
@@ -236,9 +238,17 @@ def test_root(stack: Any, tmp_path: Any) -> None:
     assert stack.exists("") is stack.test_local.exists("")
     with pytest.raises(NotImplementedError, match="gives no local paths"):
         stack.path("")
+    # The root and directories have URLs, as Django gives them ({% static "dir/" %}).
+    # They are the write layer's, whose base_url the stack shows.
+    assert stack.url("") == stack.url(None) == stack.url("./") == stack.base_url == "/media/"
+    assert stack.url("a/") == stack.url("a//") == "/media/a/"
+    for name in ("", None):
+        with pytest.raises(ValueError, match="The name must be given to delete"):
+            stack.delete(name)
     assert stack.test_s3.server.requests() == []
     local = Fallback(stack.test_local, FileSystemStorage(location=tmp_path / "other"))
     assert local.path("") == stack.test_local.location
+    assert local.url("") == "/media/"
 
 
 def test_absolute_paths_inside_a_local_layer_address_that_layer(stack: Any) -> None:

@@ -1,0 +1,175 @@
+"""What a Fallback accepts as a name, and what it answers for files, directories
+and names that only look different: as the raw storages do."""
+
+from __future__ import annotations
+
+import enum
+import errno
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+from django.contrib.staticfiles.storage import StaticFilesStorage
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, InMemoryStorage
+from django.template import Context, Template
+from django.utils.safestring import SafeString, mark_safe
+
+from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly
+from tests.conformance import read
+
+
+class Photo(enum.StrEnum):
+    CAT = "photos/cat.jpg"
+
+
+NAME_TYPES = {
+    "str": "photos/cat.jpg",
+    "SafeString": mark_safe("photos/cat.jpg"),
+    "StrEnum": Photo.CAT,
+    "str subclass": type("Name", (str,), {})("photos/cat.jpg"),
+    "PurePosixPath": PurePosixPath("photos/cat.jpg"),
+}
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Fallback:
+    local = FileSystemStorage(location=tmp_path / "local", base_url="/media/")
+    production = InMemoryStorage(base_url="https://production.example/")
+    production.save("photos/cat.jpg", ContentFile(b"production cat"))
+    return Fallback(local, ReadOnly(production))
+
+
+@pytest.mark.parametrize("name", NAME_TYPES.values(), ids=NAME_TYPES.keys())
+def test_every_method_takes_str_subclasses_and_paths(stack: Any, name: Any) -> None:
+    assert stack.exists(name)
+    assert read(stack, name) == b"production cat"
+    assert stack.size(name) == 14
+    assert stack.url(name) == "https://production.example/photos/cat.jpg"
+    assert stack.get_modified_time(name)
+    assert stack.which(name) is stack.layers[1]
+    assert stack.get_available_name(name) != "photos/cat.jpg"
+    saved = stack.save(name, ContentFile(b"dev"))
+    assert type(saved) is str and saved.startswith("photos/cat_")
+    with stack.open(name, "ab") as handle:  # copy-up, then append
+        handle.write(b"!")
+    assert read(stack.layers[0], "photos/cat.jpg") == b"production cat!"
+    assert stack.path(name) == stack.layers[0].path("photos/cat.jpg")
+    stack.delete(name)
+    assert stack.listdir(mark_safe("photos")) == stack.listdir("photos")
+
+
+@pytest.mark.parametrize(
+    "wrap", [Caching, Logging, lambda s: FallbackStorage([s])], ids=["Caching", "Logging", "FS"]
+)
+def test_wrappers_above_take_them_too(stack: Any, wrap: Any) -> None:
+    wrapped = wrap(stack)
+    for name in NAME_TYPES.values():
+        assert wrapped.exists(name)
+        assert wrapped.url(name).endswith("/photos/cat.jpg")
+
+
+def test_static_tag_through_a_fallback_staticfiles_storage(
+    tmp_path: Path, use_storages: Any, settings: Any
+) -> None:
+    # {% static %} and the admin's form Media give the storage SafeStrings.
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "app.css").write_text("body {}")
+    settings.STATIC_ROOT = str(tmp_path / "static")
+    settings.TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates"}]
+    use_storages({
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {
+            "BACKEND": "storage_mixins.Fallback",
+            "OPTIONS": {"layers": [StaticFilesStorage(location=tmp_path / "static")]},
+        },
+    })  # fmt: skip
+    html = Template('{% load static %}{% static "app.css" %} {% static "dir/" %}').render(Context())
+    assert html == "/static/app.css /static/dir/"
+    assert isinstance(mark_safe("x"), SafeString)
+
+
+def test_names_that_mean_the_same_file_are_one_name(stack: Any) -> None:
+    spellings = ["photos/cat.jpg", "photos//cat.jpg", "./photos/cat.jpg", "photos/./cat.jpg"]
+    for spelling in spellings:
+        assert stack.exists(spelling)
+        assert stack.url(spelling) == "https://production.example/photos/cat.jpg"
+    saved = stack.save("photos//new.jpg", ContentFile(b"dev"))
+    assert saved == "photos/new.jpg"
+
+
+def test_root_and_directory_urls(stack: Any) -> None:
+    assert stack.url("") == stack.url(None) == "/media/"
+    assert stack.url("photos/") == "/media/photos/"
+    with pytest.raises(ValueError, match="The name must be given to delete"):
+        stack.delete("")
+    with pytest.raises(ValueError, match="The name must be given to delete"):
+        stack.delete(None)
+
+
+def test_other_types_are_refused(stack: Any) -> None:
+    for name in (b"photos/cat.jpg", 3, None):
+        with pytest.raises(TypeError, match="must be str"):
+            stack.exists(name)
+
+
+# -- creating a file that exists ---------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["xb", "x", "xb+"])
+def test_exclusive_create_of_a_production_file_raises(stack: Any, mode: str) -> None:
+    with pytest.raises(FileExistsError) as caught:
+        stack.open("photos/cat.jpg", mode)
+    assert caught.value.errno == errno.EEXIST
+    assert not stack.layers[0].exists("photos/cat.jpg")  # nothing shadows production's
+    with stack.open("photos/new.jpg", mode) as handle:
+        handle.write(b"new" if "b" in mode else "new")
+    assert read(stack, "photos/new.jpg") == b"new"
+
+
+def test_exclusive_create_of_a_hidden_name_is_allowed(tmp_path: Path) -> None:
+    production = InMemoryStorage()
+    production.save("a.txt", ContentFile(b"production"))
+    local = FileSystemStorage(location=tmp_path / "local")
+    stack = Fallback(local, ReadOnly(production), on_delete="hide")
+    stack.delete("a.txt")
+    with stack.open("a.txt", "xb") as handle:
+        handle.write(b"dev")
+    assert read(stack, "a.txt") == b"dev"
+
+
+# -- a file in one layer, a directory of that name in another -----------------------
+
+
+@pytest.fixture
+def clash(tmp_path: Path) -> Fallback:
+    """Local has a directory ``a`` (from saving ``a/c``); production a file ``a``."""
+    local = FileSystemStorage(location=tmp_path / "local", base_url="/media/")
+    local.save("a/c", ContentFile(b"local c"))
+    production = FileSystemStorage(location=tmp_path / "production", base_url="/prod/")
+    production.save("a", ContentFile(b"production a"))
+    return Fallback(local, ReadOnly(production))
+
+
+def test_every_method_describes_the_file_not_the_directory(clash: Any) -> None:
+    production = clash.layers[1]
+    assert read(clash, "a") == b"production a"
+    assert clash.which("a") is production
+    assert clash.size("a") == len(b"production a")
+    assert clash.get_modified_time("a") == production.get_modified_time("a")
+    assert clash.url("a") == "/prod/a"
+    with pytest.raises(NotImplementedError):  # production is read-only: no paths
+        clash.path("a")
+    assert clash.exists("a") and clash.exists("a/c")
+    assert read(clash, "a/c") == b"local c"
+
+
+def test_a_directory_alone_is_no_file(tmp_path: Path) -> None:
+    local = FileSystemStorage(location=tmp_path / "local", base_url="/media/")
+    local.save("d/c", ContentFile(b"c"))
+    stack = Fallback(local, ReadOnly(InMemoryStorage(base_url="https://p/")))
+    assert stack.which("d") is None
+    with pytest.raises(FileNotFoundError):
+        stack.size("d")
+    assert stack.url("d") == "https://p/d"  # as for any missing file
+    assert stack.exists("d")  # as FileSystemStorage.exists() says of a directory
