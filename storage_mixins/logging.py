@@ -7,7 +7,9 @@ library's ``logging`` under that name too (absolute imports keep them apart).
 from __future__ import annotations
 
 import logging
+import sys
 import time
+import traceback
 from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
@@ -47,6 +49,11 @@ class Logging(StorageWrapper):
     query strings of URLs, which may carry signatures. When the logger is not
     enabled for ``level`` and ``slow`` is not set, a successful call costs a
     clock read and one ``isEnabledFor`` check.
+
+    Logging never changes a call's outcome: a size that cannot be told (a
+    stream from ``urlopen()`` or a pipe) is left out of the record, and a
+    record that cannot be made is reported on stderr, as ``logging`` reports
+    a failing handler, while the call returns or raises as it would have.
     """
 
     # Tells a Fallback above to mark its layer-by-layer search (see probing).
@@ -86,12 +93,10 @@ class Logging(StorageWrapper):
         return self._logged("_open", name, (mode,))
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        return self._logged(
-            "save", name, (content,), {"max_length": max_length}, size=_size_of(content)
-        )
+        return self._logged("save", name, (content,), {"max_length": max_length})
 
     def _save(self, name: str, content: Any) -> str:
-        return self._logged("_save", name, (content,), size=_size_of(content))
+        return self._logged("_save", name, (content,))
 
     def delete(self, name: str) -> None:
         return self._logged("delete", name)
@@ -131,7 +136,6 @@ class Logging(StorageWrapper):
         name: Any,
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
-        size: int | None = None,
     ) -> Any:
         start = time.perf_counter()
         try:
@@ -140,21 +144,28 @@ class Logging(StorageWrapper):
             else:
                 result = getattr(self.__wrapped__, method)(name, *args)
         except BaseException as exc:
-            self._log_failure(method, name, args, exc, time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            try:
+                self._log_failure(method, name, args, exc, seconds)
+            except Exception:  # noqa: BLE001 - see _record_failed
+                _record_failed()
             raise
         if self._self_slow is not None or self._self_logger.isEnabledFor(self._self_level):
-            self._log_result(method, name, args, result, size, time.perf_counter() - start)
+            try:
+                self._log_result(method, name, args, result, time.perf_counter() - start)
+            except Exception:  # noqa: BLE001 - see _record_failed
+                _record_failed()
         return result
 
     def _log_result(
-        self, method: str, name: Any, args: tuple[Any, ...], result: Any, size: int | None,
-        seconds: float,
-    ) -> None:  # fmt: skip
+        self, method: str, name: Any, args: tuple[Any, ...], result: Any, seconds: float
+    ) -> None:
         slow = self._self_slow is not None and seconds > self._self_slow
         level = logging.WARNING if slow else self._self_level
         if not self._self_logger.isEnabledFor(level):
             return
         outcome = "missing" if method == "exists" and result is False else "ok"
+        size = _size_of(args[0]) if method in ("save", "_save") else None
         answer = _describe_result(method, result, size)
         suffix = f" (slower than {self._self_slow:g} s)" if slow else ""
         self._emit(level, method, name, args, f"-> {answer}", seconds, outcome, suffix)
@@ -233,8 +244,26 @@ def _level_number(level: int | str) -> int:
     return levels[level.upper()]
 
 
+def _record_failed() -> None:
+    """Report a log record that could not be made, as ``logging`` reports a
+    handler that fails: on stderr, and never to the caller, whose call has
+    already happened and whose outcome a log must not change."""
+    if logging.raiseExceptions:
+        traceback.print_exc(file=sys.stderr)
+
+
 def _size_of(content: Any) -> int | None:
-    size = getattr(content, "size", None)
+    """The size of ``content`` for the log, or ``None`` when it cannot be told.
+
+    Asked only when a record is made, after the call. ``File.size`` seeks, and
+    a stream from ``urlopen()`` or a pipe raises ``UnsupportedOperation``
+    (an ``OSError``); a custom file may raise anything: the log then shows no
+    size, and the save is unaffected.
+    """
+    try:
+        size = content.size
+    except Exception:  # noqa: BLE001 - a log must never change a call's outcome
+        return None
     return size if isinstance(size, int) else None
 
 

@@ -228,3 +228,64 @@ def test_configured_in_storages(settings: Any, use_storages: Any, caplog: Any) -
     caplog.set_level(logging.INFO, logger=LOGGER)
     storages["logged"].exists("a.txt")
     assert caplog.records[0].levelno == logging.INFO
+
+
+class _Pipe:
+    """A stream whose size cannot be known, as from ``urlopen()`` or a pipe:
+    ``File.size`` raises ``UnsupportedOperation`` when it tries to seek."""
+
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self._stream = io.BytesIO(data)
+        self.name = "pipe"
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def tell(self) -> int:
+        import io
+
+        raise io.UnsupportedOperation("seek")
+
+    def seek(self, *args: Any) -> int:
+        import io
+
+        raise io.UnsupportedOperation("seek")
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["logger-enabled", "logger-disabled"])
+@pytest.mark.parametrize("method", ["save", "_save"])
+def test_a_content_whose_size_raises_is_saved_as_without_logging(
+    tmp_path: Path, caplog: Any, enabled: bool, method: str
+) -> None:
+    from django.core.files import File
+
+    caplog.set_level(logging.DEBUG if enabled else logging.CRITICAL, logger=LOGGER)
+    raw = FileSystemStorage(location=tmp_path / "raw")
+    logged = Logging(FileSystemStorage(location=tmp_path / "logged"), logger=LOGGER)
+    with pytest.raises(OSError):
+        File(_Pipe(b"abc")).size  # noqa: B018 - what the wrapper must survive
+    expected = getattr(raw, method)("piped.txt", File(_Pipe(b"streamed bytes")))
+    assert getattr(logged, method)("piped.txt", File(_Pipe(b"streamed bytes"))) == expected
+    assert read(logged, "piped.txt") == b"streamed bytes"
+    records = [r for r in caplog.records if r.name == LOGGER and r.storage_call == method]
+    if enabled:
+        [record] = records
+        assert record.outcome == "ok"
+        assert f"{method}('piped.txt') -> 'piped.txt' in" in record.getMessage()  # no size
+    else:
+        assert records == []
+
+
+def test_a_log_record_that_cannot_be_made_does_not_change_the_answer(
+    tmp_path: Path, log: Log, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Odd(FileSystemStorage):
+        def listdir(self, path: str) -> Any:
+            return "not a pair"  # an answer the record cannot describe
+
+    logged = Logging(Odd(location=tmp_path), logger=LOGGER)
+    assert logged.listdir("") == "not a pair"
+    # Reported as logging reports a failing handler: on stderr, not to the caller.
+    assert "ValueError" in capsys.readouterr().err
