@@ -9,6 +9,7 @@ read and served from there (see ``storage_mixins.contents_cache``).
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import os
@@ -17,6 +18,7 @@ import threading
 from typing import Any
 
 import wrapt
+from django.conf import settings
 from django.core.cache import caches
 from django.core.files import File
 
@@ -41,7 +43,9 @@ class Caching(StorageWrapper):
     seconds, by default ``timeout``), ``size``, ``get_accessed_time``,
     ``get_created_time``, ``get_modified_time``, ``listdir`` and ``url``.
     A signed URL is kept for at most half the time it has left; ``url()`` with
-    extra arguments is never cached. Entries are namespaced by the wrapped
+    extra arguments is never cached. Times are kept in UTC and returned as
+    the storage returns them under the current ``USE_TZ`` (aware, or naive
+    local time). Entries are namespaced by the wrapped
     storage's identity (its class, bucket, location…), or by ``key_prefix``.
 
     Every write through the wrapper (``save``, ``_save``, ``delete``, and
@@ -132,13 +136,13 @@ class Caching(StorageWrapper):
         return self._remembered("size", name, self.__wrapped__.size)
 
     def get_accessed_time(self, name: str) -> Any:
-        return self._remembered("get_accessed_time", name, self.__wrapped__.get_accessed_time)
+        return self._remembered_time("get_accessed_time", name, self.__wrapped__.get_accessed_time)
 
     def get_created_time(self, name: str) -> Any:
-        return self._remembered("get_created_time", name, self.__wrapped__.get_created_time)
+        return self._remembered_time("get_created_time", name, self.__wrapped__.get_created_time)
 
     def get_modified_time(self, name: str) -> Any:
-        return self._remembered("get_modified_time", name, self.__wrapped__.get_modified_time)
+        return self._remembered_time("get_modified_time", name, self.__wrapped__.get_modified_time)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         directories, files = self._remembered("listdir", path, self.__wrapped__.listdir)
@@ -207,6 +211,12 @@ class Caching(StorageWrapper):
             timeout = DEFAULT if timeout_for is None else timeout_for(value)
             self._self_metadata.add(fact, path, value, timeout)
         return value
+
+    def _remembered_time(self, fact: str, name: str, compute: Any) -> Any:
+        """A time fact, kept in UTC and given as Django's storages give it now:
+        aware if ``USE_TZ``, naive local time otherwise (the setting may have
+        changed since the answer was cached)."""
+        return _as_storages_give(self._remembered(fact, name, lambda n: _in_utc(compute(n))))
 
     def _computed(self, compute: Any, name: str) -> tuple[Any, bool]:
         """``compute(name)``, and whether every layer took part in the answer."""
@@ -371,6 +381,25 @@ def _already_canonical(path: str) -> bool:
         or path.endswith("/.")
         or ".." in path
     )
+
+
+def _in_utc(value: Any) -> Any:
+    """An aware UTC datetime for a storage's answer (naive means local time, as
+    storages answer with ``USE_TZ = False``); anything else as it is."""
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC)
+    return value
+
+
+def _as_storages_give(value: Any) -> Any:
+    """A cached time as Django's own storages would give it under the current
+    ``USE_TZ``: aware (UTC), or naive in the local time zone, which is
+    ``FileSystemStorage``'s ``datetime.fromtimestamp(...)``."""
+    if not isinstance(value, datetime.datetime):
+        return value
+    if settings.USE_TZ:
+        return value if value.tzinfo is not None else value.astimezone(datetime.UTC)
+    return value.astimezone().replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 def _file_size(path: str) -> int:

@@ -484,3 +484,37 @@ def test_writes_through_a_read_only_cached_storage_are_refused(recording: Any) -
     with pytest.raises(ReadOnlyError):
         cached.save("x.txt", ContentFile(b"x"))
     assert cached.refuses_writes
+
+
+# -- time zones ----------------------------------------------------------------
+
+TIME_FACTS = ["get_modified_time", "get_accessed_time", "get_created_time"]
+
+
+@pytest.mark.parametrize("fact", TIME_FACTS)
+@pytest.mark.parametrize("first", [True, False], ids=["aware-first", "naive-first"])
+def test_cached_times_follow_use_tz(
+    tmp_path: Path, settings: Any, cache_alias: str, fact: str, first: bool
+) -> None:
+    raw = FileSystemStorage(location=tmp_path)
+    raw.save("a.txt", ContentFile(b"a"))
+    cached = Caching(raw, cache=cache_alias)
+    for use_tz in (first, not first, first):
+        settings.USE_TZ = use_tz
+        for _ in range(2):  # computed, then cached
+            answer, expected = getattr(cached, fact)("a.txt"), getattr(raw, fact)("a.txt")
+            assert answer == expected
+            assert (answer.tzinfo is None) == (expected.tzinfo is None) == (not use_tz)
+            assert answer.utcoffset() == expected.utcoffset()
+
+
+def test_cached_times_follow_use_tz_over_s3(s3: Any, settings: Any) -> None:
+    s3.put("a.txt", b"a")
+    raw = s3.storage()
+    cached = Caching(raw)
+    for use_tz in (True, False, True):
+        settings.USE_TZ = use_tz
+        for _ in range(2):
+            answer, expected = cached.get_modified_time("a.txt"), raw.get_modified_time("a.txt")
+            assert answer == expected
+            assert (answer.tzinfo is None) == (not use_tz)
