@@ -50,8 +50,9 @@ class Caching(StorageWrapper):
 
     Every write through the wrapper (``save``, ``_save``, ``delete``, and
     write-mode ``open`` when it opens and when it closes) invalidates what is
-    cached about that name and the listings of the directories above it
-    before it returns, in every process that shares the cache; those facts
+    cached about that name, and the existence, listings, sizes and times of
+    the directories above it, before it returns, and also when it raises (it
+    may have written part of a file), in every process that shares the cache; those facts
     then stay uncached for ``FENCE_SECONDS`` (see
     ``storage_mixins.metadata_cache``). Writes that bypass the wrapper are
     seen when their entries expire, or after :meth:`invalidate`.
@@ -184,12 +185,21 @@ class Caching(StorageWrapper):
     # -- writes ----------------------------------------------------------------
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        saved = self.__wrapped__.save(name, content, max_length=max_length)
+        try:
+            saved = self.__wrapped__.save(name, content, max_length=max_length)
+        except BaseException:
+            # Part of the file may be written (ENOSPC, a broken connection).
+            self._invalidate_after_failure(name if name is not None else getattr(content, "name", None))
+            raise
         self._invalidate(saved)
         return saved
 
     def _save(self, name: str, content: Any) -> str:
-        saved = self.__wrapped__._save(name, content)
+        try:
+            saved = self.__wrapped__._save(name, content)
+        except BaseException:
+            self._invalidate_after_failure(name)
+            raise
         self._invalidate(saved)
         return saved
 
@@ -249,10 +259,24 @@ class Caching(StorageWrapper):
         if self._self_contents is not None:
             self._self_contents.discard(path)
 
+    def _invalidate_after_failure(self, name: Any) -> None:
+        """Invalidate ``name`` after a write that raised, which may have changed
+        it (and the listings above it) anyway. A save that raised may have
+        written under another name that the storage chose (``a_x7Gq2.txt``),
+        which it did not return: the listings above it are invalidated, and so
+        is the name asked for."""
+        if isinstance(name, str) and name:
+            self._invalidate(name)
+
     def _opened(self, name: str, mode: str, opener: Any) -> Any:
         if is_write_mode(mode):
             self._invalidate(name)
-            return _InvalidatingFile(opener(name, mode), self, name)
+            try:
+                file = opener(name, mode)
+            except BaseException:
+                self._invalidate(name)  # it may have created or truncated the file
+                raise
+            return _InvalidatingFile(file, self, name)
         copy = None if self._self_contents is None else self._local_copy(name)
         if copy is None:
             return opener(name, mode)

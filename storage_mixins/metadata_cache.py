@@ -53,8 +53,12 @@ _CODES = {
 # Facts a write changes: everything about the file itself…
 _FACTS_OF_A_FILE = ("exists", "size", "get_accessed_time", "get_created_time",
                     "get_modified_time", "url", "contents")  # fmt: skip
-# …and, for each directory above it, what it lists.
-_FACTS_OF_A_PARENT = ("listdir",)
+# …and, for each directory above it, everything a new or removed entry can
+# change: whether it exists (a save creates the directories of its name), what
+# it lists, and its own size and times (FileSystemStorage answers them for a
+# directory). Not its url, which names it whatever it holds.
+_FACTS_OF_A_PARENT = ("exists", "listdir", "size", "get_accessed_time", "get_created_time",
+                      "get_modified_time")  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8192)
@@ -113,7 +117,8 @@ class MetadataCache:
         self._call("add", _key(self.namespace, fact, path), (value,), timeout)
 
     def invalidate(self, name: str) -> None:
-        """Fence every fact about ``name`` and the listings of the directories above it."""
+        """Fence every fact about ``name``, and what a write to it changes about the
+        directories above it (their existence, listing, size and times)."""
         fences = dict.fromkeys(self._keys_changed_by_writing(name), _FENCE)
         self._call("set_many", fences, FENCE_SECONDS)
 

@@ -518,3 +518,89 @@ def test_cached_times_follow_use_tz_over_s3(s3: Any, settings: Any) -> None:
             answer, expected = cached.get_modified_time("a.txt"), raw.get_modified_time("a.txt")
             assert answer == expected
             assert (answer.tzinfo is None) == (not use_tz)
+
+
+# -- writes that fail part-way, and the directories a write creates -------------------
+
+
+class _DiskFull(FileSystemStorage):
+    """Writes part of each file, then fails as a full disk does."""
+
+    def _save(self, name: str, content: Any) -> str:
+        import errno
+
+        with open(self.path(name), "wb") as handle:
+            handle.write(b"par")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        import errno
+
+        if "w" in mode:
+            with open(self.path(name), "wb") as handle:
+                handle.write(b"par")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super()._open(name, mode)
+
+    def delete(self, name: str) -> None:
+        super().delete(name)
+        raise OSError("the delete happened, then the connection broke")
+
+
+FAILING_WRITES = {
+    "save": lambda s, name: s.save(name, ContentFile(b"partial")),
+    "_save": lambda s, name: s._save(name, ContentFile(b"partial")),
+    "open-wb": lambda s, name: s.open(name, "wb"),
+}
+
+
+@pytest.mark.parametrize("write", FAILING_WRITES.values(), ids=FAILING_WRITES.keys())
+def test_a_write_that_raises_part_way_still_invalidates(
+    tmp_path: Path, cache_alias: str, write: Any
+) -> None:
+    raw = _DiskFull(location=tmp_path)
+    (tmp_path / "photos").mkdir()
+    cached = Caching(raw, cache=cache_alias)
+    assert not cached.exists("photos/a.jpg")
+    assert cached.listdir("photos") == ([], [])
+    with pytest.raises(OSError, match="No space left"):
+        write(cached, "photos/a.jpg")
+    assert raw.exists("photos/a.jpg")  # what the failed write left
+    assert cached.exists("photos/a.jpg")
+    assert cached.size("photos/a.jpg") == 3
+    assert cached.listdir("photos") == ([], ["a.jpg"])
+
+
+def test_a_delete_that_raises_after_deleting_still_invalidates(
+    tmp_path: Path, cache_alias: str
+) -> None:
+    raw = _DiskFull(location=tmp_path)
+    FileSystemStorage(location=tmp_path).save("a.jpg", ContentFile(b"a"))
+    cached = Caching(raw, cache=cache_alias)
+    assert cached.exists("a.jpg")
+    with pytest.raises(OSError, match="connection broke"):
+        cached.delete("a.jpg")
+    assert not cached.exists("a.jpg")
+
+
+def test_a_new_directory_is_seen_at_once(tmp_path: Path, cache_alias: str) -> None:
+    import os
+
+    raw = FileSystemStorage(location=tmp_path)
+    raw.save("path/seed.txt", ContentFile(b"seed"))
+    os.utime(tmp_path / "path", (0, 0))
+    cached = Caching(raw, cache=cache_alias)
+    before = {
+        "exists": (cached.exists("path/to"), cached.exists("path/to/deeper")),
+        "listdir": cached.listdir("path"),
+        "modified": cached.get_modified_time("path"),
+    }
+    assert before["exists"] == (False, False)
+    cached.save("path/to/deeper/f.txt", ContentFile(b"f"))
+    assert cached.exists("path/to") and cached.exists("path/to/deeper")
+    assert cached.exists("path/to") == raw.exists("path/to")
+    assert cached.listdir("path") == raw.listdir("path") == (["to"], ["seed.txt"])
+    assert cached.get_modified_time("path") == raw.get_modified_time("path")
+    assert cached.get_modified_time("path") != before["modified"]
+    cached.delete("path/to/deeper/f.txt")
+    assert cached.listdir("path/to/deeper") == ([], [])
