@@ -189,7 +189,9 @@ class Caching(StorageWrapper):
             saved = self.__wrapped__.save(name, content, max_length=max_length)
         except BaseException:
             # Part of the file may be written (ENOSPC, a broken connection).
-            self._invalidate_after_failure(name if name is not None else getattr(content, "name", None))
+            self._invalidate_after_failure(
+                name if name is not None else getattr(content, "name", None)
+            )
             raise
         self._invalidate(saved)
         return saved

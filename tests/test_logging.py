@@ -264,7 +264,7 @@ def test_a_content_whose_size_raises_is_saved_as_without_logging(
     caplog.set_level(logging.DEBUG if enabled else logging.CRITICAL, logger=LOGGER)
     raw = FileSystemStorage(location=tmp_path / "raw")
     logged = Logging(FileSystemStorage(location=tmp_path / "logged"), logger=LOGGER)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="seek"):
         File(_Pipe(b"abc")).size  # noqa: B018 - what the wrapper must survive
     expected = getattr(raw, method)("piped.txt", File(_Pipe(b"streamed bytes")))
     assert getattr(logged, method)("piped.txt", File(_Pipe(b"streamed bytes"))) == expected
