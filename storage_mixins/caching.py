@@ -85,19 +85,19 @@ class Caching(StorageWrapper):
     ) -> None:
         super().__init__(storage)
         caches[cache]
-        namespace = (
-            key_prefix
-            or hashlib.blake2b(
-                storage_identity(self.__wrapped__).encode(), digest_size=8
-            ).hexdigest()
-        )
-        self._self_metadata = MetadataCache(_CacheAlias(cache), namespace, timeout)
+        # The namespace is worked out at the first call, not here: it reads
+        # attributes (FileSystemStorage.location, from MEDIA_ROOT) that Django
+        # itself evaluates lazily, and a wrapper may be built at import time.
+        namespace = key_prefix or functools.partial(_namespace_of, self.__wrapped__)
+        self._self_metadata = metadata = MetadataCache(_CacheAlias(cache), namespace, timeout)
         self._self_timeout = timeout
         self._self_missing_timeout = timeout if missing_timeout is None else missing_timeout
         self._self_contents = (
             None
             if contents is None
-            else ContentsCache(resolve_storage(contents, owner="Caching"), namespace)
+            else ContentsCache(
+                resolve_storage(contents, owner="Caching"), lambda: metadata.namespace
+            )
         )
         self._self_max_content_size = max_content_size
         # A stack that skips layers that are down answers without them then:
@@ -124,17 +124,21 @@ class Caching(StorageWrapper):
     # -- cached metadata -----------------------------------------------------
 
     def exists(self, name: str) -> bool:
-        path = _canonical(name)
-        hit, found = self._self_metadata.get("exists", path)  # inlined: the hottest path
+        path = _canonical(name)  # inlined _remembered: the hottest path
+        if path is None:
+            return self.__wrapped__.exists(name)
+        metadata = self._self_metadata
+        hit, found = metadata.get("exists", path)
         if hit:
             return found
+        reservation = metadata.reserve("exists", path, found)
         found, complete = self._computed(self.__wrapped__.exists, name)
         if complete:
-            self._self_metadata.add("exists", path, found, self._exists_timeout(found))
+            metadata.add(reservation, found, self._exists_timeout(found))
         return found
 
     def size(self, name: str) -> int:
-        return self._remembered("size", name, self.__wrapped__.size)
+        return self._remembered("size", name, _canonical(name), self.__wrapped__.size)
 
     def get_accessed_time(self, name: str) -> Any:
         return self._remembered_time("get_accessed_time", name, self.__wrapped__.get_accessed_time)
@@ -146,13 +150,28 @@ class Caching(StorageWrapper):
         return self._remembered_time("get_modified_time", name, self.__wrapped__.get_modified_time)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        directories, files = self._remembered("listdir", path, self.__wrapped__.listdir)
+        directories, files = self._remembered(
+            "listdir", path, _canonical_directory(path), self.__wrapped__.listdir
+        )
         return list(directories), list(files)
 
     def url(self, name: str, *args: Any, **kwargs: Any) -> str:
         if args or kwargs:  # a URL made to measure is not shared
             return self.__wrapped__.url(name, *args, **kwargs)
-        return self._remembered("url", name, self.__wrapped__.url, self._url_timeout)
+        # Kept with the base URL it was made with, which is not part of the
+        # namespace: reading it forces a lazy base_url (reverse_lazy), which
+        # Django does only in url(). Storages of one location but different
+        # base URLs then share every fact but this one.
+        base_url = _base_url_of(self.__wrapped__)
+        made_with, url = self._remembered(
+            "url", name, _canonical(name), self._url_made_with, self._url_timeout
+        )
+        if made_with != base_url:
+            return self.__wrapped__.url(name)
+        return url
+
+    def _url_made_with(self, name: str) -> tuple[str | None, str]:
+        return _base_url_of(self.__wrapped__), self.__wrapped__.url(name)
 
     # -- contents ------------------------------------------------------------
 
@@ -165,8 +184,9 @@ class Caching(StorageWrapper):
         return self._opened(name, mode, self.__wrapped__._open)
 
     def path(self, name: str) -> str:
-        if self._self_contents is not None:
-            known = self._fresh_copy(_canonical(name))
+        canonical = _canonical(name)
+        if self._self_contents is not None and canonical is not None:
+            known, _seen = self._fresh_copy(canonical)
             if isinstance(known, str):
                 return known  # a local copy, without asking the storage
         try:
@@ -213,22 +233,30 @@ class Caching(StorageWrapper):
 
     # -- internals ---------------------------------------------------------------
 
-    def _remembered(self, fact: str, name: str, compute: Any, timeout_for: Any = None) -> Any:
-        path = _canonical(name)
-        hit, value = self._self_metadata.get(fact, path)
+    def _remembered(
+        self, fact: str, name: str, path: str | None, compute: Any, timeout_for: Any = None
+    ) -> Any:
+        """``compute(name)``, cached as ``fact`` of ``path`` (``None``: not cached)."""
+        if path is None:
+            return compute(name)
+        metadata = self._self_metadata
+        hit, value = metadata.get(fact, path)
         if hit:
             return value
+        reservation = metadata.reserve(fact, path, value)
         value, complete = self._computed(compute, name)
         if complete:
             timeout = DEFAULT if timeout_for is None else timeout_for(value)
-            self._self_metadata.add(fact, path, value, timeout)
+            metadata.add(reservation, value, timeout)
         return value
 
     def _remembered_time(self, fact: str, name: str, compute: Any) -> Any:
         """A time fact, kept in UTC and given as Django's storages give it now:
         aware if ``USE_TZ``, naive local time otherwise (the setting may have
         changed since the answer was cached)."""
-        return _as_storages_give(self._remembered(fact, name, lambda n: _in_utc(compute(n))))
+        return _as_storages_give(
+            self._remembered(fact, name, _canonical(name), lambda n: _in_utc(compute(n)))
+        )
 
     def _computed(self, compute: Any, name: str) -> tuple[Any, bool]:
         """``compute(name)``, and whether every layer took part in the answer."""
@@ -241,8 +269,8 @@ class Caching(StorageWrapper):
     def _exists_timeout(self, found: bool) -> float | None:
         return self._self_timeout if found else self._self_missing_timeout
 
-    def _url_timeout(self, url: str) -> float | None:
-        left = seconds_left(url)
+    def _url_timeout(self, entry: tuple[str | None, str]) -> float | None:
+        left = seconds_left(entry[1])
         if left is None:
             return self._self_timeout
         lifetime = left / 2
@@ -256,10 +284,33 @@ class Caching(StorageWrapper):
         self._invalidate(name)
 
     def _invalidate(self, name: str) -> None:
+        for path in self._paths_written(name):
+            self._self_metadata.invalidate(path)
+            if self._self_contents is not None:
+                self._self_contents.discard(path)
+
+    def _paths_written(self, name: str) -> list[str]:
+        """The cached paths that a write to ``name`` may change.
+
+        Names that are not cached (absolute, or with a trailing slash: see
+        :func:`_canonical`) still name a file that is: the name without its
+        slashes (what S3 writes), and for a storage on local disk the name
+        relative to its location (``FileSystemStorage.delete("/srv/media/a")``
+        deletes ``a``). Invalidating both is safe whichever the storage meant.
+        """
         path = _canonical(name)
-        self._self_metadata.invalidate(path)
-        if self._self_contents is not None:
-            self._self_contents.discard(path)
+        if path is not None:
+            return [path]
+        text = str(name)
+        paths = [_canonical_directory(text.lstrip("/")) or ""]
+        location = getattr(self.__wrapped__, "location", None)
+        if text.startswith("/") and isinstance(location, str) and os.path.isabs(location):
+            absolute, root = os.path.normpath(text), os.path.normpath(location)
+            if absolute == root:
+                paths.append("")
+            elif absolute.startswith(root.rstrip(os.sep) + os.sep):
+                paths.append(absolute[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/"))
+        return list(dict.fromkeys(paths))
 
     def _invalidate_after_failure(self, name: Any) -> None:
         """Invalidate ``name`` after a write that raised, which may have changed
@@ -292,22 +343,26 @@ class Caching(StorageWrapper):
         contents = self._self_contents
         assert contents is not None
         path = _canonical(name)
-        copy = self._fresh_copy(path)
+        if path is None:
+            return None  # a name that is not cached (see _canonical)
+        copy, _seen = self._fresh_copy(path)
         if copy is not _UNKNOWN:
             return copy
+        metadata = self._self_metadata
         with contents.single_flight(path):
-            copy = self._fresh_copy(path)  # another thread may have fetched it meanwhile
+            copy, seen = self._fresh_copy(path)  # another thread may have fetched it meanwhile
             if copy is not _UNKNOWN:
                 return copy
+            reservation = metadata.reserve("contents", path, seen)
             backend = serving_backend(self.__wrapped__, name)
             limit = self._self_max_content_size
             if (limit is not None and self.size(name) > limit) or local_path(backend, name):
-                self._self_metadata.add("contents", path, _FROM_STORAGE)
+                metadata.add(reservation, _FROM_STORAGE)
                 return None
             if os.path.isfile(contents.path(path)):  # an expired copy: still the same file?
                 size, modified = self.size(name), self._modified_timestamp(name)
                 if modified is not None and contents.matches(path, size, modified):
-                    self._self_metadata.add("contents", path, (size, modified))
+                    metadata.add(reservation, (size, modified))
                     return contents.path(path)
             stream = open_stream(self.__wrapped__, name, backend)
             modified = stream.modified.timestamp() if stream.modified else None
@@ -315,20 +370,20 @@ class Caching(StorageWrapper):
                 modified = self._modified_timestamp(name)
             contents.store(path, stream.chunks, modified)
             entry = (_file_size(contents.path(path)), modified)
-            self._self_metadata.add("contents", path, entry)
+            metadata.add(reservation, entry)
             return contents.path(path)
 
-    def _fresh_copy(self, path: str) -> str | object | None:
+    def _fresh_copy(self, path: str) -> tuple[str | object | None, Any]:
         """What the cache knows: a copy's path, ``None`` (read from the storage),
-        or ``_UNKNOWN``."""
+        or ``_UNKNOWN``; and, for a miss, what the cache saw (for ``reserve``)."""
         hit, entry = self._self_metadata.get("contents", path)
         if not hit:
-            return _UNKNOWN
+            return _UNKNOWN, entry
         if entry == _FROM_STORAGE:
-            return None
+            return None, None
         contents = self._self_contents
         assert contents is not None
-        return contents.path(path) if contents.matches(path, *entry) else _UNKNOWN
+        return (contents.path(path) if contents.matches(path, *entry) else _UNKNOWN), None
 
     def _modified_timestamp(self, name: str) -> float | None:
         try:
@@ -386,14 +441,37 @@ class _InvalidatingFile(wrapt.BaseObjectProxy):
 
 
 @functools.lru_cache(maxsize=8192)
-def _canonical(path: str) -> str:
-    """One spelling per path, so that ``a/./b``, ``a//b`` and ``a/b/`` share entries."""
+def _canonical(path: str) -> str | None:
+    """One spelling per file, so that ``a/./b`` and ``a//b`` share entries; or
+    ``None`` for a name whose meaning only the storage knows, which is not
+    cached at all.
+
+    Such names are the absolute ones and those with a trailing slash.
+    ``FileSystemStorage`` reads ``/srv/media/a.txt`` as ``a.txt`` (under its
+    location) and refuses any other absolute name, while S3 reads ``/a.txt`` as
+    ``a.txt``; ``a/`` is ``a`` on a filesystem but another key on S3. Django's
+    own ``save`` and ``Fallback`` refuse them; collectstatic asks
+    ``exists(location)`` and ``listdir(location)`` once a run. Caching them
+    would save nothing, and any shared key would be wrong for one backend.
+    """
     path = str(path)
     if path in ("", "."):
         return ""
     if _already_canonical(path):
         return path  # the common case, without normpath's cost
-    return posixpath.normpath(path).lstrip("/")
+    if path[0] == "/" or path[-1] == "/":
+        return None
+    normal = posixpath.normpath(path)
+    return "" if normal == "." else normal
+
+
+def _canonical_directory(path: str) -> str | None:
+    """:func:`_canonical` for ``listdir``, where ``photos/`` is ``photos`` for
+    every backend."""
+    text = str(path)
+    if text[-1:] == "/" and text[:1] != "/":
+        text = text.rstrip("/") or "/"
+    return _canonical(text)
 
 
 def _already_canonical(path: str) -> bool:
@@ -426,6 +504,16 @@ def _as_storages_give(value: Any) -> Any:
     if settings.USE_TZ:
         return value if value.tzinfo is not None else value.astimezone(datetime.UTC)
     return value.astimezone().replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def _namespace_of(storage: Any) -> str:
+    return hashlib.blake2b(storage_identity(storage).encode(), digest_size=8).hexdigest()
+
+
+def _base_url_of(storage: Any) -> str | None:
+    """The base URL of ``storage``, as a plain string (a lazy one is evaluated)."""
+    base_url = getattr(storage, "base_url", None)
+    return None if base_url is None else str(base_url)
 
 
 def _file_size(path: str) -> int:

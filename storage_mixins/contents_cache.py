@@ -2,18 +2,26 @@
 
 Copies live in a local storage (one that gives ``path()``, typically a
 ``FileSystemStorage`` on a cache directory), under a namespace per wrapped
-storage. A copy is written to a temporary file next to its final path and
-renamed into place only when complete, so no reader ever sees half a file; a
-failed or interrupted copy removes its temporary file. Threads that want the
+storage, each in a directory of its own named by a hash of the file's name:
+``<namespace>/3f/3f9a…e1/cat.jpg`` for ``photos/cat.jpg``. Names that a
+filesystem cannot hold side by side, such as ``a`` and ``a/b`` (both can be
+S3 keys), then never collide, and the copy keeps its base name, extension
+included, for the tools that read ``path()``. A copy is written to a
+temporary file next to its final path and renamed into place only when
+complete, so no reader ever sees half a file; a failed or interrupted copy
+removes its temporary file. Threads that want the
 same missing file wait for the one download instead of starting their own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
+import posixpath
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -26,7 +34,7 @@ __all__ = ["ContentsCache"]
 class ContentsCache:
     """Local copies of the files of one storage, in ``storage`` under ``namespace``."""
 
-    def __init__(self, storage: Any, namespace: str) -> None:
+    def __init__(self, storage: Any, namespace: str | Callable[[], str]) -> None:
         try:
             storage.path("")
         except NotImplementedError as exc:
@@ -35,11 +43,16 @@ class ContentsCache:
                 f"FileSystemStorage; {storage!r} has none"
             ) from exc
         self.storage = storage
-        self.namespace = namespace
+        self._namespace = namespace
+
+    @property
+    def namespace(self) -> str:
+        namespace = self._namespace
+        return namespace if isinstance(namespace, str) else namespace()
 
     def path(self, name: str) -> str:
         """Where the copy of ``name`` lives (whether or not it exists yet)."""
-        return self.storage.path(f"{self.namespace}/{name}")
+        return self.storage.path(_relative_path(self.namespace, name))
 
     def matches(self, name: str, size: int, modified: float | None) -> bool:
         """Whether a complete copy of ``name`` with this size and modification time exists."""
@@ -58,8 +71,11 @@ class ContentsCache:
         return final
 
     def discard(self, name: str) -> None:
+        path = self.path(name)
         with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            os.unlink(self.path(name))
+            os.unlink(path)
+        with contextlib.suppress(OSError):  # not empty: a copy is being written there
+            os.rmdir(os.path.dirname(path))
 
     @contextlib.contextmanager
     def single_flight(self, name: str) -> Iterator[None]:
@@ -91,3 +107,9 @@ class _KeyedLocks:
 
 
 _locks = _KeyedLocks()
+
+
+@functools.lru_cache(maxsize=8192)
+def _relative_path(namespace: str, name: str) -> str:
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"{namespace}/{digest[:2]}/{digest}/{posixpath.basename(name) or '_'}"

@@ -38,6 +38,8 @@ def storage_label(storage: Any) -> str:
 
 
 # Attributes that, with the class, say which store a backend reads and writes.
+# Not base_url: it says where files are served, not which files there are,
+# and a lazy one (reverse_lazy) must wait until url() is called.
 _IDENTITY_OPTIONS = (
     "bucket_name",
     "location",
@@ -45,7 +47,6 @@ _IDENTITY_OPTIONS = (
     "custom_domain",
     "azure_container",
     "account_name",
-    "base_url",
 )
 
 
@@ -53,7 +54,10 @@ def storage_identity(storage: Any) -> str:
     """A string that differs between storages that hold different files.
 
     Used to keep the cache entries of different storages apart when they
-    share one cache. Computing it performs no I/O.
+    share one cache. Computing it performs no I/O, but it reads attributes
+    that Django evaluates lazily (``FileSystemStorage.location`` comes from
+    ``MEDIA_ROOT`` at first use): call it when a storage is first used, not
+    when it is built.
     """
     from .base import StorageWrapper
 

@@ -1,42 +1,88 @@
-"""Facts about files, kept in a Django cache and invalidated with fences.
+"""Facts about files, kept in a Django cache, and never stale once a write returned.
 
 Each fact about a path (``exists``, ``size``, ``url``, ``listdir``…) has a key
-of its own. Readers only ever *add* a fact (``cache.add``: set if absent). A
-write replaces every fact about the written name, and the listings of the
-directories above it, with a *fence*: a short-lived marker that reads as a
-miss and that ``add`` cannot replace. So:
+of its own, and a hit costs one ``get``. Three mechanisms keep the facts
+coherent between every process that shares the cache:
 
-* invalidation reaches every process that shares the cache, before the write
-  returns;
-* a reader that computed its answer before the write cannot store it over the
-  fence: it would have to be stalled for longer than the fence lives
-  (``FENCE_SECONDS``);
-* a hit costs one ``get``.
+*Fences.* Readers only ever *add* a fact (``cache.add``: set if absent). A
+write replaces every fact about the written name, and what it changes about
+the directories above it, with a *fence*: a marker that reads as a miss, that
+``add`` cannot replace, and that lives ``FENCE_SECONDS``. So invalidation
+reaches every process before the write returns, and a reader that computed
+its answer before the write cannot store it while the fence lives.
 
-A failing cache (Redis down) never fails a storage call: reads become misses,
-writes are skipped, and one warning is logged per outage.
+*Versions.* A cache may drop any key at any time: ``LocMemCache`` culls a
+third of its entries past ``MAX_ENTRIES``, Redis evicts under ``maxmemory``,
+Memcached under its LRU, and ``clear()`` drops everything. A fence alone is
+then not enough: a reader that started before a write could store its stale
+answer once the fence is gone. So each path also has a *version* key holding
+a random token. A reader that misses reads the token before it asks the
+storage (creating one if there is none); after its ``add`` succeeds it reads
+the token again and, if it is not the same, fences the key it just added.
+Every write replaces the tokens of its name and of the directories above it,
+in the same ``set_many`` as its fences and before them. A changed, evicted or
+expired token all read as "not the same", so an eviction can only cost a
+cached answer, never make one stale: whatever the cache drops, a value
+survives only if no write to its path began after the reader read the
+token. Hits pay nothing for this; a miss that is stored costs two or three
+more round-trips (read the token, maybe create it, read it again), and none
+when the fact is fenced.
+
+*Replay.* If the cache fails (Redis down), storage calls go on uncached and one
+warning is logged per outage. A write's invalidation that did not reach the
+cache is kept, by name, and replayed before this process serves another hit,
+as soon as the cache answers again. The writes of the last ``FENCE_SECONDS``
+are replayed too, since a cache that comes back may have lost fences it had
+acknowledged (Redis restarted from a snapshot older than them).
+
+Limits, stated exactly:
+
+* Two processes agree only through the cache. An invalidation that did not
+  reach it waits in the memory of the process that made the write, and
+  other processes serve what the cache holds until that process replays it:
+  on its next use of the wrapper (any method that consults the cache), or at
+  its exit. If it exits while the cache is still down, the invalidation is
+  lost, and the entries expire after ``timeout`` seconds (``None``: never):
+  an error is logged then.
+* A cache that silently loses acknowledged writes (restarts from an older
+  snapshot without any call failing in between, so that no process saw an
+  outage) can bring back facts that a write had fenced.
+* A reader that stalls between asking the storage and storing its answer is
+  covered however long it stalls, past the fence's life too: a version that
+  a write replaced, or that expired or was evicted meanwhile, reads as
+  changed.
+* The protocol needs only what every Django cache backend gives: an atomic
+  ``add``, and a ``set_many`` that applies its keys at once (Redis) or in
+  order (the others).
+* Writes made around the wrapper are seen when their entries expire, or
+  after an explicit invalidation.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import logging
 import posixpath
-from collections.abc import Iterator
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FENCE_SECONDS", "MetadataCache"]
+__all__ = ["DEFAULT", "FENCE_SECONDS", "MetadataCache", "Reservation"]
 
 logger = logging.getLogger(__name__)
 
-# How long facts about a written name stay uncached; also how long a reader
-# would have to stall, between reading the storage and storing the answer, to
-# store a stale one.
+# How long facts about a written name stay uncached, and how far back the
+# writes of a process are replayed when its cache recovers from a failure.
 FENCE_SECONDS = 30
 
 _FENCE = "storage_mixins:fence"
 _MISSING = object()
+_FAILED = object()  # what _call returns when the cache raised
 
 # Short codes keep keys short: every key is checked character by character
 # (for memcached's sake) on every get and set.
@@ -49,6 +95,7 @@ _CODES = {
     "url": "u",
     "listdir": "l",
     "contents": "x",
+    "version": "v",
 }
 # Facts a write changes: everything about the file itself…
 _FACTS_OF_A_FILE = ("exists", "size", "get_accessed_time", "get_created_time",
@@ -71,6 +118,10 @@ def _key(namespace: str, fact: str, path: str) -> str:
     return f"sm:{namespace}:{_CODES[fact]}{digest.hexdigest()}"
 
 
+def _new_token() -> str:
+    return uuid.uuid4().hex
+
+
 class _Default:
     """The type of DEFAULT: "use the cache's own timeout"."""
 
@@ -78,81 +129,249 @@ class _Default:
 DEFAULT = _Default()
 
 
+class Reservation:
+    """What a reader knew before it asked the storage: the version of the path."""
+
+    __slots__ = ("key", "path", "token", "version_key")
+
+    def __init__(self, key: str, version_key: str, token: Any, path: str) -> None:
+        self.key = key
+        self.version_key = version_key
+        self.token = token
+        self.path = path
+
+
 class MetadataCache:
     """Cached facts about the files of one storage.
 
     ``cache.connection()`` gives the Django cache to use; ``namespace``
-    separates storages sharing one cache; ``timeout`` is the lifetime of a
-    fact, in seconds (``None``: until a write fences it).
+    separates storages sharing one cache (a string, or a function that gives
+    it, called at the first use); ``timeout`` is the lifetime of a fact, in
+    seconds (``None``: until a write fences it).
+
+    A reader calls :meth:`get`; on a miss, :meth:`reserve` with what ``get``
+    saw, then asks the storage, then :meth:`add`. A writer calls
+    :meth:`invalidate` after its write, whether the write succeeded or not.
     """
 
-    def __init__(self, cache: Any, namespace: str, timeout: float | None) -> None:
+    def __init__(
+        self, cache: Any, namespace: str | Callable[[], str], timeout: float | None
+    ) -> None:
         self.cache = cache
-        self.namespace = namespace
+        self._namespace_source = namespace
+        self._namespace: str | None = namespace if isinstance(namespace, str) else None
         self.timeout = timeout
-        self._failing = False
+        self._failing = False  # the last call to the cache raised
+        self._unsettled = False  # failing, or invalidations wait to be replayed
+        self._lock = threading.Lock()
+        self._pending: dict[str, None] = {}  # paths whose invalidation did not reach the cache
+        self._recent: dict[str, float] = {}  # path -> when it was last written (monotonic)
+        _instances.add(self)
+
+    @property
+    def namespace(self) -> str:
+        namespace = self._namespace
+        return namespace if namespace is not None else self._resolve_namespace()
+
+    def _resolve_namespace(self) -> str:
+        source = self._namespace_source
+        namespace = source if isinstance(source, str) else source()
+        self._namespace = namespace
+        return namespace
+
+    # -- readers -------------------------------------------------------------------
 
     def get(self, fact: str, path: str) -> tuple[bool, Any]:
-        """Return ``(True, value)`` for a cached fact, ``(False, None)`` otherwise."""
+        """``(True, value)`` for a cached fact; otherwise ``(False, seen)``, where
+        ``seen`` is for :meth:`reserve`."""
         # The hot path of every hit: kept to one call into the cache.
+        namespace = self._namespace
+        if namespace is None:
+            namespace = self._resolve_namespace()
         try:
-            entry = self.cache.connection().get(_key(self.namespace, fact, path), _MISSING)
+            entry = self.cache.connection().get(_key(namespace, fact, path), _MISSING)
         except Exception as exc:  # noqa: BLE001 - see _call
             self._failed(exc)
             return False, None
-        if self._failing:
-            self._recovered()
+        if self._unsettled:
+            # Back after a failure: what this process wrote meanwhile must reach
+            # the cache before it serves anything, and the entry read may be
+            # one of the facts it fences.
+            if not self._settle():
+                return False, None
+            return self.get(fact, path)
         if type(entry) is tuple and len(entry) == 1:
             return True, entry[0]
-        return False, None  # missing, or fenced by a recent write
+        return False, entry  # missing, or fenced by a recent write
+
+    def reserve(self, fact: str, path: str, seen: Any) -> Reservation | None:
+        """Before asking the storage for a fact :meth:`get` missed: read the path's
+        version, for :meth:`add`. ``None`` when the answer is not to be stored
+        (the fact is fenced, or the cache failed)."""
+        if seen is not _MISSING:
+            return None
+        namespace = self.namespace
+        version_key = _key(namespace, "version", path)
+        token = self._call("get", version_key)
+        if token is None:
+            token = _new_token()
+            added = self._call("add", version_key, token, self.timeout)
+            if added is not True:
+                token = self._call("get", version_key)  # another reader's, or a failure
+                if token is None or token is _FAILED:
+                    return None
+        elif token is _FAILED:
+            return None
+        return Reservation(_key(namespace, fact, path), version_key, token, path)
 
     def add(
-        self, fact: str, path: str, value: Any, timeout: float | _Default | None = DEFAULT
+        self,
+        reservation: Reservation | None,
+        value: Any,
+        timeout: float | _Default | None = DEFAULT,
     ) -> None:
-        """Remember ``value`` unless the fact is cached or fenced already."""
+        """Remember ``value`` unless the fact is cached or fenced already, or a
+        write to its path began since ``reservation`` was made."""
+        if reservation is None:
+            return
         if isinstance(timeout, _Default):
             timeout = self.timeout
         if timeout is not None and timeout <= 0:
             return
-        self._call("add", _key(self.namespace, fact, path), (value,), timeout)
+        if self._call("add", reservation.key, (value,), timeout) is not True:
+            return  # fenced, cached by another reader, or the cache failed
+        # A write began since the reservation (or the version was evicted,
+        # which could hide one): the value may predate it.
+        if (
+            self._call("get", reservation.version_key) != reservation.token
+            and self._call("set", reservation.key, _FENCE, FENCE_SECONDS) is _FAILED
+        ):
+            self._keep_pending(reservation.path)
 
-    def invalidate(self, name: str) -> None:
-        """Fence every fact about ``name``, and what a write to it changes about the
-        directories above it (their existence, listing, size and times)."""
-        fences = dict.fromkeys(self._keys_changed_by_writing(name), _FENCE)
-        self._call("set_many", fences, FENCE_SECONDS)
+    # -- writers -------------------------------------------------------------------
 
-    def _keys_changed_by_writing(self, name: str) -> Iterator[str]:
-        path = name.strip("/")
+    def invalidate(self, path: str) -> None:
+        """Fence every fact about ``path`` (a canonical name), and what a write to
+        it changes about the directories above it (their existence, listing,
+        size and times); give them all new versions."""
+        path = path.strip("/")
+        self._remember_write(path)
+        if self._fence(path):
+            if self._unsettled:
+                self._settle()
+        else:
+            self._keep_pending(path)
+
+    def _fence(self, path: str) -> bool:
+        """Fence ``path`` in the cache; whether that reached it."""
+        namespace = self.namespace
+        versions: dict[str, Any] = {}
+        fences: dict[str, Any] = {}
         for fact in _FACTS_OF_A_FILE:
-            yield _key(self.namespace, fact, path)
-        while path:
-            path = posixpath.dirname(path)
+            fences[_key(namespace, fact, path)] = _FENCE
+        versions[_key(namespace, "version", path)] = _new_token()
+        directory = path
+        while directory:
+            directory = posixpath.dirname(directory)
             for fact in _FACTS_OF_A_PARENT:
-                yield _key(self.namespace, fact, path)
+                fences[_key(namespace, fact, directory)] = _FENCE
+            versions[_key(namespace, "version", directory)] = _new_token()
+        # Versions first: a backend that applies set_many key by key (all but
+        # Redis, whose MULTI applies it at once) must change them before a
+        # fence appears, or a reader could store between the two.
+        result = self._call("set_many", {**versions, **fences}, FENCE_SECONDS)
+        return result is not _FAILED and not result  # set_many lists the keys it failed
+
+    def _remember_write(self, path: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent
+            recent.pop(path, None)
+            recent[path] = now  # kept in the order of the writes
+            horizon = now - FENCE_SECONDS
+            for old, when in list(recent.items()):
+                if when >= horizon:
+                    break
+                del recent[old]
+
+    def _keep_pending(self, path: str) -> None:
+        with self._lock:
+            self._pending[path] = None
+        self._unsettled = True
+
+    # -- failures and recovery -----------------------------------------------------
+
+    def _settle(self) -> bool:
+        """Replay what did not reach the cache (and, after a failure, the recent
+        writes, whose fences a restarted cache may have lost); whether the
+        cache has them all now."""
+        with self._lock:
+            replay = dict(self._pending)
+            if self._failing:
+                horizon = time.monotonic() - FENCE_SECONDS
+                replay.update(
+                    (path, None) for path, when in self._recent.items() if when >= horizon
+                )
+        for path in replay:
+            if not self._fence(path):
+                return False
+        with self._lock:
+            for path in replay:
+                self._pending.pop(path, None)
+            if self._pending:
+                return False  # written meanwhile, and failed: replayed next time
+            self._unsettled = False
+        if self._failing:
+            self._failing = False
+            logger.info(
+                "Cache %r works again; %d invalidation(s) replayed", self.cache, len(replay)
+            )
+        return True
+
+    def flush_pending(self) -> int:
+        """Try once more to replay what did not reach the cache; how many
+        invalidations are still pending."""
+        if self._unsettled:
+            self._settle()
+        with self._lock:
+            return len(self._pending)
 
     def _call(self, operation: str, *args: Any) -> Any:
         try:
-            result = getattr(self.cache.connection(), operation)(*args)
+            return getattr(self.cache.connection(), operation)(*args)
         # The cache only saves round-trips; whatever its backend raises
         # (redis, pymemcache, socket errors), storage calls go on without it.
         except Exception as exc:  # noqa: BLE001
             self._failed(exc)
-            return None
-        if self._failing:
-            self._recovered()
-        return result
+            return _FAILED
 
     def _failed(self, exc: Exception) -> None:
+        self._unsettled = True
         if not self._failing:  # once per outage, not once per call
             self._failing = True
             logger.warning(
-                "Cache %r failed (%s: %s); storage calls go on uncached until it recovers",
+                "Cache %r failed (%s: %s); storage calls go on uncached until it "
+                "recovers, and writes' invalidations are replayed then",
                 self.cache,
                 type(exc).__name__,
                 exc,
             )
 
-    def _recovered(self) -> None:
-        self._failing = False
-        logger.info("Cache %r works again", self.cache)
+
+_instances: weakref.WeakSet[MetadataCache] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """A last try for invalidations that never reached the cache; say so if lost."""
+    for metadata in list(_instances):
+        if not metadata._pending:
+            continue
+        left = metadata.flush_pending()
+        if left:
+            logger.error(
+                "%d invalidation(s) never reached cache %r (it failed); other processes "
+                "may serve the facts they fence until those expire",
+                left,
+                metadata.cache,
+            )

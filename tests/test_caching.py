@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import logging
 import subprocess
 import sys
@@ -220,13 +221,14 @@ def test_a_stale_value_computed_during_a_write_is_never_served(recording: Any) -
     cached = Caching(recording)
     metadata = cached._self_metadata
     # A reader misses, and computes its answer from the storage…
-    hit, _value = metadata.get("exists", "photos/a.jpg")
+    hit, seen = metadata.get("exists", "photos/a.jpg")
     assert not hit
+    reservation = metadata.reserve("exists", "photos/a.jpg", seen)
     stale = recording.exists("photos/a.jpg")
     # …a write lands and returns…
     cached.delete("photos/a.jpg")
     # …and only then does the reader store what it computed: the fence holds.
-    metadata.add("exists", "photos/a.jpg", stale)
+    metadata.add(reservation, stale)
     assert cached.exists("photos/a.jpg") is False
 
 
@@ -292,9 +294,9 @@ def test_signed_urls_are_kept_half_their_life(s3: Any, monkeypatch: pytest.Monke
     monkeypatch.setattr(
         cached._self_metadata,
         "add",
-        lambda fact, path, value, timeout: (
+        lambda reservation, value, timeout: (
             timeouts.append(timeout),
-            original(fact, path, value, timeout),
+            original(reservation, value, timeout),
         ),
     )
     url = cached.url("photos/a.jpg")
@@ -604,3 +606,376 @@ def test_a_new_directory_is_seen_at_once(tmp_path: Path, cache_alias: str) -> No
     assert cached.get_modified_time("path") != before["modified"]
     cached.delete("path/to/deeper/f.txt")
     assert cached.listdir("path/to/deeper") == ([], [])
+
+
+# -- what is evaluated when --------------------------------------------------------------
+
+
+def test_nothing_lazy_is_forced_when_the_wrapper_is_built(tmp_path: Path, settings: Any) -> None:
+    from django.utils.functional import lazy
+
+    evaluated: list[str] = []
+
+    def media_url() -> str:
+        evaluated.append("base_url")
+        return "/lazy-media"  # FileSystemStorage adds the slash, making it a str
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    raw = FileSystemStorage(base_url=lazy(media_url, str)())  # location: MEDIA_ROOT, lazily
+    cached = Caching(raw)
+    assert evaluated == []
+    assert "location" not in raw.__dict__  # FileSystemStorage's cached_property, unread
+    settings.MEDIA_ROOT = str(tmp_path / "moved")  # as a test settings override would
+    cached.save("a.txt", ContentFile(b"a"))
+    assert (tmp_path / "moved" / "a.txt").exists()
+    assert cached.exists("a.txt") and cached.size("a.txt") == 1
+    assert evaluated == []  # Django evaluates base_url in url() only
+    assert cached.url("a.txt") == raw.url("a.txt") == "/lazy-media/a.txt"
+    assert evaluated
+
+
+urlpatterns: list[Any] = []  # ROOT_URLCONF of the test below: no URL at all
+
+
+def test_a_base_url_that_cannot_be_reversed_fails_only_url(tmp_path: Path, settings: Any) -> None:
+    from django.urls import NoReverseMatch, reverse_lazy
+
+    settings.ROOT_URLCONF = __name__
+    raw = FileSystemStorage(location=tmp_path, base_url=reverse_lazy("no-such-view"))
+    cached = Caching(raw)  # built, as at import time, before any URL exists
+    cached.save("a.txt", ContentFile(b"a"))
+    assert cached.exists("a.txt")
+    with pytest.raises(NoReverseMatch):
+        raw.url("a.txt")
+    with pytest.raises(NoReverseMatch):
+        cached.url("a.txt")
+
+
+def test_storages_that_differ_only_in_base_url_keep_their_own_urls(tmp_path: Path) -> None:
+    one = Caching(FileSystemStorage(location=tmp_path, base_url="/one/"))
+    two = Caching(FileSystemStorage(location=tmp_path, base_url="/two/"))
+    for _ in range(2):
+        assert one.url("a.txt") == "/one/a.txt"
+        assert two.url("a.txt") == "/two/a.txt"
+
+
+# -- names spelled two ways ---------------------------------------------------------------
+
+
+def test_an_absolute_name_and_its_relative_twin_are_different_files(tmp_path: Path) -> None:
+    raw = FileSystemStorage(location=tmp_path)
+    twin = f"{str(tmp_path).lstrip('/')}/a.txt"  # "abs/loc/a.txt": under abs/loc/abs/loc/
+    raw.save(twin, ContentFile(b"relative twin"))
+    cached = Caching(raw)
+    assert cached.exists(twin) and cached.size(twin) == 13
+    assert cached.exists(f"/{twin}") is raw.exists(f"/{twin}") is False  # /abs/loc/a.txt
+    cached.save("a.txt", ContentFile(b"a"))  # which /abs/loc/a.txt names
+    assert cached.exists(f"/{twin}") is raw.exists(f"/{twin}") is True
+    assert cached.size(f"/{twin}") == 1 and cached.size(twin) == 13
+
+
+def test_writes_are_seen_by_absolute_names_and_the_other_way_round(tmp_path: Path) -> None:
+    raw = FileSystemStorage(location=tmp_path)
+    cached = Caching(raw)
+    location = raw.location
+    assert cached.listdir(location) == ([], [])  # as collectstatic asks
+    cached.save("a.txt", ContentFile(b"a"))
+    assert cached.listdir(location) == raw.listdir(location) == ([], ["a.txt"])
+    assert cached.exists("a.txt")
+    cached.delete(f"{location}/a.txt")  # FileSystemStorage deletes a.txt
+    assert not raw.exists("a.txt")
+    assert not cached.exists("a.txt")
+    assert cached.listdir("") == ([], [])
+
+
+def test_a_trailing_slash_is_another_key_on_s3(s3: Any) -> None:
+    s3.put("a", b"a file")
+    raw = s3.storage()
+    cached = Caching(raw)
+    assert cached.exists("a")
+    assert cached.exists("a/") is raw.exists("a/") is False
+    assert cached.listdir("") == cached.listdir("/") == raw.listdir("") == ([], ["a"])
+
+
+def test_collectstatic_warns_before_overwriting_through_caching(
+    tmp_path: Path, settings: Any, use_storages: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.management import call_command
+
+    source = tmp_path / "source"
+    (source / "css").mkdir(parents=True)
+    (source / "css" / "site.css").write_text("body {}")
+    settings.STATICFILES_DIRS = [str(source)]
+    settings.STATIC_ROOT = str(tmp_path / "static")
+    (tmp_path / "static").mkdir()
+    use_storages(
+        {
+            **settings.STORAGES,
+            "staticfiles": {
+                "BACKEND": "storage_mixins.Caching",
+                "OPTIONS": {"storage": "static-files"},
+            },
+            "static-files": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    )
+    prompts: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or "yes")
+    call_command("collectstatic", interactive=True, verbosity=0)
+    assert prompts == []  # an empty STATIC_ROOT: nothing to warn about
+    call_command("collectstatic", interactive=True, verbosity=0)
+    [prompt] = prompts
+    assert "This will overwrite existing files!" in prompt
+
+
+# -- eviction: any key can vanish at any time ---------------------------------------------
+
+
+class _WriteDuringRead(FileSystemStorage):
+    """A storage whose next ``exists()`` answers, then lets ``during`` run before
+    returning: a reader that computed its answer before a write that returns
+    while it is still on its way to the cache."""
+
+    during: Any = None
+
+    def exists(self, name: str) -> bool:
+        found = super().exists(name)
+        during, self.during = self.during, None
+        if during is not None:
+            during()
+        return found
+
+
+_traffic = itertools.count()
+
+
+def _fill(alias: str, entries: int, size: int = 100) -> None:
+    """Ordinary traffic: ``entries`` new keys of ``size`` bytes."""
+    cache = caches[alias]
+    for _ in range(entries):
+        cache.set(f"traffic-{next(_traffic)}", b"x" * size)
+
+
+@pytest.mark.parametrize("cull_frequency", [3, 0], ids=["cull-a-third", "cull-everything"])
+def test_evicting_the_fence_does_not_let_a_stale_answer_in(
+    settings: Any, tmp_path: Path, cull_frequency: int
+) -> None:
+    settings.CACHES = {
+        **settings.CACHES,
+        "small": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"small-{cull_frequency}",
+            "OPTIONS": {"MAX_ENTRIES": 30, "CULL_FREQUENCY": cull_frequency},
+        },
+    }
+    caches["small"].clear()
+    raw = _WriteDuringRead(location=tmp_path)
+    reader = Caching(raw, cache="small", key_prefix="shared")
+    writer = Caching(FileSystemStorage(location=tmp_path), cache="small", key_prefix="shared")
+
+    def write_then_traffic() -> None:
+        writer.save("a.txt", ContentFile(b"a"))
+        _fill("small", 200)  # ordinary traffic culls the fence
+
+    raw.during = write_then_traffic
+    assert reader.exists("a.txt") is False  # computed before the write
+    assert reader.exists("a.txt") is True  # the stale answer was not stored
+    assert writer.exists("a.txt") is True
+
+
+def test_clearing_the_cache_does_not_let_a_stale_answer_in(
+    tmp_path: Path, cache_alias: str
+) -> None:
+    raw = _WriteDuringRead(location=tmp_path)
+    reader = Caching(raw, cache=cache_alias, key_prefix="shared")
+    writer = Caching(FileSystemStorage(location=tmp_path), cache=cache_alias, key_prefix="shared")
+
+    def write_then_clear() -> None:
+        writer.save("a.txt", ContentFile(b"a"))
+        caches[cache_alias].clear()  # fences and versions: everything is gone
+
+    raw.during = write_then_clear
+    assert reader.exists("a.txt") is False
+    assert reader.exists("a.txt") is True
+
+
+def test_a_fence_that_expired_during_a_long_stall_is_not_enough(
+    tmp_path: Path, cache_alias: str
+) -> None:
+    from storage_mixins.metadata_cache import _key
+
+    raw = _WriteDuringRead(location=tmp_path)
+    reader = Caching(raw, cache=cache_alias, key_prefix="shared")
+    writer = Caching(FileSystemStorage(location=tmp_path), cache=cache_alias, key_prefix="shared")
+
+    def write_then_expire_the_fence() -> None:
+        writer.save("a.txt", ContentFile(b"a"))
+        namespace = writer._self_metadata.namespace
+        caches[cache_alias].delete(_key(namespace, "exists", "a.txt"))  # past FENCE_SECONDS
+
+    raw.during = write_then_expire_the_fence
+    assert reader.exists("a.txt") is False
+    assert reader.exists("a.txt") is True
+
+
+def test_redis_evicting_under_maxmemory_never_makes_an_answer_stale(
+    redis_binary: str, tmp_path: Path, settings: Any
+) -> None:
+    import redis
+
+    from storage_mixins.metadata_cache import _key
+    from tests.conftest import RedisServer
+
+    server = RedisServer(redis_binary, tmp_path).start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        client.config_set("maxmemory", str(4 * 1024 * 1024))
+        client.config_set("maxmemory-policy", "allkeys-lru")
+        settings.CACHES = {
+            **settings.CACHES,
+            "lru": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": server.url},
+        }  # fmt: skip
+        raw = _WriteDuringRead(location=tmp_path / "files")
+        reader = Caching(raw, cache="lru", key_prefix="shared")
+        writer = Caching(
+            FileSystemStorage(location=tmp_path / "files"), cache="lru", key_prefix="shared"
+        )
+        evicted_fence: list[bool] = []
+
+        def write_then_evict() -> None:
+            writer.save("a.txt", ContentFile(b"a"))
+            fence = caches["lru"].make_key(_key(writer._self_metadata.namespace, "exists", "a.txt"))
+            for _round in range(200):  # real traffic, until the LRU takes the fence
+                if not client.exists(fence):
+                    break
+                _fill("lru", 20, size=64 * 1024)
+            evicted_fence.append(not client.exists(fence))
+
+        raw.during = write_then_evict
+        assert reader.exists("a.txt") is False
+        assert evicted_fence == [True]
+        assert client.info("stats")["evicted_keys"] > 0
+        assert reader.exists("a.txt") is True
+    finally:
+        server.stop()
+
+
+# -- writes while the cache is down ----------------------------------------------------------
+
+
+@pytest.fixture
+def persistent_redis(redis_binary: str, tmp_path: Path, settings: Any) -> Any:
+    """A redis-server that keeps a snapshot (SAVE) across a restart on its port."""
+    from tests.conftest import RedisServer
+
+    server = RedisServer(redis_binary, tmp_path).start()
+    settings.CACHES = {
+        **settings.CACHES,
+        "persistent": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": server.url,
+        },
+    }
+    yield server
+    server.stop()
+
+
+def _snapshot_and_stop(server: Any) -> None:
+    import redis
+
+    redis.Redis.from_url(server.url).save()  # dump.rdb, loaded again at start
+    server.stop()
+
+
+def test_a_write_while_the_cache_is_down_is_replayed_when_it_is_back(
+    persistent_redis: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "files").mkdir()
+    raw = FileSystemStorage(location=tmp_path / "files")
+    writer = Caching(raw, cache="persistent", key_prefix="shared")
+    other = Caching(FileSystemStorage(location=tmp_path / "files"), cache="persistent",
+                    key_prefix="shared")  # fmt: skip
+    assert not other.exists("a.txt")
+    assert other.listdir("") == ([], [])
+    _snapshot_and_stop(persistent_redis)
+    with caplog.at_level(logging.INFO, logger="storage_mixins"):
+        writer.save("a.txt", ContentFile(b"a"))  # the invalidation cannot reach the cache
+        persistent_redis.start()  # back, with the snapshot's stale facts
+        assert writer.exists("a.txt")  # replayed before the first hit is served
+    assert other.exists("a.txt")
+    assert other.listdir("") == ([], ["a.txt"])
+    assert any("replayed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_write_while_the_cache_is_down_is_replayed_at_exit(
+    persistent_redis: Any, tmp_path: Path
+) -> None:
+    from django.conf import settings
+
+    files = tmp_path / "files"
+    other = Caching(FileSystemStorage(location=files), cache="persistent", key_prefix="shared")
+    assert not other.exists("a.txt")
+    _snapshot_and_stop(persistent_redis)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import django
+        from django.conf import settings
+        settings.configure(USE_TZ=True, CACHES={{"persistent": {{
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": {settings.CACHES["persistent"]["LOCATION"]!r}}}}})
+        django.setup()
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import FileSystemStorage
+        from storage_mixins import Caching
+        cached = Caching(FileSystemStorage(location={str(files)!r}), cache="persistent",
+                         key_prefix="shared")
+        print(cached.save("a.txt", ContentFile(b"a")), flush=True)
+        sys.stdin.readline()  # the cache is back; exit without another call
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout.readline().strip() == "a.txt"
+        persistent_redis.start()
+        assert not other.exists("a.txt")  # stale until the writer replays: documented
+        _stdout, stderr = child.communicate("\n", timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, stderr
+    assert other.exists("a.txt")
+
+
+def test_an_invalidation_lost_with_the_writer_is_reported(
+    persistent_redis: Any, tmp_path: Path
+) -> None:
+    from django.conf import settings
+
+    _snapshot_and_stop(persistent_redis)
+    script = textwrap.dedent(
+        f"""
+        import django
+        from django.conf import settings
+        settings.configure(USE_TZ=True, CACHES={{"persistent": {{
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": {settings.CACHES["persistent"]["LOCATION"]!r}}}}})
+        django.setup()
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import FileSystemStorage
+        from storage_mixins import Caching
+        cached = Caching(FileSystemStorage(location={str(tmp_path / "files")!r}),
+                         cache="persistent")
+        cached.save("a.txt", ContentFile(b"a"))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 invalidation(s) never reached cache" in result.stderr

@@ -54,7 +54,9 @@ def test_first_open_copies_later_opens_are_local(
         assert read(cached, "photos/a.jpg") == PHOTO
     assert s3.server.requests() == []
     [copy] = files_in(cache_dir)
-    assert copy.endswith("photos/a.jpg")
+    # A directory per name, named by its hash; the copy keeps its base name.
+    _namespace, fan_out, digest, base = copy.split("/")
+    assert (digest[:2], base) == (fan_out, "a.jpg")
     assert cached.path("photos/a.jpg") == str(cache_dir / copy)
     assert s3.server.requests() == []
 
@@ -239,3 +241,22 @@ class _Repeat:
         self.left -= amount
         data = (self.chunk * (amount // len(self.chunk) + 1))[:amount]
         return data
+
+
+@pytest.mark.parametrize("order", [("a", "a/b"), ("a/b", "a")], ids=["file-first", "dir-first"])
+def test_a_file_and_a_directory_of_one_name_do_not_collide(
+    s3: Any, contents: Any, cache_dir: Path, order: tuple[str, str]
+) -> None:
+    # S3 holds both; a filesystem cannot hold "a" as a file and as a directory.
+    s3.put("a", b"the file a")
+    s3.put("a/b", b"the file a/b")
+    cached = Caching(s3.storage(), contents=contents)
+    for _ in range(2):  # copied, then served from the copies
+        for name in order:
+            assert read(cached, name) == {"a": b"the file a", "a/b": b"the file a/b"}[name]
+    assert cached.path("a") != cached.path("a/b")
+    assert Path(cached.path("a")).read_bytes() == b"the file a"
+    assert Path(cached.path("a/b")).read_bytes() == b"the file a/b"
+    assert len(files_in(cache_dir)) == 2
+    cached.delete("a")
+    assert Path(cached.path("a/b")).read_bytes() == b"the file a/b"
