@@ -30,7 +30,7 @@ from .metadata_cache import DEFAULT, MetadataCache
 from .readonly import ReadOnlyFile, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
-from .streaming import local_path, open_stream, serving_backend
+from .streaming import is_s3, local_path, open_s3_file, open_stream, serving_backend
 
 __all__ = ["Caching"]
 
@@ -52,10 +52,14 @@ class Caching(StorageWrapper):
     write-mode ``open`` when it opens and when it closes) invalidates what is
     cached about that name, and the existence, listings, sizes and times of
     the directories above it, before it returns, and also when it raises (it
-    may have written part of a file), in every process that shares the cache; those facts
-    then stay uncached for ``FENCE_SECONDS`` (see
-    ``storage_mixins.metadata_cache``). Writes that bypass the wrapper are
-    seen when their entries expire, or after :meth:`invalidate`.
+    may have written part of a file), in every process that shares the
+    cache; those facts then stay uncached for ``FENCE_SECONDS``. Evictions
+    cannot bring a stale answer back, and an invalidation the cache missed
+    while it was down is replayed when it answers again: see
+    ``storage_mixins.metadata_cache`` for how, and for the exact limits.
+    Absolute names and names with a trailing slash, whose meaning is the
+    storage's, are not cached. Writes that bypass the wrapper are seen when
+    their entries expire, or after :meth:`invalidate`.
 
     With ``contents`` (a storage, or alias, with local paths), the first
     ``open(name, "rb")`` of a file that is not already on local disk copies it
@@ -63,11 +67,15 @@ class Caching(StorageWrapper):
     later opens, and ``path()``, use the copy without asking ``storage``
     anything until its entry expires; then size and modification time are
     compared before the copy is reused. Files larger than ``max_content_size``
-    bytes are streamed from ``storage`` and not kept. Files opened from the
-    copy cannot be reopened for writing.
+    bytes are read from ``storage`` and not kept; from an ``S3Storage`` they
+    are streamed from the response body in bounded memory (``S3File`` would
+    hold the whole object in memory), seeking with ranged requests. Files
+    opened from the copy, or streamed, cannot be reopened for writing.
 
     If the cache backend fails, calls go to ``storage`` uncached, and a
-    warning is logged once per outage. An answer that a ``Fallback(...,
+    warning is logged once per outage. Nothing about ``storage`` is read when
+    the wrapper is built: its identity is worked out at the first call, and
+    its ``base_url`` only in ``url()``. An answer that a ``Fallback(...,
     on_error="skip")`` inside gave without a layer that was down is returned
     but not cached.
     """
@@ -195,7 +203,7 @@ class Caching(StorageWrapper):
             if self._self_contents is None:
                 raise
         copy = self._local_copy(name)
-        if copy is None:
+        if not isinstance(copy, str):
             raise NotImplementedError(
                 f"{name!r} is larger than max_content_size={self._self_max_content_size}, "
                 "so it has no local copy"
@@ -331,15 +339,21 @@ class Caching(StorageWrapper):
                 raise
             return _InvalidatingFile(file, self, name)
         copy = None if self._self_contents is None else self._local_copy(name)
-        if copy is None:
+        if copy is _TOO_LARGE and mode == "rb":
+            backend = serving_backend(self.__wrapped__, name)
+            if is_s3(backend):  # S3File would hold the whole object in memory
+                reason = "it is streamed from the storage; write through the storage instead"
+                return ReadOnlyFile(open_s3_file(backend, name), self, name, reason)
+        if copy is None or copy is _TOO_LARGE:
             return opener(name, mode)
         reason = "it is a cached copy; write through the storage instead"
         return ReadOnlyFile(File(open(copy, mode)), self, name, reason)
 
-    def _local_copy(self, name: str) -> str | None:
-        """The path of an up-to-date local copy of ``name``, fetched if needed, or
+    def _local_copy(self, name: str) -> str | object | None:
+        """The path of an up-to-date local copy of ``name``, fetched if needed;
         ``None`` when the file is best read from the storage itself (it is on
-        local disk already, or larger than ``max_content_size``)."""
+        local disk already), ``_TOO_LARGE`` when it is larger than
+        ``max_content_size``."""
         contents = self._self_contents
         assert contents is not None
         path = _canonical(name)
@@ -356,9 +370,12 @@ class Caching(StorageWrapper):
             reservation = metadata.reserve("contents", path, seen)
             backend = serving_backend(self.__wrapped__, name)
             limit = self._self_max_content_size
-            if (limit is not None and self.size(name) > limit) or local_path(backend, name):
+            if local_path(backend, name):
                 metadata.add(reservation, _FROM_STORAGE)
                 return None
+            if limit is not None and self.size(name) > limit:
+                metadata.add(reservation, _STREAMED)
+                return _TOO_LARGE
             if os.path.isfile(contents.path(path)):  # an expired copy: still the same file?
                 size, modified = self.size(name), self._modified_timestamp(name)
                 if modified is not None and contents.matches(path, size, modified):
@@ -381,6 +398,8 @@ class Caching(StorageWrapper):
             return _UNKNOWN, entry
         if entry == _FROM_STORAGE:
             return None, None
+        if entry == _STREAMED:
+            return _TOO_LARGE, None
         contents = self._self_contents
         assert contents is not None
         return (contents.path(path) if contents.matches(path, *entry) else _UNKNOWN), None
@@ -393,7 +412,11 @@ class Caching(StorageWrapper):
 
 
 _UNKNOWN = object()
-_FROM_STORAGE = "from-storage"  # cached: read this file from the storage, keep no copy
+_TOO_LARGE = object()
+# Cached "contents" facts: read this file from the storage, keep no copy,
+# because it is on local disk already, or because it is over max_content_size.
+_FROM_STORAGE = "from-storage"
+_STREAMED = "streamed"
 
 
 class _CacheAlias:
@@ -513,7 +536,9 @@ def _namespace_of(storage: Any) -> str:
 def _base_url_of(storage: Any) -> str | None:
     """The base URL of ``storage``, as a plain string (a lazy one is evaluated)."""
     base_url = getattr(storage, "base_url", None)
-    return None if base_url is None else str(base_url)
+    if base_url is None or type(base_url) is str:
+        return base_url
+    return str(base_url)
 
 
 def _file_size(path: str) -> int:

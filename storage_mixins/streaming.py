@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import io
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from django.core.files import File
 
 from .base import StorageWrapper
 from .fallback import Fallback
@@ -24,7 +27,9 @@ __all__ = [
     "CHUNK_SIZE",
     "Stream",
     "copy_file",
+    "is_s3",
     "local_path",
+    "open_s3_file",
     "open_stream",
     "serving_backend",
     "write_atomically",
@@ -50,7 +55,7 @@ def open_stream(
     """
     if backend is None:
         backend = serving_backend(storage, name)
-    if _is_django_storages_s3(backend):
+    if is_s3(backend):
         return _s3_stream(backend, name, chunk_size)
     return Stream(_file_chunks(storage, name, chunk_size))
 
@@ -108,7 +113,8 @@ def _file_chunks(storage: Any, name: str, chunk_size: int) -> Iterator[bytes]:
         yield from handle.chunks(chunk_size)
 
 
-def _is_django_storages_s3(backend: Any) -> bool:
+def is_s3(backend: Any) -> bool:
+    """Whether ``backend`` is django-storages' ``S3Storage``."""
     try:
         from storages.backends.s3 import S3Storage
     except ImportError:
@@ -116,17 +122,25 @@ def _is_django_storages_s3(backend: Any) -> bool:
     return isinstance(backend, S3Storage)
 
 
-def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
-    from botocore.exceptions import ClientError
+def _s3_object(backend: Any, name: str) -> Any:
     from storages.utils import clean_name
 
-    key = backend._normalize_name(clean_name(name))
+    return backend.bucket.Object(backend._normalize_name(clean_name(name)))
+
+
+def _s3_get(s3_object: Any, name: str, **arguments: Any) -> Any:
+    from botocore.exceptions import ClientError
+
     try:
-        response = backend.bucket.Object(key).get()
+        return s3_object.get(**arguments)
     except ClientError as exc:
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
             raise FileNotFoundError(f"File does not exist: {name}") from exc
         raise
+
+
+def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
+    response = _s3_get(_s3_object(backend, name), name)
     body = response["Body"]
 
     def chunks() -> Iterator[bytes]:
@@ -149,8 +163,6 @@ def copy_file(source: Any, target: Any, name: str) -> None:
     if destination is not None:
         write_atomically(destination, stream.chunks, modified)
         return
-    from django.core.files import File
-
     with tempfile.TemporaryFile() as spool:
         for chunk in stream.chunks:
             spool.write(chunk)
@@ -183,3 +195,94 @@ def _new_local_path(storage: Any, name: str) -> str | None:
         return storage.path(name)
     except (NotImplementedError, AttributeError):
         return None
+
+
+def open_s3_file(backend: Any, name: str, buffer_size: int = 64 * 1024) -> Any:
+    """Open ``name`` of an ``S3Storage`` for reading, in bounded memory.
+
+    ``S3File`` downloads the whole object into memory on its first read (its
+    ``max_memory_size`` defaults to 0: never spilled to disk). This file
+    reads the response body as it goes instead, holding at most
+    ``buffer_size`` bytes, and seeks with ranged GETs: one request to open
+    (which raises ``FileNotFoundError`` for a missing object, as ``open()``
+    does), one more per seek that is followed by a read.
+    """
+    s3_object = _s3_object(backend, name)
+    reader = _S3Reader(s3_object, name, _s3_get(s3_object, name))
+    return _StreamedFile(reader, name, buffer_size)
+
+
+class _StreamedFile(File):
+    """A ``File`` over an :class:`_S3Reader`; reopened from S3 once closed
+    (``File.open()`` would look for ``name`` on the local disk)."""
+
+    def __init__(self, reader: _S3Reader, name: str, buffer_size: int) -> None:
+        super().__init__(io.BufferedReader(reader, buffer_size), name=name)
+        self.mode = "rb"
+        self.size = reader.size
+        self._reader = reader
+        self._buffer_size = buffer_size
+
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> _StreamedFile:
+        if mode not in (None, "rb"):
+            raise ValueError(f"{self.name!r} is streamed from S3, for reading only")
+        if self.closed:
+            self._reader = _S3Reader(self._reader.s3_object, self.name, None)
+            self.file = io.BufferedReader(self._reader, self._buffer_size)
+        else:
+            self.seek(0)
+        return self
+
+
+class _S3Reader(io.RawIOBase):
+    """The bytes of one S3 object, read from the response body as they come;
+    a seek drops the body, and the next read asks for the rest from there."""
+
+    def __init__(self, s3_object: Any, name: str, response: Any) -> None:
+        super().__init__()
+        self.s3_object = s3_object
+        self._name = name
+        if response is None:
+            response = _s3_get(s3_object, name)
+        self.size = int(response["ContentLength"])
+        self._body: Any = response["Body"]
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self.size}[whence]
+        position = max(0, base + offset)
+        if position != self._position:
+            self._drop_body()
+            self._position = position
+        return position
+
+    def readinto(self, buffer: Any) -> int:
+        if self._position >= self.size:
+            return 0
+        if self._body is None:
+            response = _s3_get(self.s3_object, self._name, Range=f"bytes={self._position}-")
+            self._body = response["Body"]
+        data = self._body.read(len(buffer))
+        if not data:
+            raise OSError(f"S3 ended {self._name!r} at byte {self._position} of {self.size}")
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._drop_body()
+        super().close()
+
+    def _drop_body(self) -> None:
+        if self._body is not None:
+            body, self._body = self._body, None
+            body.close()

@@ -260,3 +260,95 @@ def test_a_file_and_a_directory_of_one_name_do_not_collide(
     assert len(files_in(cache_dir)) == 2
     cached.delete("a")
     assert Path(cached.path("a/b")).read_bytes() == b"the file a/b"
+
+
+BIG = bytes(range(256)) * (32 * 1024)  # 8 MiB
+
+
+@pytest.fixture
+def big_production(s3: Any) -> Any:
+    s3.put("videos/big.bin", BIG)
+    return s3.storage()
+
+
+def test_files_over_max_content_size_are_streamed_in_bounded_memory(
+    s3: Any, tmp_path: Path
+) -> None:
+    # In a process of its own: the S3 server in this one holds the object too.
+    require_path("/proc/self/status", "Linux's /proc, to read peak memory")
+    size = 32 * 1024 * 1024
+    s3.client.upload_fileobj(_Repeat(os.urandom(1024 * 1024), size), s3.bucket("production-media"),
+                             "videos/big.bin")  # fmt: skip
+    s3.put("videos/warm-up.bin", b"w" * (2 * 1024 * 1024))
+    script = textwrap.dedent(
+        f"""
+        import django
+        from django.conf import settings
+        settings.configure(USE_TZ=True)
+        django.setup()
+        from django.core.files.storage import FileSystemStorage
+        from storages.backends.s3 import S3Storage
+        from storage_mixins import Caching
+        production = S3Storage(bucket_name="production-media",
+            endpoint_url={s3.server.endpoint_url!r}, access_key="testing",
+            secret_key="testing", region_name="us-east-1")
+        cached = Caching(production, max_content_size=1024 * 1024,
+                         contents=FileSystemStorage(location={str(tmp_path / "cache")!r}))
+        def peak_rss_kib():
+            with open("/proc/self/status") as status:
+                return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+        with cached.open("videos/warm-up.bin") as handle:  # imports and connections, first
+            handle.read(10)
+        before = peak_rss_kib()
+        with cached.open("videos/big.bin") as handle:
+            assert len(handle.read(10)) == 10
+            handle.seek(size // 2)
+            assert len(handle.read(10)) == 10
+        print((peak_rss_kib() - before) // 1024)
+        """
+    ).replace("size // 2", str(size // 2))
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    growth_mb = int(result.stdout)
+    print(f"\n  read 20 bytes of 32 MiB streamed; peak RSS grew by {growth_mb} MiB")
+    assert growth_mb < 8, f"reading 20 bytes of a 32 MiB object grew the peak by {growth_mb} MiB"
+
+
+def test_a_streamed_file_costs_one_get_and_one_per_seek(s3: Any, big_production: Any,
+                                                        contents: Any) -> None:  # fmt: skip
+    cached = Caching(big_production, contents=contents, max_content_size=1024)
+    cached.size("videos/big.bin")
+    s3.server.clear_requests()
+    with cached.open("videos/big.bin") as handle:
+        assert handle.read(10) == BIG[:10]
+        assert s3.server.counts() == {"GET": 1}
+        handle.seek(4096)
+        handle.seek(100_000)  # seeks without a read in between ask nothing
+        assert handle.read(10) == BIG[100_000:100_010]
+    assert s3.server.counts() == {"GET": 2}
+
+
+def test_a_streamed_file_reads_seeks_and_reopens_like_a_file(
+    s3: Any, big_production: Any, contents: Any, cache_dir: Path
+) -> None:
+    cached = Caching(big_production, contents=contents, max_content_size=1024)
+    handle = cached.open("videos/big.bin")
+    assert handle.size == len(BIG)
+    assert handle.read(5) == BIG[:5]
+    handle.seek(len(BIG) - 3)
+    assert handle.read() == BIG[-3:]
+    handle.seek(1000)
+    assert handle.read(3) == BIG[1000:1003]
+    assert b"".join(handle.chunks(1024 * 1024)) == BIG
+    with pytest.raises(ReadOnlyError, match="streamed from the storage"):
+        handle.write(b"x")
+    handle.close()
+    with handle.open() as again:  # FieldFile.open() on a closed file
+        assert again.read(4) == BIG[:4]
+    with pytest.raises(ReadOnlyError):
+        handle.open("wb")
+    assert files_in(cache_dir) == []
+    with pytest.raises(FileNotFoundError):
+        cached.open("videos/nowhere.bin")
