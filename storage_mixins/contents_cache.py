@@ -71,11 +71,10 @@ class ContentsCache:
         return final
 
     def discard(self, name: str) -> None:
-        path = self.path(name)
+        # The copy's directory stays: removing it could race with a copy
+        # being written there.
         with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            os.unlink(path)
-        with contextlib.suppress(OSError):  # not empty: a copy is being written there
-            os.rmdir(os.path.dirname(path))
+            os.unlink(self.path(name))
 
     @contextlib.contextmanager
     def single_flight(self, name: str) -> Iterator[None]:

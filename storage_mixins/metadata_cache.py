@@ -81,6 +81,7 @@ logger = logging.getLogger(__name__)
 FENCE_SECONDS = 30
 
 _FENCE = "storage_mixins:fence"
+_REPLAY_BATCH = 200  # paths fenced per set_many when replaying
 _MISSING = object()
 _FAILED = object()  # what _call returns when the cache raised
 
@@ -196,10 +197,14 @@ class MetadataCache:
         if self._unsettled:
             # Back after a failure: what this process wrote meanwhile must reach
             # the cache before it serves anything, and the entry read may be
-            # one of the facts it fences.
+            # one of the facts it fences: read it again.
             if not self._settle():
                 return False, None
-            return self.get(fact, path)
+            try:
+                entry = self.cache.connection().get(_key(namespace, fact, path), _MISSING)
+            except Exception as exc:  # noqa: BLE001 - see _call
+                self._failed(exc)
+                return False, None
         if type(entry) is tuple and len(entry) == 1:
             return True, entry[0]
         return False, entry  # missing, or fenced by a recent write
@@ -262,20 +267,21 @@ class MetadataCache:
         else:
             self._keep_pending(path)
 
-    def _fence(self, path: str) -> bool:
-        """Fence ``path`` in the cache; whether that reached it."""
+    def _fence(self, *paths: str) -> bool:
+        """Fence ``paths`` in the cache, in one call; whether that reached it."""
         namespace = self.namespace
         versions: dict[str, Any] = {}
         fences: dict[str, Any] = {}
-        for fact in _FACTS_OF_A_FILE:
-            fences[_key(namespace, fact, path)] = _FENCE
-        versions[_key(namespace, "version", path)] = _new_token()
-        directory = path
-        while directory:
-            directory = posixpath.dirname(directory)
-            for fact in _FACTS_OF_A_PARENT:
-                fences[_key(namespace, fact, directory)] = _FENCE
-            versions[_key(namespace, "version", directory)] = _new_token()
+        for path in paths:
+            for fact in _FACTS_OF_A_FILE:
+                fences[_key(namespace, fact, path)] = _FENCE
+            versions[_key(namespace, "version", path)] = _new_token()
+            directory = path
+            while directory:
+                directory = posixpath.dirname(directory)
+                for fact in _FACTS_OF_A_PARENT:
+                    fences[_key(namespace, fact, directory)] = _FENCE
+                versions[_key(namespace, "version", directory)] = _new_token()
         # Versions first: a backend that applies set_many key by key (all but
         # Redis, whose MULTI applies it at once) must change them before a
         # fence appears, or a reader could store between the two.
@@ -289,10 +295,11 @@ class MetadataCache:
             recent.pop(path, None)
             recent[path] = now  # kept in the order of the writes
             horizon = now - FENCE_SECONDS
-            for old, when in list(recent.items()):
-                if when >= horizon:
+            while recent:
+                oldest = next(iter(recent))
+                if recent[oldest] >= horizon:
                     break
-                del recent[old]
+                del recent[oldest]
 
     def _keep_pending(self, path: str) -> None:
         with self._lock:
@@ -312,8 +319,9 @@ class MetadataCache:
                 replay.update(
                     (path, None) for path, when in self._recent.items() if when >= horizon
                 )
-        for path in replay:
-            if not self._fence(path):
+        paths = list(replay)
+        for start in range(0, len(paths), _REPLAY_BATCH):
+            if not self._fence(*paths[start : start + _REPLAY_BATCH]):
                 return False
         with self._lock:
             for path in replay:

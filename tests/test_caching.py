@@ -979,3 +979,23 @@ def test_an_invalidation_lost_with_the_writer_is_reported(
     )
     assert result.returncode == 0, result.stderr
     assert "1 invalidation(s) never reached cache" in result.stderr
+
+
+def test_fences_a_restarted_cache_lost_are_replayed_after_an_outage(
+    persistent_redis: Any, tmp_path: Path
+) -> None:
+    import redis
+
+    (tmp_path / "files").mkdir()
+    writer = Caching(FileSystemStorage(location=tmp_path / "files"), cache="persistent",
+                     key_prefix="shared")  # fmt: skip
+    assert not writer.exists("a.txt")
+    redis.Redis.from_url(persistent_redis.url).save()  # a snapshot from before the write
+    writer.save("a.txt", ContentFile(b"a"))  # fenced in memory only
+    persistent_redis.stop()  # lost with the process: the snapshot is older
+    assert writer.exists("a.txt")  # the outage is seen
+    persistent_redis.start()
+    other = Caching(FileSystemStorage(location=tmp_path / "files"), cache="persistent",
+                    key_prefix="shared")  # fmt: skip
+    assert writer.exists("a.txt")  # the write of the last 30 s is fenced again
+    assert other.exists("a.txt")
