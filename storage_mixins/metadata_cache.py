@@ -63,7 +63,9 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import itertools
 import logging
+import os
 import posixpath
 import threading
 import time
@@ -120,7 +122,21 @@ def _key(namespace: str, fact: str, path: str) -> str:
 
 
 def _new_token() -> str:
-    return uuid.uuid4().hex
+    """A version token no other process, or earlier run, makes: a random
+    prefix per process (new in a forked child) and a counter."""
+    return f"{_token_prefix}{next(_token_counter)}"
+
+
+def _new_token_source() -> None:
+    global _token_prefix, _token_counter
+    _token_prefix = uuid.uuid4().hex[:16]
+    _token_counter = itertools.count()
+
+
+_token_prefix = ""
+_token_counter = itertools.count()
+_new_token_source()
+os.register_at_fork(after_in_child=_new_token_source)
 
 
 class _Default:
