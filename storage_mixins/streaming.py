@@ -13,7 +13,7 @@ import contextlib
 import datetime
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,11 +118,23 @@ def _is_django_storages_s3(backend: Any) -> bool:
 
 def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
     from botocore.exceptions import ClientError
+    from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
     from storages.utils import clean_name
 
-    key = backend._normalize_name(clean_name(name))
+    cleaned = clean_name(name)
+    key = backend._normalize_name(cleaned)
+    # As S3File reads: the download parameters of the object (SSE-C keys…).
+    parameters = {
+        option: value
+        for option, value in backend.get_object_parameters(cleaned).items()
+        if option in ALLOWED_DOWNLOAD_ARGS
+    }
     try:
-        response = backend.bucket.Object(key).get()
+        # The client of this thread's connection: django-storages keeps one a
+        # thread, while its shared ``bucket`` resource is not thread-safe.
+        response = backend.connection.meta.client.get_object(
+            Bucket=backend.bucket_name, Key=key, **parameters
+        )
     except ClientError as exc:
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
             raise FileNotFoundError(f"File does not exist: {name}") from exc
@@ -136,28 +148,53 @@ def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
     return Stream(chunks(), modified=response.get("LastModified"))
 
 
-def copy_file(source: Any, target: Any, name: str) -> None:
-    """Stream ``name`` from ``source`` into ``target``, never leaving a partial file.
+def copy_file(
+    source: Any, target: Any, name: str, on_chunk: Callable[[int], None] | None = None
+) -> int:
+    """Stream ``name`` from ``source`` into ``target``, never leaving a partial
+    file; return the number of bytes copied.
 
     A local target gets the file atomically (temporary file, then rename). A
     remote one gets it through its own ``_save``, after a local spool: S3 and
-    the like create objects atomically.
+    the like create objects atomically. ``on_chunk`` is called with the size of
+    each chunk read; an exception it raises (to cancel) stops the copy, and no
+    file is left behind.
     """
     stream = open_stream(source, name)
     modified = stream.modified.timestamp() if stream.modified else None
+    copied = [0]
     destination = local_path(serving_backend(target, name), name) or _new_local_path(target, name)
-    if destination is not None:
-        write_atomically(destination, stream.chunks, modified)
-        return
-    from django.core.files import File
+    with contextlib.closing(_observed(stream.chunks, on_chunk, copied)) as chunks:
+        if destination is not None:
+            write_atomically(destination, chunks, modified)
+            return copied[0]
+        from django.core.files import File
 
-    with tempfile.TemporaryFile() as spool:
-        for chunk in stream.chunks:
-            spool.write(chunk)
-        spool.seek(0)
-        if target.exists(name):
-            target.delete(name)
-        target._save(name, File(spool, name=name))
+        with tempfile.TemporaryFile() as spool:
+            for chunk in chunks:
+                spool.write(chunk)
+            spool.seek(0)
+            if target.exists(name):
+                target.delete(name)
+            target._save(name, File(spool, name=name))
+    return copied[0]
+
+
+def _observed(
+    chunks: Iterator[bytes], on_chunk: Callable[[int], None] | None, copied: list[int]
+) -> Iterator[bytes]:
+    """``chunks``, counted into ``copied[0]`` and shown to ``on_chunk``; closing
+    it closes ``chunks`` (and so the response it reads from)."""
+    try:
+        for chunk in chunks:
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+            copied[0] += len(chunk)
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def make_parent_directory(storage: Any, name: str) -> None:
