@@ -9,15 +9,17 @@ once with the number of rows that refer to it; no model instance is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, models
 from django.utils.functional import LazyObject, empty
 
-__all__ = ["FieldReference", "file_fields", "referenced_names"]
+T = TypeVar("T")
+
+__all__ = ["FieldReference", "batched", "file_fields", "referenced_names"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +107,15 @@ def _model(label: str) -> type[models.Model]:
         return apps.get_model(app_label, model_name)
     except (LookupError, ValueError) as exc:
         raise LookupError(f"No model {label!r} (expected app_label.ModelName)") from exc
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

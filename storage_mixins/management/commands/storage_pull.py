@@ -22,7 +22,7 @@ from storage_mixins.labels import storage_label
 from storage_mixins.listings import Entry, lister_for
 from storage_mixins.lookup import Locator
 from storage_mixins.names import validate_directory, validate_name
-from storage_mixins.references import file_fields, referenced_names
+from storage_mixins.references import batched, file_fields, referenced_names
 from storage_mixins.transfers import (
     CONFLICT,
     COPIED,
@@ -214,7 +214,7 @@ class Command(BaseCommand):
             names = referenced_names(
                 reference, limit=options["limit"], database=options["database"]
             )
-            for batch in _batches((name for name, _rows in names), BATCH):
+            for batch in batched((name for name, _rows in names), BATCH):
                 safe = [name for name in batch if self._is_safe(plan, name)]
                 located = locator.locate(safe, among=sources)
                 present = target_lister.find(
@@ -377,17 +377,6 @@ def _describe(result: Any) -> str:
     if result.outcome == CONFLICT:
         return f"{transfer.name}{size}: conflict, not copied: {result.reason}"
     return f"{transfer.name}{size}: failed: {result.reason}"
-
-
-def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 @contextlib.contextmanager
