@@ -121,6 +121,8 @@ def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
     from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
     from storages.utils import clean_name
 
+    from .listings import s3_client
+
     cleaned = clean_name(name)
     key = backend._normalize_name(cleaned)
     # As S3File reads: the download parameters of the object (SSE-C keys…).
@@ -130,11 +132,8 @@ def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
         if option in ALLOWED_DOWNLOAD_ARGS
     }
     try:
-        # The client of this thread's connection: django-storages keeps one a
-        # thread, while its shared ``bucket`` resource is not thread-safe.
-        response = backend.connection.meta.client.get_object(
-            Bucket=backend.bucket_name, Key=key, **parameters
-        )
+        # A thread-safe client (the backend's ``bucket`` is a resource: not).
+        response = s3_client(backend).get_object(Bucket=backend.bucket_name, Key=key, **parameters)
     except ClientError as exc:
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
             raise FileNotFoundError(f"File does not exist: {name}") from exc

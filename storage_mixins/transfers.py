@@ -17,8 +17,9 @@ yields one :class:`Result` each, in the order they finish:
   filesystem cannot) is a ``conflict`` too;
 * every copy is streamed and atomic (``storage_mixins.streaming``).
 
-Threads share no boto3 resource: each S3 read goes through the client of its
-own thread's connection (django-storages keeps one a thread). :meth:`cancel`
+Threads share no boto3 resource nor session, which are not thread-safe: every
+S3 request goes through the backend's client (``listings.s3_client``), which
+is. :meth:`cancel`
 (Ctrl-C) stops every copy at its next chunk; a stopped copy leaves no file.
 """
 
