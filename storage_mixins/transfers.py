@@ -106,6 +106,9 @@ class Transfers:
     ``on_copied`` with the name of every file copied (before its result is
     yielded, so even a file whose result an interruption swallows is told).
     :attr:`counts` and :attr:`bytes_copied` count every outcome as it happens.
+    ``refuse`` says why a write of a name must not happen (a symlink in the
+    target that leads into a read-only layer: ``storage_mixins.local_writes``),
+    or ``None``; a refused file fails.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class Transfers:
         dry_run: bool = False,
         on_bytes: Callable[[int], None] | None = None,
         on_copied: Callable[[str], None] | None = None,
+        refuse: Callable[[str], str | None] | None = None,
     ) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, not {jobs}")
@@ -126,6 +130,7 @@ class Transfers:
         self.dry_run = dry_run
         self.on_bytes = on_bytes
         self.on_copied = on_copied
+        self.refuse = refuse
         self.counts: Counter[str] = Counter()
         self.bytes_copied = 0
         self._lock = threading.Lock()
@@ -216,6 +221,9 @@ class Transfers:
             if not self.force:
                 reason = "the local copy differs (--force replaces it)"
                 return Result(transfer, CONFLICT, size, reason)
+        refusal = None if self.refuse is None else self.refuse(name)
+        if refusal is not None:
+            return Result(transfer, FAILED, size, f"refused: {refusal}")
         if self.dry_run:
             return Result(transfer, WOULD_COPY, size)
         return Result(transfer, COPIED, copy_file(transfer.source, target, name, self._on_chunk))

@@ -269,3 +269,32 @@ def test_a_pull_interrupted_by_a_signal_resumes_without_partial_files(
     assert f"{len(copied)} already present" in again.stdout
     assert local_files(tmp_path) == files
     assert s3.server.mutations("production-media") == []
+
+
+def test_a_symlink_in_the_write_layer_never_carries_a_pull_into_a_read_only_layer(
+    stack: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 12's symlink case, through storage_pull: dev media "shared/" links
+    # to a read-only local layer's directory.
+    from django.core.files.storage import FileSystemStorage
+
+    from storage_mixins import Fallback, ReadOnly
+
+    shared = tmp_path / "production-local"
+    (shared / "shared").mkdir(parents=True)
+    (tmp_path / "local").mkdir()
+    os.symlink(shared / "shared", tmp_path / "local" / "shared")
+    s3.put("shared/x.jpg", b"from s3")
+    stack = Fallback(
+        FileSystemStorage(location=tmp_path / "local"),
+        ReadOnly(FileSystemStorage(location=shared)),
+        ReadOnly(s3.storage()),
+    )
+    monkeypatch.setitem(storages._storages, "symlinked", stack)
+    err = StringIO()
+    with pytest.raises(CommandError, match="1 file\\(s\\) not copied"):
+        call_command(
+            "storage_pull", "shared", "--storage", "symlinked", stdout=StringIO(), stderr=err
+        )
+    assert "shared/x.jpg (7 bytes): failed: refused: " in err.getvalue()
+    assert list((shared / "shared").iterdir()) == []

@@ -20,6 +20,7 @@ from storage_mixins.fallback import Fallback
 from storage_mixins.introspection import find_fallback, walk
 from storage_mixins.labels import storage_label
 from storage_mixins.listings import Entry, lister_for
+from storage_mixins.local_writes import LocalWriteGuard
 from storage_mixins.lookup import Locator
 from storage_mixins.names import validate_directory, validate_name
 from storage_mixins.references import batched, file_fields, referenced_names
@@ -268,6 +269,7 @@ class Command(BaseCommand):
             total_bytes,
             enabled=verbosity >= 1 and not dry_run,
         )
+        guard = LocalWriteGuard.for_stack(plan.target, plan.fallback.layers)
         runner = Transfers(
             plan.target,
             jobs=options["jobs"],
@@ -275,6 +277,7 @@ class Command(BaseCommand):
             dry_run=dry_run,
             on_bytes=progress.add_bytes,
             on_copied=lambda name: _invalidate(plan.caches, name),
+            refuse=None if guard is None else lambda name: _refusal(guard, name),
         )
         started = time.perf_counter()
         problems = would_copy_bytes = 0
@@ -356,6 +359,11 @@ def _caches(stack: Any) -> list[Caching]:
 def _invalidate(caches: list[Caching], name: str) -> None:
     for cache in caches:
         cache.invalidate(name)
+
+
+def _refusal(guard: LocalWriteGuard, name: str) -> str | None:
+    refusal = guard.refusal(name)
+    return None if refusal is None else refusal[1]
 
 
 def _is_local_directory(target: Any, name: str) -> bool:
