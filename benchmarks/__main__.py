@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import compare, memory, overhead, scaling
+from benchmarks import compare, memory, overhead, pull, scaling
 from benchmarks.harness import Table, s3_environment, setup_django
 from benchmarks.workloads import DESCRIPTIONS, WORKLOADS
 
@@ -46,6 +46,7 @@ def main() -> int:
         report["overhead"] = _overhead(report["targets"])
         report["memory"] = _memory(s3, report["targets"])
         report["scaling"] = _scaling(s3, report["targets"])
+        report["pull"] = _pull(s3, report["targets"])
         if not legacy:
             print("\n(django-fallback-storage not measured: `make bench` sets LEGACY_PYTHON)")
 
@@ -213,6 +214,12 @@ def _scaling(s3: Any, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
     print(f"Scaling (linear: at most twice the proportional time)\n{table.render()}\n")
     return rows
+
+
+def _pull(s3: Any, targets: list[dict[str, Any]]) -> dict[str, Any]:
+    results = pull.measure(s3)
+    pull.report(results, lambda what, passed: _target(targets, what, passed), Table)
+    return results
 
 
 def _write(report: dict[str, Any], columns: list[compare.Column]) -> None:

@@ -14,7 +14,7 @@ import datetime
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,17 +122,42 @@ def is_s3(backend: Any) -> bool:
     return isinstance(backend, S3Storage)
 
 
-def _s3_object(backend: Any, name: str) -> Any:
+@dataclass(frozen=True)
+class _S3Object:
+    """One object of an ``S3Storage``, read through a thread-safe client (the
+    backend's ``bucket`` is a boto3 resource, which is not), with the download
+    parameters ``S3File`` would use (SSE-C keys…)."""
+
+    client: Any
+    bucket: str
+    key: str
+    parameters: dict[str, Any]
+
+
+def _s3_object(backend: Any, name: str) -> _S3Object:
+    from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
     from storages.utils import clean_name
 
-    return backend.bucket.Object(backend._normalize_name(clean_name(name)))
+    from .listings import s3_client
+
+    cleaned = clean_name(name)
+    parameters = {
+        option: value
+        for option, value in backend.get_object_parameters(cleaned).items()
+        if option in ALLOWED_DOWNLOAD_ARGS
+    }
+    return _S3Object(
+        s3_client(backend), backend.bucket_name, backend._normalize_name(cleaned), parameters
+    )
 
 
-def _s3_get(s3_object: Any, name: str, **arguments: Any) -> Any:
+def _s3_get(s3_object: _S3Object, name: str, **arguments: Any) -> Any:
     from botocore.exceptions import ClientError
 
     try:
-        return s3_object.get(**arguments)
+        return s3_object.client.get_object(
+            Bucket=s3_object.bucket, Key=s3_object.key, **s3_object.parameters, **arguments
+        )
     except ClientError as exc:
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
             raise FileNotFoundError(f"File does not exist: {name}") from exc
@@ -150,26 +175,51 @@ def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
     return Stream(chunks(), modified=response.get("LastModified"))
 
 
-def copy_file(source: Any, target: Any, name: str) -> None:
-    """Stream ``name`` from ``source`` into ``target``, never leaving a partial file.
+def copy_file(
+    source: Any, target: Any, name: str, on_chunk: Callable[[int], None] | None = None
+) -> int:
+    """Stream ``name`` from ``source`` into ``target``, never leaving a partial
+    file; return the number of bytes copied.
 
     A local target gets the file atomically (temporary file, then rename). A
     remote one gets it through its own ``_save``, after a local spool: S3 and
-    the like create objects atomically.
+    the like create objects atomically. ``on_chunk`` is called with the size of
+    each chunk read; an exception it raises (to cancel) stops the copy, and no
+    file is left behind.
     """
     stream = open_stream(source, name)
     modified = stream.modified.timestamp() if stream.modified else None
+    copied = [0]
     destination = local_path(serving_backend(target, name), name) or _new_local_path(target, name)
-    if destination is not None:
-        write_atomically(destination, stream.chunks, modified)
-        return
-    with tempfile.TemporaryFile() as spool:
-        for chunk in stream.chunks:
-            spool.write(chunk)
-        spool.seek(0)
-        if target.exists(name):
-            target.delete(name)
-        target._save(name, File(spool, name=name))
+    with contextlib.closing(_observed(stream.chunks, on_chunk, copied)) as chunks:
+        if destination is not None:
+            write_atomically(destination, chunks, modified)
+            return copied[0]
+        with tempfile.TemporaryFile() as spool:
+            for chunk in chunks:
+                spool.write(chunk)
+            spool.seek(0)
+            if target.exists(name):
+                target.delete(name)
+            target._save(name, File(spool, name=name))
+    return copied[0]
+
+
+def _observed(
+    chunks: Iterator[bytes], on_chunk: Callable[[int], None] | None, copied: list[int]
+) -> Iterator[bytes]:
+    """``chunks``, counted into ``copied[0]`` and shown to ``on_chunk``; closing
+    it closes ``chunks`` (and so the response it reads from)."""
+    try:
+        for chunk in chunks:
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+            copied[0] += len(chunk)
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def make_parent_directory(storage: Any, name: str) -> None:

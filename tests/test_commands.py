@@ -153,15 +153,15 @@ def local_files(tmp_path: Path) -> dict[str, bytes]:
 
 def test_dry_run_copies_nothing(stack: Any, s3: Any, tmp_path: Path) -> None:
     output = run("storage_pull", "photos", "--dry-run")
-    assert "[1/3] photos/a.jpg (100 bytes): would copy from ReadOnly(S3Storage(" in output
+    assert "photos/a.jpg (100 bytes): would copy from ReadOnly(S3Storage(" in output
     assert "Would copy 3 file(s)" in output
     assert local_files(tmp_path) == {"uploads/mine.txt": b"mine"}
 
 
 def test_pull_copies_then_resumes_with_nothing_to_do(stack: Any, s3: Any, tmp_path: Path) -> None:
-    output = run("storage_pull", "photos", "docs/menu.pdf")
-    assert "[4/4] docs/menu.pdf (4 bytes): copied, 604 bytes so far" in output
-    assert "Copied 4 file(s), 604 bytes; 0 already present" in output
+    output = run("storage_pull", "photos", "docs/menu.pdf", "--verbosity", "2")
+    assert "docs/menu.pdf (4 bytes): copied from ReadOnly(S3Storage('production-media'))" in output
+    assert "Copied 4 file(s), 604 bytes; 0 already present; 0 conflict(s); 0 failed" in output
     assert local_files(tmp_path) == {"uploads/mine.txt": b"mine", **PRODUCTION}
     assert [r for r in s3.server.requests() if r.mutates] == []
     assert s3.snapshot() == PRODUCTION
@@ -194,13 +194,17 @@ def test_interrupted_pull_resumes_without_partial_files_or_duplicates(
         return original(path, chunks, modified)
 
     monkeypatch.setattr(streaming, "write_atomically", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run("storage_pull", "photos", "docs")
+    with pytest.raises(CommandError, match="Interrupted: 2 of 4 file\\(s\\) copied") as caught:
+        run("storage_pull", "photos", "docs", "--jobs", "1")
+    assert caught.value.returncode == 130
+    assert "no partial file is left behind. Run the same command again to resume." in str(
+        caught.value
+    )
     assert len(local_files(tmp_path)) == 1 + 2
     assert not any(".partial-" in name for name in local_files(tmp_path))
     monkeypatch.undo()
     output = run("storage_pull", "photos", "docs")
-    assert "Copied 2 file(s), 304 bytes; 2 already present" in output
+    assert "Copied 2 file(s), 400 bytes; 2 already present" in output
     assert local_files(tmp_path) == {"uploads/mine.txt": b"mine", **PRODUCTION}
 
 
@@ -230,3 +234,59 @@ def test_pull_keeps_caches_coherent(stack: Any, settings: Any, use_storages: Any
 def test_pull_refuses_unsafe_prefixes(stack: Any) -> None:
     with pytest.raises(CommandError, match="path traversal"):
         call_command("storage_pull", "../outside")
+
+
+def test_pull_never_replaces_a_local_edit(stack: Any, s3: Any, tmp_path: Path) -> None:
+    # Issue 12: a local file whose size differed from production's was replaced.
+    edited = tmp_path / "local" / "photos" / "a.jpg"
+    edited.parent.mkdir(parents=True)
+    edited.write_bytes(b"edited locally")
+    same_size = tmp_path / "local" / "docs" / "menu.pdf"
+    same_size.parent.mkdir(parents=True)
+    same_size.write_bytes(b"%FDP")  # as long as production's, other bytes
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="2 file\\(s\\) not copied because of a conflict"):
+        call_command("storage_pull", "photos", "docs", stdout=out, stderr=err)
+    assert "photos/a.jpg (100 bytes): conflict, not copied: the local copy differs" in (
+        err.getvalue()
+    )
+    assert "docs/menu.pdf (4 bytes): conflict, not copied: the local copy differs" in (
+        err.getvalue()
+    )
+    assert "Copied 2 file(s), 500 bytes; 0 already present; 2 conflict(s)" in out.getvalue()
+    assert edited.read_bytes() == b"edited locally"
+    assert same_size.read_bytes() == b"%FDP"
+    assert local_files(tmp_path)["photos/2024/c.jpg"] == PRODUCTION["photos/2024/c.jpg"]
+    assert s3.server.mutations("production-media") == []
+
+    run("storage_pull", "photos", "docs", "--force")
+    assert local_files(tmp_path) == {"uploads/mine.txt": b"mine", **PRODUCTION}
+
+
+def test_pull_reports_a_file_and_a_directory_of_one_name_and_copies_the_rest(
+    stack: Any, s3: Any, tmp_path: Path
+) -> None:
+    # Issue 12: production holding both "a" and "a/b" ended the pull with a
+    # FileExistsError traceback; a local directory where production has a file too.
+    s3.put("clash/a", b"file a")
+    s3.put("clash/a/b", b"file a/b")
+    s3.put("clash/z.txt", b"z")
+    s3.put("clash/dir", b"production file")
+    (tmp_path / "local" / "clash" / "dir").mkdir(parents=True)
+    (tmp_path / "local" / "clash" / "dir" / "mine.txt").write_bytes(b"local")
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="2 file\\(s\\) not copied because of a conflict"):
+        call_command("storage_pull", "clash", stdout=out, stderr=err)
+    assert (
+        "clash/a/b (8 bytes): conflict, not copied: the source also has a file 'clash/a', "
+        "which a filesystem cannot hold together with 'clash/a/b'; 'clash/a' is copied"
+    ) in err.getvalue()
+    assert "clash/dir (15 bytes): conflict, not copied: 'clash/dir' is a directory locally" in (
+        err.getvalue()
+    )
+    files = local_files(tmp_path)
+    assert files["clash/a"] == b"file a"
+    assert files["clash/z.txt"] == b"z"
+    assert files["clash/dir/mine.txt"] == b"local"
+    assert not any(".partial-" in name for name in files)
+    assert s3.server.mutations("production-media") == []

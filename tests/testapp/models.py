@@ -19,3 +19,28 @@ class Photo(models.Model):
     original = models.FileField(storage=FallbackStorage(["local", "production"]))
     archived = models.FileField(storage=production_media)
     layered = models.FileField(storage=Fallback("local", ReadOnly("production")))
+
+
+class ScanField(models.FileField):
+    """A ``FileField`` subclass, as third-party apps define them."""
+
+
+class Gallery(models.Model):
+    """Rows that refer to files by name, as in a production database dump
+    (``storage_audit``, ``storage_pull --referenced``). ``attachment`` uses the
+    default storage; tests give ``cover`` a stack of its own."""
+
+    title = models.CharField(max_length=100, blank=True)
+    cover = models.ImageField(upload_to="covers", blank=True, max_length=255)
+    attachment = models.FileField(upload_to="attachments", blank=True, null=True, max_length=255)
+
+
+class Scan(models.Model):
+    scan = ScanField(upload_to="scans", blank=True, max_length=255)
+
+
+class ScanProxy(Scan):
+    """A proxy: its rows are ``Scan``'s, walked once."""
+
+    class Meta:
+        proxy = True
