@@ -2,6 +2,8 @@ from django.db import models
 
 from storage_mixins import Fallback, FallbackStorage, ReadOnly
 
+from .storages import ArchiveMemory, ReadOnlyMemory
+
 
 def production_media():
     return ReadOnly("production")
@@ -19,3 +21,10 @@ class Photo(models.Model):
     original = models.FileField(storage=FallbackStorage(["local", "production"]))
     archived = models.FileField(storage=production_media)
     layered = models.FileField(storage=Fallback("local", ReadOnly("production")))
+
+
+class Scan(models.Model):
+    """Decorated storage classes (tests/testapp/storages.py) on fields."""
+
+    image = models.FileField(storage=ReadOnlyMemory)
+    archived = models.FileField(storage=ArchiveMemory(base_url="https://archive.example/"))
