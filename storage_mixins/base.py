@@ -26,6 +26,7 @@ from typing import Any
 import wrapt
 
 from .labels import storage_label
+from .recording import instrument
 from .resolve import StorageSpec, resolve_storage
 
 __all__ = ["StorageWrapper", "contains", "is_read_only"]
@@ -69,6 +70,10 @@ class StorageWrapper(wrapt.BaseObjectProxy):
 
     def __init__(self, storage: StorageSpec) -> None:
         super().__init__(resolve_storage(storage, owner=type(self).__name__))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        instrument(cls)  # its storage methods, for storage_mixins.recording
 
     @property
     def refuses_writes(self) -> bool:
