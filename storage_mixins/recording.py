@@ -139,8 +139,8 @@ class Call:
             position = next(i for i, each in enumerate(fallback.layers) if each is layer)
             return f"[{position}] {storage_label(layer)}"
         deepest = self.entered[-1] if self.entered else self.storage
-        if self.outcome == "refused":
-            return type(deepest).__name__
+        if self.outcome == "refused" or getattr(deepest, "layers", None) is not None:
+            return type(deepest).__name__  # it refused, or no layer answered
         child = getattr(deepest, "__wrapped__", None)
         if isinstance(child, StorageWrapper):
             return type(deepest).__name__  # it answered without asking below
@@ -201,7 +201,9 @@ def note_answer(fallback: Any, layer: Any = _EVERY_LAYER) -> None:
     """
     state = current.get()
     if state.__class__ is Call and state.answer is None:
-        state.answer = (fallback, layer)
+        from .failover import GuardedLayer
+
+        state.answer = (fallback, layer.layer if isinstance(layer, GuardedLayer) else layer)
 
 
 def _call(

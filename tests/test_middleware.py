@@ -82,7 +82,6 @@ def test_a_streaming_response(caplog: pytest.LogCaptureFixture) -> None:
         assert _entry(response)["desc"] == "1 call"
         assert caplog.records == []
         body = b"".join(response.streaming_content)
-        response.close()
     assert body == b"a" * 10 + b"b" * 20
     (record,) = caplog.records
     assert record.storage_calls == 3  # and the two opens made while streaming
