@@ -282,7 +282,7 @@ class Fallback(StorageWrapper):
             # _Hidden: a check that costs nothing on the hottest path without them.
             for layer in self._self_exists_readers:
                 if layer.exists(name):
-                    if recording.current.get() is not None:
+                    if recording.active_blocks:
                         recording.note_answer(self, layer)
                     return True
         except _Hidden:
@@ -341,7 +341,7 @@ class Fallback(StorageWrapper):
                 probing.reset(token)
         if not answered:
             raise self._not_answered("listdir", path, missing, unsupported)
-        if recording.current.get() is not None:
+        if recording.active_blocks:
             recording.note_answer(self)  # every layer that has the directory
         if path == "":
             directories.pop(RESERVED_DIRECTORY, None)  # the tombstones' home
@@ -374,7 +374,7 @@ class Fallback(StorageWrapper):
                 if reader.exists(name) and not (local and _is_directory(layer, name)):
                     answering = layer
                     break
-        if recording.current.get() is not None:
+        if recording.active_blocks:
             recording.note_answer(self, answering)
         return answering.url(name, *args, **kwargs)
 
@@ -400,7 +400,7 @@ class Fallback(StorageWrapper):
                 except NotImplementedError:
                     pass
                 else:
-                    if recording.current.get() is not None:
+                    if recording.active_blocks:
                         recording.note_answer(self, layer)
                     return found
             holders_without_paths.append(layer)
@@ -476,7 +476,7 @@ class Fallback(StorageWrapper):
         elif self._self_local_guard is not None:
             self._check_local_write("_save", name)
         saved = write_layer._save(name, content)
-        if recording.current.get() is not None:
+        if recording.active_blocks:
             recording.note_answer(self, write_layer)
         if saved != name:
             # The write layer found ``name`` taken (another writer got there
@@ -508,7 +508,7 @@ class Fallback(StorageWrapper):
         if in_write_layer:
             # A delete removes a link itself, never its target.
             self._check_local_write("delete", name, follow_last=False)
-        if in_write_layer and recording.current.get() is not None:
+        if in_write_layer and recording.active_blocks:
             recording.note_answer(self, write_layer)
         if in_write_layer and tombstones is None:
             write_layer.delete(name)
@@ -577,7 +577,7 @@ class Fallback(StorageWrapper):
                     missing.append(reader)
                     cause = exc
                 else:
-                    if recording.current.get() is not None:
+                    if recording.active_blocks:
                         recording.note_answer(self, layer)
                     return answer
         finally:
@@ -591,7 +591,7 @@ class Fallback(StorageWrapper):
             return None
         for layer, reader, local in self._self_routes:
             if reader.exists(name) and not (local and _is_directory(layer, name)):
-                if recording.current.get() is not None:
+                if recording.active_blocks:
                     recording.note_answer(self, layer)
                 return layer
         return None
@@ -643,7 +643,7 @@ class Fallback(StorageWrapper):
                 make_parent_directory(write_layer, name)
         if tombstones is not None:
             tombstones.discard(name)
-        if recording.current.get() is not None:
+        if recording.active_blocks:
             recording.note_answer(self, write_layer)
         return write_layer
 

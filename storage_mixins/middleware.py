@@ -30,7 +30,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
-from .recording import Recording, active, record
+from .recording import Recording, active, installed, record
 
 __all__ = ["StorageTimingMiddleware", "server_timing"]
 
@@ -110,12 +110,13 @@ def _recorded(chunks: Iterator[Any], recording: Recording, request: Any) -> Iter
     """A streaming body, produced with ``recording`` active; logged once finished."""
     iterator = iter(chunks)
     try:
-        while True:
-            with active(recording):
-                chunk = next(iterator, _END)
-            if chunk is _END:
-                return
-            yield chunk
+        with installed():
+            while True:
+                with active(recording):
+                    chunk = next(iterator, _END)
+                if chunk is _END:
+                    return
+                yield chunk
     finally:
         _log_summary(request, recording)
 
@@ -125,12 +126,13 @@ async def _recorded_async(
 ) -> AsyncIterator[Any]:
     iterator = aiter(chunks)
     try:
-        while True:
-            with active(recording):
-                chunk = await anext(iterator, _END)
-            if chunk is _END:
-                return
-            yield chunk
+        with installed():
+            while True:
+                with active(recording):
+                    chunk = await anext(iterator, _END)
+                if chunk is _END:
+                    return
+                yield chunk
     finally:
         _log_summary(request, recording)
 

@@ -30,8 +30,10 @@ What is recorded, and where:
   whose answer was returned, or the wrapper that answered without asking the
   storage below it (a ``Caching`` hit), or else the storage at the bottom.
 
-With no recording active, a recorded method costs one context-variable read.
-Recordings follow the context: threads and tasks that copy it
+The recording versions of those methods are installed on the wrapper classes
+only while a recording is active somewhere in the process; with none, the
+classes run their own methods, and ``Fallback`` reads one context variable
+when a layer answers. Recordings follow the context: threads and tasks that copy it
 (``asgiref.sync_to_async``, ``asyncio`` tasks) record into the same one.
 """
 
@@ -53,7 +55,16 @@ from django.core.files.storage import Storage
 
 from .errors import ReadOnlyError, is_not_found
 
-__all__ = ["Call", "Recording", "current", "instrument", "note_answer", "record"]
+__all__ = [
+    "Call",
+    "Recording",
+    "active",
+    "current",
+    "installed",
+    "instrument",
+    "note_answer",
+    "record",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +79,56 @@ RECORDED_METHODS = frozenset(
 
 def instrument(cls: type) -> None:
     """Record the storage methods ``cls`` defines itself (every wrapper class
-    gets this from ``StorageWrapper.__init_subclass__``)."""
-    for name in RECORDED_METHODS & set(vars(cls)):
+    gets this from ``StorageWrapper.__init_subclass__``).
+
+    The recording versions are installed on the classes only while something
+    records (:class:`record`, in any thread): the rest of the time the classes
+    run their own methods, at no cost.
+    """
+    for name in sorted(RECORDED_METHODS & set(vars(cls))):
         function = vars(cls)[name]
-        if callable(function) and not hasattr(function, "_storage_mixins_recorded"):
-            setattr(cls, name, _recorded(name, function))
+        if callable(function):
+            _instrumented.append((cls, name, function, _recorded(name, function)))
+            if active_blocks:
+                setattr(cls, name, _instrumented[-1][3])
+
+
+# (class, name, its method, the recording version)
+_instrumented: list[tuple[type, str, Callable[..., Any], Callable[..., Any]]] = []
+# How many recording blocks are active, process-wide. Fallback reads it before
+# it notes an answer: a module attribute, the cheapest check on its hottest paths.
+active_blocks = 0
+_installing = threading.Lock()
+
+
+def _install() -> None:
+    global active_blocks
+    with _installing:
+        active_blocks += 1
+        if active_blocks == 1:
+            for cls, name, _function, recorded in _instrumented:
+                setattr(cls, name, recorded)
+
+
+def _uninstall() -> None:
+    global active_blocks
+    with _installing:
+        active_blocks -= 1
+        if active_blocks == 0:
+            for cls, name, function, _recorded_version in _instrumented:
+                setattr(cls, name, function)
+
+
+def is_installed(cls: type, name: str) -> bool:
+    """Whether ``cls.name`` is its recording version now (while something records)."""
+    return getattr(vars(cls).get(name), "_storage_mixins_recorded", False)
 
 
 def _recorded(method: str, function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def recorded(self: Any, *args: Any, **kwargs: Any) -> Any:
         state = current.get()
-        if state is None:  # nothing is being recorded: the hot path
+        if state is None:  # another thread's call, while this one records
             return function(self, *args, **kwargs)
         return _call(state, self, method, function, args, kwargs)
 
@@ -272,6 +321,7 @@ class record:
             return outer
         self.recording = Recording(detail=self.detail)
         hook_configured_storages()
+        _install()
         self._tokens = (current.set(self.recording), _carry(self.recording))
         return self.recording
 
@@ -282,11 +332,13 @@ class record:
             if carried is not None:
                 _uncarry(carried)
             current.reset(token)
+            _uninstall()
 
 
 class active:
     """Make ``recording`` the active one again inside the block: for work done on
-    its behalf after its block ended, such as a streaming response's body."""
+    its behalf after its block ended, such as a streaming response's body.
+    Use it inside :class:`installed`: it does not install the recording methods."""
 
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
@@ -300,6 +352,16 @@ class active:
         if carried is not None:
             _uncarry(carried)
         current.reset(token)
+
+
+class installed:
+    """Keep the recording methods installed inside the block (see :func:`instrument`)."""
+
+    def __enter__(self) -> None:
+        _install()
+
+    def __exit__(self, *exc_info: object) -> None:
+        _uninstall()
 
 
 # -- counting S3 requests at the source -----------------------------------------

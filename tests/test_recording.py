@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage, storages
 
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
-from storage_mixins.recording import RECORDED_METHODS, current, record
+from storage_mixins.recording import RECORDED_METHODS, current, is_installed, record
 from tests.conformance import read
 
 
@@ -122,11 +122,26 @@ def test_methods_a_wrapper_does_not_define_are_not_recorded(mem: Any) -> None:
 def test_every_wrapper_records_the_methods_it_defines() -> None:
     from tests.test_api import INTERCEPTED
 
-    for cls, intercepted in INTERCEPTED.items():
-        for name in intercepted & RECORDED_METHODS:
-            assert getattr(vars(cls)[name], "_storage_mixins_recorded", False), (cls, name)
-    assert vars(Fallback)["which"]._storage_mixins_recorded
-    assert not hasattr(vars(FallbackStorage), "exists")  # inherits Fallback's
+    def installed() -> set[tuple[type, str]]:
+        return {
+            (cls, name)
+            for cls, intercepted in INTERCEPTED.items()
+            for name in intercepted & RECORDED_METHODS
+            if is_installed(cls, name)
+        }
+
+    expected = {
+        (cls, name) for cls, names in INTERCEPTED.items() for name in names & RECORDED_METHODS
+    }
+    assert installed() == set()  # nothing records: the classes' own methods
+    with record():
+        assert installed() == expected
+        assert is_installed(Fallback, "which")
+        with record():  # nested, or in another thread: still installed
+            pass
+        assert installed() == expected
+    assert installed() == set()
+    assert "exists" not in vars(FallbackStorage)  # inherits Fallback's
 
 
 def test_nested_blocks_share_one_recording(stack: Any) -> None:
