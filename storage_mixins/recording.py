@@ -424,7 +424,8 @@ def _is_s3(storage: Any) -> bool:
 def _s3_leaves(storage: Any) -> tuple[Any, ...]:
     """The ``S3Storage`` instances in ``storage``'s stack, remembered on the wrapper."""
     try:
-        return storage._self_recorded_s3_leaves
+        # Its own attribute only: a proxy would hand over the wrapped storage's.
+        return object.__getattribute__(storage, "_self_recorded_s3_leaves")
     except AttributeError:
         leaves = tuple(leaf for leaf in _leaves(storage) if _is_s3(leaf))
         storage._self_recorded_s3_leaves = leaves

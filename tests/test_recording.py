@@ -269,3 +269,16 @@ class _RemoteStorage(Storage):
         if name not in self.sizes:
             raise FileNotFoundError(name)
         return self.sizes[name]
+
+
+def test_a_stack_whose_write_layer_was_recorded_first_still_counts(s3: Any, fs: Any) -> None:
+    """The proxy hands a missing attribute over to its wrapped storage: what a
+    wrapper remembers must be its own, not its write layer's."""
+    s3.put("a.txt", b"x")
+    local = Logging(fs)
+    stack = Fallback(local, ReadOnly(s3.storage()))
+    with record() as recording:
+        local.exists("a.txt")  # the write layer, recorded on its own first
+        s3.server.clear_requests()
+        stack.size("a.txt")
+    assert recording.requests["S3"] == len(s3.server.requests()) == 1
