@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import compare, memory, overhead, pull, scaling
+from benchmarks import compare, memory, middleware, overhead, pull, scaling
 from benchmarks.harness import Table, s3_environment, setup_django
 from benchmarks.workloads import DESCRIPTIONS, WORKLOADS
 
@@ -44,6 +44,7 @@ def main() -> int:
                 compare.measure_legacy(column, s3, root, legacy)
         report["comparison"] = _comparison(columns, report["targets"])
         report["overhead"] = _overhead(report["targets"])
+        report["middleware"] = _middleware()
         report["memory"] = _memory(s3, report["targets"])
         report["scaling"] = _scaling(s3, report["targets"])
         report["pull"] = _pull(s3, report["targets"])
@@ -170,6 +171,30 @@ def _overhead(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
         f"{table.render()}\n"
     )
     return rows
+
+
+def _middleware() -> dict[str, Any]:
+    results = middleware.measure_in_fresh_process()
+    table = Table(["measured", "without", "with", "× without"])
+    requests = results["request_microseconds"]
+    table.add(
+        f"request rendering {results['files']} files ({results['calls_per_request']} calls)",
+        f"{requests['without']:.0f} µs",
+        f"{requests['with']:.0f} µs (middleware)",
+        f"{results['request_ratio']:.2f}",
+    )
+    calls = results["call_microseconds"]
+    table.add(
+        "warm Caching exists()",
+        f"{calls['not recorded']:.1f} µs",
+        f"{calls['recorded']:.1f} µs (recorded)",
+        f"{calls['recorded'] / calls['not recorded']:.2f}",
+    )
+    print(
+        "StorageTimingMiddleware: a request with it on, and a call while a request is "
+        f"recorded\n{table.render()}\n"
+    )
+    return results
 
 
 def _memory(s3: Any, targets: list[dict[str, Any]]) -> dict[str, float] | None:

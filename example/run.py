@@ -64,6 +64,7 @@ def serve(host: str, port: int, endpoint: str, media_root: str) -> int:
     import django
 
     django.setup()
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.core.servers.basehttp import (
         ThreadedWSGIServer,
         WSGIRequestHandler,
@@ -71,7 +72,8 @@ def serve(host: str, port: int, endpoint: str, media_root: str) -> int:
     )
 
     server = ThreadedWSGIServer((host, port), WSGIRequestHandler)
-    server.set_app(get_internal_wsgi_application())
+    # Static files as runserver serves them: the debug toolbar's scripts.
+    server.set_app(StaticFilesHandler(get_internal_wsgi_application()))
     print(f"Demo site:    http://{host}:{server.server_address[1]}/", flush=True)
     print(f"Embedded S3:  {endpoint}  (bucket production-media)", flush=True)
     print("Press Ctrl-C to stop.", flush=True)

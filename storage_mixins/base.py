@@ -26,6 +26,7 @@ from typing import Any
 import wrapt
 
 from .labels import storage_label
+from .recording import instrument
 from .resolve import StorageSpec, resolve_storage
 
 __all__ = ["StorageWrapper", "contains", "is_read_only"]
@@ -56,6 +57,10 @@ class StorageWrapper(wrapt.BaseObjectProxy):
     ``settings.STORAGES`` (resolved to Django's shared instance).
     """
 
+    # Set by a class decorator on the outermost wrapper it builds: (the decorated
+    # class, its arguments). See _construction().
+    _self_built_by: tuple[type, tuple[Any, ...], dict[str, Any]] | None = None
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         self = super().__new__(cls, *args, **kwargs)
         # Kept for deconstruct(), copying and pickling: the arguments as given,
@@ -65,6 +70,10 @@ class StorageWrapper(wrapt.BaseObjectProxy):
 
     def __init__(self, storage: StorageSpec) -> None:
         super().__init__(resolve_storage(storage, owner=type(self).__name__))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        instrument(cls)  # its storage methods, for storage_mixins.recording
 
     @property
     def refuses_writes(self) -> bool:
@@ -88,8 +97,8 @@ class StorageWrapper(wrapt.BaseObjectProxy):
         given as ``STORAGES`` aliases stay aliases, so migrations do not embed
         settings such as bucket names or credentials.
         """
-        args, kwargs = self._self_arguments
-        return _import_path(type(self)), args, dict(kwargs)
+        factory, args, kwargs = self._construction()
+        return _import_path(factory), args, dict(kwargs)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StorageWrapper) or type(other) is not type(self):
@@ -116,17 +125,27 @@ class StorageWrapper(wrapt.BaseObjectProxy):
         ]
         return [storage_label(self.__wrapped__), *options]
 
-    def __copy__(self) -> Any:
+    def _construction(self) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+        """What rebuilds this storage: its class and arguments, or, for the
+        instance of a decorated storage class (see ``storage_mixins.decorators``),
+        that class and the arguments it was called with."""
+        if self._self_built_by is not None:
+            return self._self_built_by
         args, kwargs = self._self_arguments
-        return type(self)(*args, **kwargs)
+        return type(self), args, kwargs
+
+    def __copy__(self) -> Any:
+        factory, args, kwargs = self._construction()
+        return factory(*args, **kwargs)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        args, kwargs = copy.deepcopy(self._self_arguments, memo)
-        return type(self)(*args, **kwargs)
+        factory, args, kwargs = self._construction()
+        args, kwargs = copy.deepcopy((args, kwargs), memo)
+        return factory(*args, **kwargs)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        args, kwargs = self._self_arguments
-        return (_rebuild, (type(self), args, kwargs))
+        factory, args, kwargs = self._construction()
+        return (_rebuild, (factory, args, kwargs))
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return self.__reduce__()
@@ -137,8 +156,8 @@ def _repr_option(value: Any) -> str:
     return storage_label(value) if is_storage else repr(value)
 
 
-def _rebuild(cls: type[StorageWrapper], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return cls(*args, **kwargs)
+def _rebuild(factory: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return factory(*args, **kwargs)
 
 
 def _import_path(cls: type) -> str:

@@ -25,6 +25,7 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import Storage
 
+from . import recording
 from .base import StorageWrapper, contains, is_read_only
 from .errors import ReadOnlyError, is_not_found, not_found_types
 from .failover import CircuitBreaker, GuardedLayer
@@ -281,6 +282,8 @@ class Fallback(StorageWrapper):
             # _Hidden: a check that costs nothing on the hottest path without them.
             for layer in self._self_exists_readers:
                 if layer.exists(name):
+                    if recording.active_blocks:
+                        recording.note_answer(self, layer)
                     return True
         except _Hidden:
             return False
@@ -338,6 +341,8 @@ class Fallback(StorageWrapper):
                 probing.reset(token)
         if not answered:
             raise self._not_answered("listdir", path, missing, unsupported)
+        if recording.active_blocks:
+            recording.note_answer(self)  # every layer that has the directory
         if path == "":
             directories.pop(RESERVED_DIRECTORY, None)  # the tombstones' home
         tombstones = self._self_tombstones
@@ -363,11 +368,15 @@ class Fallback(StorageWrapper):
             # layer the stack proxies, whose base_url the stack shows.
             return self.__wrapped__.url(name, *args, **kwargs)
         routes = self._self_routes
+        answering = routes[-1][0]  # for a missing file, without asking it
         if self._self_tombstones is None or name not in self._self_tombstones:
             for layer, reader, local in routes[:-1]:
                 if reader.exists(name) and not (local and _is_directory(layer, name)):
-                    return layer.url(name, *args, **kwargs)
-        return routes[-1][0].url(name, *args, **kwargs)  # as for a missing file
+                    answering = layer
+                    break
+        if recording.active_blocks:
+            recording.note_answer(self, answering)
+        return answering.url(name, *args, **kwargs)
 
     def path(self, name: str) -> str:
         try:
@@ -387,9 +396,13 @@ class Fallback(StorageWrapper):
                 if layer is self._self_write_layer:
                     self._refuse_path_through_link(name)
                 try:
-                    return layer_path(name)
+                    found = layer_path(name)
                 except NotImplementedError:
                     pass
+                else:
+                    if recording.active_blocks:
+                        recording.note_answer(self, layer)
+                    return found
             holders_without_paths.append(layer)
         if holders_without_paths:
             raise NotImplementedError(
@@ -463,6 +476,8 @@ class Fallback(StorageWrapper):
         elif self._self_local_guard is not None:
             self._check_local_write("_save", name)
         saved = write_layer._save(name, content)
+        if recording.active_blocks:
+            recording.note_answer(self, write_layer)
         if saved != name:
             # The write layer found ``name`` taken (another writer got there
             # first) and chose another name by its own lights, which may be one
@@ -493,6 +508,8 @@ class Fallback(StorageWrapper):
         if in_write_layer:
             # A delete removes a link itself, never its target.
             self._check_local_write("delete", name, follow_last=False)
+        if in_write_layer and recording.active_blocks:
+            recording.note_answer(self, write_layer)
         if in_write_layer and tombstones is None:
             write_layer.delete(name)
             return
@@ -550,7 +567,7 @@ class Fallback(StorageWrapper):
                     missing.append(reader)  # a directory here: the file may be further on
                     continue
                 try:
-                    return layer_method(name, *args)
+                    answer = layer_method(name, *args)
                 except NotImplementedError as exc:
                     unsupported.append(reader)
                     cause = exc
@@ -559,6 +576,10 @@ class Fallback(StorageWrapper):
                         raise
                     missing.append(reader)
                     cause = exc
+                else:
+                    if recording.active_blocks:
+                        recording.note_answer(self, layer)
+                    return answer
         finally:
             if token is not None:
                 probing.reset(token)
@@ -570,6 +591,8 @@ class Fallback(StorageWrapper):
             return None
         for layer, reader, local in self._self_routes:
             if reader.exists(name) and not (local and _is_directory(layer, name)):
+                if recording.active_blocks:
+                    recording.note_answer(self, layer)
                 return layer
         return None
 
@@ -620,6 +643,8 @@ class Fallback(StorageWrapper):
                 make_parent_directory(write_layer, name)
         if tombstones is not None:
             tombstones.discard(name)
+        if recording.active_blocks:
+            recording.note_answer(self, write_layer)
         return write_layer
 
     def _writer(self, operation: str, name: object) -> Any:

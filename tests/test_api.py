@@ -117,6 +117,9 @@ def test_public_names() -> None:
         "ReadOnlyFile",
         "StorageWrapper",
         "is_read_only",
+        "cached",
+        "logged",
+        "read_only",
     }
     assert issubclass(storage_mixins.ReadOnlyError, PermissionError)
     assert issubclass(FallbackStorage, Fallback)

@@ -84,6 +84,8 @@ def demo() -> Iterator[Demo]:
         if site.process.poll() is None:
             site.process.kill()
             site.process.wait()
+        if site.process.stdout is not None:
+            site.process.stdout.close()
 
 
 def bucket(endpoint: str) -> dict[str, bytes]:
@@ -166,3 +168,41 @@ def test_gallery_upload_and_bucket_untouched(chromium: str, demo: Demo) -> None:
     output = demo.stop()
     assert demo.process.returncode == 0
     assert "Stopped the site and the embedded S3 server." in output
+
+
+def test_storage_panel_shows_the_calls_of_the_gallery(chromium: str, demo: Demo) -> None:
+    """django-debug-toolbar's Storage panel on a page that renders production images."""
+    playwright_api = require_module("playwright.sync_api", "the browser dependency group")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            response = page.goto(demo.url)
+            assert response is not None
+            timing = response.headers["server-timing"]
+            entry = re.search(r'storage;dur=[\d.]+;desc="(\d+) calls, (\d+) S3 requests"', timing)
+            assert entry, timing
+            page.wait_for_function(
+                "Array.from(document.images).every(i => i.complete)", timeout=20_000
+            )
+            assert page.locator(".card:has(.badge.production) img").count() == 5
+            page.click("#djDebugToolbar a.StoragePanel")
+            rows = page.locator("#StoragePanel tr.storage-mixins-call")
+            rows.first.wait_for(timeout=20_000)
+            assert rows.count() == int(entry.group(1))
+            answered = page.locator("#StoragePanel td.storage-mixins-answered-by").all_inner_texts()
+            assert any("S3Storage('production-media')" in text for text in answered)
+            assert any("FileSystemStorage(" in text for text in answered)
+            stacks = "\n".join(
+                page.locator("#StoragePanel pre.storage-mixins-stack").all_inner_texts()
+            )
+            assert "FallbackStorage  (writes go to [0]" in stacks
+            assert "S3Storage('production-media')" in stacks
+            summary = page.inner_text("#StoragePanel table.storage-mixins-summary")
+            assert f"{entry.group(2)} S3" in summary
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "demo-storage-panel.png"), full_page=False)
+        finally:
+            browser.close()
+    demo.stop()
+    assert demo.process.returncode == 0

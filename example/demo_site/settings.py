@@ -11,13 +11,32 @@ DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 USE_TZ = True
 
-INSTALLED_APPS = ["storage_mixins", "demo_site"]
+INSTALLED_APPS = ["django.contrib.staticfiles", "storage_mixins", "demo_site", "debug_toolbar"]
 MIDDLEWARE = [
+    # First: it sees every storage call of the request, and its Server-Timing
+    # entry ("storage;dur=...;desc=...") is added last, after the toolbar's.
+    "storage_mixins.middleware.StorageTimingMiddleware",
+    "debug_toolbar.middleware.DebugToolbarMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "demo_site.request_log.StorageLogMiddleware",
 ]
+INTERNAL_IPS = ["127.0.0.1"]
+STATIC_URL = "/static/"
+DEBUG_TOOLBAR_PANELS = [
+    "debug_toolbar.panels.timer.TimerPanel",
+    "debug_toolbar.panels.request.RequestPanel",
+    "debug_toolbar.panels.templates.TemplatesPanel",
+    "storage_mixins.panels.StoragePanel",
+]
+DEBUG_TOOLBAR_CONFIG = {"SHOW_TOOLBAR_CALLBACK": "debug_toolbar.middleware.show_toolbar"}
 ROOT_URLCONF = "demo_site.urls"
-TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
 DATABASES = {}
 
 MEDIA_ROOT = os.environ["DEMO_MEDIA_ROOT"]

@@ -1,3 +1,4 @@
+from debug_toolbar.toolbar import debug_toolbar_urls
 from django.conf import settings
 from django.conf.urls.static import static
 from django.urls import path
@@ -9,4 +10,5 @@ urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("delete/", views.delete, name="delete"),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
+    *debug_toolbar_urls(),
 ]

@@ -2,6 +2,8 @@ from django.db import models
 
 from storage_mixins import Fallback, FallbackStorage, ReadOnly
 
+from .storages import ArchiveMemory, ReadOnlyMemory
+
 
 def production_media():
     return ReadOnly("production")
@@ -44,3 +46,10 @@ class ScanProxy(Scan):
 
     class Meta:
         proxy = True
+
+
+class DecoratedFiles(models.Model):
+    """Decorated storage classes (tests/testapp/storages.py) on fields."""
+
+    image = models.FileField(storage=ReadOnlyMemory)
+    archived = models.FileField(storage=ArchiveMemory(base_url="https://archive.example/"))

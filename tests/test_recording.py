@@ -1,0 +1,284 @@
+"""storage_mixins.recording: which calls are recorded, and their backend requests.
+
+S3 requests are compared with what moto's server received (tests/s3server.py
+counts every request but the tests' own).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage, storages
+
+from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
+from storage_mixins.recording import RECORDED_METHODS, current, is_installed, record
+from tests.conformance import read
+
+
+@pytest.fixture
+def stack(fs: Any, mem: Any) -> Any:
+    mem.save("photos/production.jpg", ContentFile(b"production"))
+    fs.save("photos/local.jpg", ContentFile(b"local"))
+    return Fallback(fs, ReadOnly(mem))
+
+
+def test_nothing_is_recorded_outside_a_block(stack: Any) -> None:
+    assert current.get() is None
+    assert stack.exists("photos/local.jpg")
+    with record() as recording:
+        assert current.get() is recording
+    assert current.get() is None
+    assert recording.call_count == 0
+
+
+def test_each_outermost_call_is_one_call(stack: Any) -> None:
+    with record(detail=True) as recording:
+        stack.exists("photos/production.jpg")
+        name = stack.save("photos/new.jpg", ContentFile(b"new"))  # asks every layer inside
+        stack.delete(name)
+    assert [call.method for call in recording.calls] == ["exists", "save", "delete"]
+    assert recording.call_count == 3
+    assert recording.summary() == "3 calls"
+    assert recording.seconds == pytest.approx(sum(call.seconds for call in recording.calls))
+    save = recording.calls[1]
+    assert save.name == "photos/new.jpg"
+    assert {type(entered) for entered in save.entered} == {Fallback}  # its own inner calls
+
+
+def test_the_layer_that_answered(stack: Any, fs: Any) -> None:
+    cached = Caching(stack)
+    with record(detail=True) as recording:
+        cached.exists("photos/production.jpg")  # a miss: the layers are asked
+        cached.exists("photos/production.jpg")  # a hit: they are not
+        stack.size("photos/local.jpg")
+        stack.listdir("photos")
+        stack.url("photos/production.jpg")
+        read(stack, "photos/production.jpg")
+        stack.save("photos/new.jpg", ContentFile(b"new"))
+    answers = [(call.method, call.answered_by()) for call in recording.calls]
+    assert answers == [
+        ("exists", "[1] ReadOnly(InMemoryStorage())"),
+        ("exists", "Caching"),
+        ("size", f"[0] FileSystemStorage('{fs.location}')"),
+        ("listdir", "every layer"),
+        ("url", "[1] ReadOnly(InMemoryStorage())"),
+        ("open", "[1] ReadOnly(InMemoryStorage())"),
+        ("save", f"[0] FileSystemStorage('{fs.location}')"),
+    ]
+
+
+def test_outcomes(stack: Any) -> None:
+    with record(detail=True) as recording:
+        stack.exists("photos/local.jpg")
+        stack.exists("photos/nothing.jpg")
+        with pytest.raises(FileNotFoundError):
+            stack.size("photos/nothing.jpg")
+        with pytest.raises(ReadOnlyError):
+            ReadOnly(stack).save("photos/new.jpg", ContentFile(b"x"))
+        with pytest.raises(ValueError, match="boom"):
+            Logging(_Exploding()).size("a")
+    outcomes = [(call.method, call.outcome) for call in recording.calls]
+    assert outcomes == [
+        ("exists", "found"),
+        ("exists", "missing"),
+        ("size", "missing"),
+        ("save", "refused"),
+        ("size", "error"),
+    ]
+    assert recording.calls[3].answered_by() == "ReadOnly"
+    assert recording.calls[4].error == "ValueError: boom"
+
+
+class _Exploding(InMemoryStorage):
+    def size(self, name: str) -> int:
+        raise ValueError("boom")
+
+
+def test_without_detail_only_totals_are_kept(stack: Any) -> None:
+    with record() as recording:
+        stack.exists("photos/local.jpg")
+        stack.size("photos/production.jpg")
+    assert recording.call_count == 2
+    assert recording.calls == []
+    assert recording.seconds > 0
+
+
+def test_methods_a_wrapper_does_not_define_are_not_recorded(mem: Any) -> None:
+    """ReadOnly.exists is the wrapped storage's own method (through the proxy, in C)."""
+    mem.save("a.txt", ContentFile(b"x"))
+    guarded = ReadOnly(mem)
+    with record(detail=True) as recording:
+        guarded.exists("a.txt")  # delegated: not seen
+        read(guarded, "a.txt")  # intercepted: recorded
+        mem.exists("a.txt")  # no wrapper at all: not seen
+    assert [call.method for call in recording.calls] == ["open"]
+
+
+def test_every_wrapper_records_the_methods_it_defines() -> None:
+    from tests.test_api import INTERCEPTED
+
+    def installed() -> set[tuple[type, str]]:
+        return {
+            (cls, name)
+            for cls, intercepted in INTERCEPTED.items()
+            for name in intercepted & RECORDED_METHODS
+            if is_installed(cls, name)
+        }
+
+    expected = {
+        (cls, name) for cls, names in INTERCEPTED.items() for name in names & RECORDED_METHODS
+    }
+    assert installed() == set()  # nothing records: the classes' own methods
+    with record():
+        assert installed() == expected
+        assert is_installed(Fallback, "which")
+        with record():  # nested, or in another thread: still installed
+            pass
+        assert installed() == expected
+    assert installed() == set()
+    assert "exists" not in vars(FallbackStorage)  # inherits Fallback's
+
+
+def test_nested_blocks_share_one_recording(stack: Any) -> None:
+    with record() as outer:
+        stack.exists("photos/local.jpg")
+        with record(detail=True) as inner:
+            stack.exists("photos/local.jpg")
+        assert inner is outer
+        assert current.get() is outer  # the inner block leaves it active
+    assert outer.call_count == 2
+    assert len(outer.calls) == 1  # detailed from the moment it was asked for
+
+
+def test_threads_and_tasks_that_copy_the_context_record(stack: Any) -> None:
+    with record() as recording:
+        async_to_sync(sync_to_async(stack.exists))("photos/local.jpg")
+        context = contextvars.copy_context()
+        worker = threading.Thread(target=context.run, args=(stack.exists, "photos/local.jpg"))
+        worker.start()
+        worker.join()
+        unrelated = threading.Thread(target=stack.exists, args=("photos/local.jpg",))
+        unrelated.start()  # a thread of its own: not this recording's
+        unrelated.join()
+    assert recording.call_count == 2
+
+
+# -- S3 requests, counted at the source --------------------------------------------
+
+
+def _page(media: Any, names: list[str]) -> None:
+    for name in names:
+        if media.exists(name):
+            media.url(name)
+            media.size(name)
+    with media.open(names[0]) as handle:  # open: HEAD; read: HEAD and GET, in threads
+        handle.read()
+    media.listdir("photos")
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["Fallback", "Caching(Fallback)"])
+def test_s3_requests_match_what_the_server_received(s3: Any, fs: Any, cached: bool) -> None:
+    names = [f"photos/{number}.jpg" for number in range(3)]
+    for name in names:
+        s3.put(name, b"production " + name.encode())
+    stack = Fallback(fs, ReadOnly(s3.storage()))
+    media = Caching(stack) if cached else stack
+    for attempt in range(2):  # cold, then warm (Caching answers without S3)
+        s3.server.clear_requests()
+        with record(detail=True) as recording:
+            _page(media, [*names, "photos/missing.jpg"])
+        received = len(s3.server.requests())
+        assert recording.requests["S3"] == received, attempt
+        outside = received - sum(call.requests["S3"] for call in recording.calls)
+        assert outside == 2  # the contents: read after open() returned
+    print(f"\n{recording.summary()} (server received {received})")
+    assert received > 0
+
+
+def test_uploads_in_transfer_threads_count_for_their_call(s3: Any, fs: Any) -> None:
+    stack = Fallback(ReadOnly(FileSystemStorage(location=fs.location)), s3.storage("dev-media"))
+    s3.server.clear_requests()
+    with record(detail=True) as recording:
+        stack.save("uploads/new.txt", ContentFile(b"new"))
+    received = s3.server.requests()
+    assert [r.method for r in received if r.method == "PUT"] == ["PUT"]
+    (save,) = recording.calls
+    assert save.requests["S3"] == len(received) == recording.requests["S3"]
+
+
+def test_a_connection_made_during_the_call_is_counted(s3: Any) -> None:
+    """A new thread has no connection yet: django-storages makes it inside the call."""
+    s3.put("a.txt", b"x")
+    stack = Fallback(InMemoryStorage(), ReadOnly(s3.storage()))
+    with record(detail=True) as recording:
+        s3.server.clear_requests()
+        context = contextvars.copy_context()
+        worker = threading.Thread(target=context.run, args=(stack.size, "a.txt"))
+        worker.start()
+        worker.join()
+    assert recording.requests["S3"] == len(s3.server.requests()) > 0
+
+
+def test_configured_storages_are_counted_without_a_wrapper(s3: Any, use_storages: Any) -> None:
+    s3.put("a.txt", b"x")
+    use_storages({"production": s3.settings()})
+    bare = storages["production"]
+    bare.exists("a.txt")  # connected before any recording
+    s3.server.clear_requests()
+    with record() as recording:
+        bare.exists("a.txt")
+        bare.size("a.txt")
+    assert recording.call_count == 0  # no wrapper: no calls seen
+    assert recording.requests["S3"] == len(s3.server.requests()) == 2
+
+
+def test_requests_outside_any_recording_are_not_counted(s3: Any) -> None:
+    s3.put("a.txt", b"x")
+    stack = Fallback(InMemoryStorage(), ReadOnly(s3.storage()))
+    with record() as recording:
+        stack.exists("a.txt")
+    stack.exists("a.txt")
+    assert recording.requests["S3"] == 1
+
+
+def test_other_remote_backends_count_a_request_per_layer_answer(mem: Any) -> None:
+    remote = _RemoteStorage({"a.txt": 1})
+    stack = Fallback(mem, ReadOnly(remote))
+    with record(detail=True) as recording:
+        stack.size("a.txt")
+        stack.exists("a.txt")
+        stack.exists("nothing.txt")  # no layer answered
+    assert recording.summary() == "3 calls, 2 _RemoteStorage requests"
+
+
+class _RemoteStorage(Storage):
+    """Stands for a backend without botocore, e.g. Google Cloud Storage."""
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        self.sizes = sizes
+
+    def exists(self, name: str) -> bool:
+        return name in self.sizes
+
+    def size(self, name: str) -> int:
+        if name not in self.sizes:
+            raise FileNotFoundError(name)
+        return self.sizes[name]
+
+
+def test_a_stack_whose_write_layer_was_recorded_first_still_counts(s3: Any, fs: Any) -> None:
+    """The proxy hands a missing attribute over to its wrapped storage: what a
+    wrapper remembers must be its own, not its write layer's."""
+    s3.put("a.txt", b"x")
+    local = Logging(fs)
+    stack = Fallback(local, ReadOnly(s3.storage()))
+    with record() as recording:
+        local.exists("a.txt")  # the write layer, recorded on its own first
+        s3.server.clear_requests()
+        stack.size("a.txt")
+    assert recording.requests["S3"] == len(s3.server.requests()) == 1
