@@ -6,13 +6,23 @@ so every process that uses the same write layer sees it, across restarts.
 From then on the stack answers as if the file did not exist, until the name is
 written again. The read-only layers are never touched.
 
+A marker's path is the name with every part but the last followed by ``~d``
+and the last by ``~f`` (``a/b`` → ``a~d/b~f``), so that no marker is ever the
+directory of another: hiding ``a/b`` hides nothing of ``a``, and ``a`` and
+``a/b`` can both be hidden in a filesystem. Markers are read and written in
+the write layer's own backend, beneath any wrapper (a ``Caching`` write layer
+would remember a marker's absence). Names come to this module in the one
+spelling of ``storage_mixins.names``.
+
 For a local write layer a check is one ``stat``; for a remote one the
 tombstones are listed once and kept in memory, reloaded after
-``refresh_after`` seconds (changes made through this process apply at once).
+``refresh_after`` seconds (changes made through this process apply at once,
+and survive a reload that was already under way when they were made).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -21,10 +31,30 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 
-__all__ = ["RESERVED_DIRECTORY", "TOMBSTONE_PREFIX", "Tombstones"]
+from .local_writes import is_local
+
+__all__ = ["RESERVED_DIRECTORY", "TOMBSTONE_PREFIX", "Tombstones", "marker_name", "name_of_marker"]
 
 RESERVED_DIRECTORY = ".storage-mixins"
 TOMBSTONE_PREFIX = f"{RESERVED_DIRECTORY}/tombstones/"
+_DIRECTORY, _FILE = "~d", "~f"
+
+
+def marker_name(name: str) -> str:
+    """The name, in the write layer, of the marker that hides ``name``."""
+    *directories, last = name.split("/")
+    return TOMBSTONE_PREFIX + "".join(f"{part}{_DIRECTORY}/" for part in directories) + last + _FILE
+
+
+def name_of_marker(marker: str) -> str | None:
+    """The name that ``marker`` (a name under the reserved prefix) hides, or
+    ``None`` if it is no marker."""
+    if not marker.startswith(TOMBSTONE_PREFIX):
+        return None
+    *directories, last = marker[len(TOMBSTONE_PREFIX) :].split("/")
+    if not last.endswith(_FILE) or not all(part.endswith(_DIRECTORY) for part in directories):
+        return None
+    return "/".join([*(part[: -len(_DIRECTORY)] for part in directories), last[: -len(_FILE)]])
 
 
 class Tombstones:
@@ -42,50 +72,68 @@ class Tombstones:
         before_write: Callable[..., None] | None = None,
     ) -> None:
         self.layer = write_layer
-        self._before_write = before_write
+        self.backend = _unwrapped(write_layer)
+        self.local = is_local(self.backend)
         self.refresh_after = refresh_after
+        self._before_write = before_write
         self._lock = threading.Lock()
         self._names: set[str] | None = None
         self._loaded_at = 0.0
-        try:
-            write_layer.path("")
-        except (NotImplementedError, AttributeError):
-            self.local = False
-        else:
-            self.local = True
+        # This process's own changes, numbered, so that a reload that began
+        # before one of them cannot undo it (remote layers only).
+        self._sequence = 0
+        self._changes: list[tuple[int, str, bool]] = []
 
     def __contains__(self, name: str) -> bool:
         if self.local:
-            return bool(self.layer.exists(TOMBSTONE_PREFIX + name))
+            return os.path.isfile(os.path.join(self.backend.location, marker_name(name)))
         return name in self._remembered()
 
     def add(self, name: str) -> None:
-        marker = TOMBSTONE_PREFIX + name
+        marker = marker_name(name)
         if self._before_write is not None:
             self._before_write("delete", marker)
         if self.local:
-            path = self.layer.path(marker)
+            path = self.backend.path(marker)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "ab"):
                 pass  # an empty marker; several processes may write it at once
         else:
-            self.layer._save(marker, ContentFile(b""))
-        self._update(name, present=True)
+            self.backend._save(marker, ContentFile(b""))
+        self._changed(name, present=True)
 
     def discard(self, name: str) -> None:
-        marker = TOMBSTONE_PREFIX + name
-        if (self.local or name in self._remembered()) and self.layer.exists(marker):
-            if self._before_write is not None:
-                self._before_write("delete", marker, follow_last=False)
-            self.layer.delete(marker)
-        self._update(name, present=False)
+        """Clear ``name``'s tombstone, if it has one.
+
+        On a remote write layer the marker is deleted whether or not this
+        process knows of it (a delete of a missing object is harmless): another
+        process may have hidden the name since this one last listed them.
+        """
+        marker = marker_name(name)
+        if self.local:
+            path = os.path.join(self.backend.location, marker)
+            if os.path.lexists(path):
+                if self._before_write is not None:
+                    self._before_write("delete", marker, follow_last=False)
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+        else:
+            self.backend.delete(marker)
+        self._changed(name, present=False)
 
     def names(self) -> list[str]:
         """Every tombstoned name, freshly listed."""
-        found = sorted(self._list(TOMBSTONE_PREFIX.rstrip("/")))
         with self._lock:
-            self._names, self._loaded_at = set(found), time.monotonic()
-        return found
+            started = self._sequence
+        found = set(self._list_markers())
+        with self._lock:
+            # Changes made while the listing ran may be missing from it.
+            for sequence, name, present in self._changes:
+                if sequence > started:
+                    (found.add if present else found.discard)(name)
+            self._changes = [change for change in self._changes if change[0] > started]
+            self._names, self._loaded_at = found, time.monotonic()
+        return sorted(found)
 
     def _remembered(self) -> set[str]:
         names = self._names
@@ -95,17 +143,35 @@ class Tombstones:
         assert names is not None
         return names
 
-    def _update(self, name: str, *, present: bool) -> None:
+    def _changed(self, name: str, *, present: bool) -> None:
+        if self.local:
+            return  # the markers on disk are the truth, read at every check
         with self._lock:
+            self._sequence += 1
+            self._changes.append((self._sequence, name, present))
             if self._names is not None:
                 (self._names.add if present else self._names.discard)(name)
 
-    def _list(self, directory: str) -> Iterator[str]:
+    def _list_markers(self) -> Iterator[str]:
+        for marker in self._walk(TOMBSTONE_PREFIX.rstrip("/")):
+            name = name_of_marker(marker)
+            if name is not None:
+                yield name
+
+    def _walk(self, directory: str) -> Iterator[str]:
         try:
-            directories, files = self.layer.listdir(directory)
+            directories, files = self.backend.listdir(directory)
         except FileNotFoundError:
             return
         for file in files:
-            yield f"{directory}/{file}"[len(TOMBSTONE_PREFIX) :]
+            yield f"{directory}/{file}"
         for child in directories:
-            yield from self._list(f"{directory}/{child}")
+            yield from self._walk(f"{directory}/{child}")
+
+
+def _unwrapped(storage: Any) -> Any:
+    from .base import StorageWrapper  # circular: fallback imports this module
+
+    while isinstance(storage, StorageWrapper):
+        storage = storage.__wrapped__
+    return storage

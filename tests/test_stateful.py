@@ -31,7 +31,7 @@ from hypothesis.stateful import (
 )
 
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
-from storage_mixins.tombstones import TOMBSTONE_PREFIX
+from storage_mixins.tombstones import TOMBSTONE_PREFIX, marker_name
 from tests.conftest import PRODUCTION_BUCKET
 from tests.faultproxy import FaultProxy
 
@@ -123,7 +123,7 @@ class Model:
             del self.local[name]
         if self.hide and name in PRODUCTION:
             self.hidden.add(name)
-            self.made_directories_for(TOMBSTONE_PREFIX + name)
+            self.made_directories_for(marker_name(name))
 
     def listdir(self, path: str, reachable: bool = True) -> tuple[list[str], list[str]]:
         prefix = f"{path}/" if path else ""
@@ -453,7 +453,7 @@ class StackMachine(RuleBasedStateMachine):
     def local_disk_holds_exactly_the_model(self) -> None:
         """No temporary or partial file, no stray tombstone, nothing lost."""
         expected = dict(self.model.local)
-        expected.update({TOMBSTONE_PREFIX + name: b"" for name in self.model.hidden})
+        expected.update({marker_name(name): b"" for name in self.model.hidden})
         assert files_on_disk(Path(self.local.location)) == expected
 
 
