@@ -671,7 +671,11 @@ class Fallback(StorageWrapper):
         """Refuse a write whose real target, through a symlink in a local
         write layer, is outside it or inside another layer (see local_writes)."""
         guard = self._self_local_guard
-        refusal = None if guard is None else guard.refusal(name, follow_last=follow_last)
+        if guard is None:
+            return
+        if operation == "_save":
+            follow_last = guard.saves_follow_links()
+        refusal = guard.refusal(name, follow_last=follow_last)
         if refusal is None:
             return
         into_another_layer, reason = refusal

@@ -46,6 +46,19 @@ class LocalWriteGuard:
             return None
         return cls(write_layer, [layer for layer in layers if layer is not write_layer])
 
+    def saves_follow_links(self) -> bool:
+        """Whether the write layer's ``_save`` follows a link at the name itself.
+
+        ``FileSystemStorage._save`` creates the file with ``O_EXCL``, which
+        refuses an existing name, link or not, and moves temporary uploads with
+        a rename, which replaces a link rather than follow it: unless it
+        overwrites (``allow_overwrite=True``) or is overridden.
+        """
+        layer = self.layer
+        return type(layer)._save is not FileSystemStorage._save or bool(
+            getattr(layer, "_allow_overwrite", False)
+        )
+
     def refusal(self, name: str, *, follow_last: bool = True) -> tuple[bool, str] | None:
         """Why a write of ``name`` must not happen, or ``None`` if it may.
 

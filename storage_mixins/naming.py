@@ -35,8 +35,8 @@ class NamePolicy:
     makes alternatives; ``tombstones`` the stack's, if any.
     """
 
-    __slots__ = ("_chooser", "layers", "proxied", "shadow", "tombstones", "write_index",
-                 "write_layer")  # fmt: skip
+    __slots__ = ("_chooser", "_own_rules", "layers", "proxied", "shadow", "tombstones",
+                 "write_index", "write_layer")  # fmt: skip
 
     def __init__(
         self,
@@ -54,17 +54,31 @@ class NamePolicy:
         self.shadow = shadow
         self.tombstones = tombstones
         self._chooser = _NameChooser(self)
+        # A write layer named by Django's own rules needs no asking: the stack's
+        # algorithm, free in every layer, is what they give, in one pass.
+        self._own_rules = self.write_layer is not None and not _names_like_django(self.write_layer)
 
     def available_name(self, name: str, max_length: int | None = None) -> str:
         """A name for a new file called ``name``."""
         write_layer = self.write_layer
-        if write_layer is not None and (self.shadow or not self.served_elsewhere(name)):
+        if (
+            write_layer is not None
+            and self._asks_the_write_layer(write_layer)
+            and (self.shadow or not self.served_elsewhere(name))
+        ):
             chosen = write_layer.get_available_name(name, max_length=max_length)
             if self.shadow or chosen == name or not self.served_elsewhere(chosen):
                 return chosen
         # Django's own algorithm, asking whether a name is free in the stack
         # (before Django 5.1 it asks exists(); from 5.1, is_name_available()).
         return Storage.get_available_name(self._chooser, name, max_length=max_length)
+
+    def _asks_the_write_layer(self, write_layer: Any) -> bool:
+        # Django's default rules give what the stack's algorithm gives, in one
+        # pass over the layers: only other rules need the write layer asked.
+        return (
+            self.shadow or self._own_rules or bool(getattr(write_layer, "_allow_overwrite", False))
+        )
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         """Whether a new file may take ``name``: free in every layer."""
@@ -96,6 +110,30 @@ class NamePolicy:
             # name again, which get_available_name would retry forever.
             alternative = Storage.get_alternative_name(self.proxied, file_root, file_ext)
         return alternative
+
+
+def _names_like_django(storage: Any) -> bool:
+    """Whether ``storage`` (through its wrappers) names new files by Django's
+    default rules (unless its ``allow_overwrite``, checked at each call, says
+    otherwise)."""
+    from django.core.files.storage import FileSystemStorage
+
+    from .base import StorageWrapper  # circular: base's users import this module
+
+    defaults = {
+        "get_available_name": (Storage.get_available_name,),
+        "is_name_available": (Storage.is_name_available, FileSystemStorage.is_name_available),
+        "get_alternative_name": (
+            Storage.get_alternative_name,
+            FileSystemStorage.get_alternative_name,
+        ),
+    }
+    while isinstance(storage, StorageWrapper):
+        if any(method in vars(type(storage)) for method in defaults):
+            return False  # e.g. Logging, which records get_available_name
+        storage = storage.__wrapped__
+    cls = type(storage)
+    return all(getattr(cls, method, None) in allowed for method, allowed in defaults.items())
 
 
 class _NameChooser:
