@@ -8,26 +8,24 @@ functions of ``storage_mixins.names`` (memoised, so this costs one lookup),
 which gives the one spelling every layer is asked about, or raises
 ``UnusualName`` for the two kinds of names that are routed differently
 (absolute paths and the root directory, see :meth:`Fallback._unusual`). Per-file
-reads are then routed by :meth:`Fallback._first_answer`, writes by
-:meth:`Fallback._write_target`.
+reads are then routed by :meth:`Fallback._first_answer`; writes are decided by
+the stack's :class:`~storage_mixins.overlay.WritePolicy` and names of new files
+by its :class:`~storage_mixins.naming.NamePolicy`.
 """
 
 from __future__ import annotations
 
 import errno
-import logging
 import os
 from collections.abc import Sequence
-from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.core.files.base import File
 from django.core.files.storage import Storage
 
 from . import recording
 from .base import StorageWrapper, contains, is_read_only
-from .errors import ReadOnlyError, is_not_found, not_found_types
+from .errors import is_not_found, not_found_types
 from .failover import CircuitBreaker, GuardedLayer
 from .labels import storage_label
 from .local_writes import LocalWriteGuard, is_local
@@ -42,6 +40,7 @@ from .names import (
     validate_name,
 )
 from .naming import NamePolicy
+from .overlay import WritePolicy, labels, name_is_free
 from .probing import probing
 from .readonly import is_write_mode
 from .resolve import StorageSpec, resolve_storage
@@ -49,11 +48,6 @@ from .tombstones import RESERVED_DIRECTORY, Tombstones
 from .url_arguments import url_write_reason
 
 __all__ = ["Fallback"]
-
-logger = logging.getLogger(__name__)
-
-# Set while save() runs Django's template: the name was chosen free everywhere.
-_name_is_free: ContextVar[bool] = ContextVar("storage_mixins_name_is_free", default=False)
 
 # Reads of metadata that a directory would answer wrongly in a local layer
 # (FileSystemStorage.size() of a directory is the directory's size).
@@ -167,8 +161,7 @@ class Fallback(StorageWrapper):
         self._self_reports_probes = any(contains(layer, _wants_probes) for layer in resolved)
         self._self_on_delete = _choice("on_delete", on_delete, ("ignore", "raise", "hide"))
         self._self_on_error = _choice("on_error", on_error, ("raise", "skip"))
-        # Checks the real path of writes to a local write layer (symlinks).
-        self._self_local_guard = LocalWriteGuard.for_stack(write_layer, resolved)
+        guard = LocalWriteGuard.for_stack(write_layer, resolved)  # symlinks
         self._self_tombstones = None
         if on_delete == "hide":
             if write_layer is None:
@@ -194,6 +187,15 @@ class Fallback(StorageWrapper):
         self._self_exists_readers = readers
         if self._self_tombstones is not None:
             self._self_exists_readers = (_TombstoneGate(self._self_tombstones), *readers)
+        self._self_writes = WritePolicy(
+            self,
+            resolved,
+            write_index,
+            shadow=self._self_shadow,
+            on_delete=self._self_on_delete,
+            tombstones=self._self_tombstones,
+            guard=guard,
+        )
         self._self_naming = NamePolicy(
             resolved,
             write_index,
@@ -360,8 +362,9 @@ class Fallback(StorageWrapper):
             return self._absolute("url", absolute.name, args, kwargs, writes=False)
         if (args or kwargs) and url_write_reason(self, args, kwargs) is not None:
             # A URL signed for a write is a write: the write layer's, or refused.
-            write_layer = self._writer("url", name)
-            self._refuse_if_shadowed("url", name, write_layer)
+            writes = self._self_writes
+            write_layer = writes.writer("url", name)
+            writes.refuse_if_shadowed("url", name)
             return write_layer.url(name, *args, **kwargs)
         if not name or name[-1] == "/":
             # The root or a directory names no file: its URL is that of the
@@ -407,7 +410,7 @@ class Fallback(StorageWrapper):
         if holders_without_paths:
             raise NotImplementedError(
                 f"{name!r} exists only in layers without local paths: "
-                f"{_labels(holders_without_paths)}"
+                f"{labels(holders_without_paths)}"
             )
         return self._missing_path(name)
 
@@ -454,44 +457,32 @@ class Fallback(StorageWrapper):
         # and _save below are the stack's, not the write layer's.
         if self._self_plain_save_target is not None:
             return Storage.save(self, name, content, max_length=max_length)
-        self._writer("save", name)  # refuse before any I/O
+        self._self_writes.writer("save", name)  # refuse before any I/O
         if not self._self_write_index or self._self_shadow:
             return Storage.save(self, name, content, max_length=max_length)
         # The name it picks is not served by a layer before the write layer,
         # so _save need not check again.
-        token = _name_is_free.set(True)
+        token = name_is_free.set(True)
         try:
             return Storage.save(self, name, content, max_length=max_length)
         finally:
-            _name_is_free.reset(token)
+            name_is_free.reset(token)
 
     def _save(self, name: str, content: Any) -> str:
         try:
             name = file_name(name)
         except UnusualName as unusual:
             return self._unusual("_save", unusual, content, writes=True)
+        writes = self._self_writes
         write_layer = self._self_plain_save_target
         if write_layer is None:
-            write_layer = self._write_target("_save", name)
-        elif self._self_local_guard is not None:
-            self._check_local_write("_save", name)
+            write_layer = writes.target("_save", name)
+        elif writes.guard is not None:
+            writes.check_local_write("_save", name)
         saved = write_layer._save(name, content)
         if recording.active_blocks:
             recording.note_answer(self, write_layer)
-        if saved != name:
-            # The write layer found ``name`` taken (another writer got there
-            # first) and chose another name by its own lights, which may be one
-            # a read-only layer serves: the new file must hide nothing.
-            if not self._self_shadow and self._other_holders(saved, write_layer):
-                # Move what was written: ``content`` may be spent (the write
-                # layer moves a temporary upload into place rather than copy it).
-                with write_layer.open(saved, "rb") as written:
-                    moved = self._save(self.get_available_name(name), File(written, name=name))
-                write_layer.delete(saved)
-                return moved
-            if self._self_tombstones is not None:
-                self._self_tombstones.discard(saved)
-        return saved
+        return saved if saved == name else writes.saved(name, saved)
 
     def delete(self, name: str) -> None:
         if not name:
@@ -500,45 +491,7 @@ class Fallback(StorageWrapper):
             name = file_name(name)
         except UnusualName as unusual:
             return self._unusual("delete", unusual, writes=True)
-        write_layer = self._self_write_layer
-        tombstones = self._self_tombstones
-        if tombstones is not None and name in tombstones:
-            return  # hidden already
-        in_write_layer = write_layer is not None and write_layer.exists(name)
-        if in_write_layer:
-            # A delete removes a link itself, never its target.
-            self._check_local_write("delete", name, follow_last=False)
-        if in_write_layer and recording.active_blocks:
-            recording.note_answer(self, write_layer)
-        if in_write_layer and tombstones is None:
-            write_layer.delete(name)
-            return
-        # A delete is a write, and writes never skip a layer that is down:
-        # ask the layers themselves, before anything changes.
-        holders = self._other_holders(name, write_layer)
-        if holders and tombstones is not None:
-            # The tombstone first: if the delete below fails, the name is
-            # still hidden, rather than the copies in other layers reappearing.
-            tombstones.add(name)
-        if in_write_layer:
-            write_layer.delete(name)
-        if not holders or tombstones is not None:
-            return
-        if self._self_on_delete == "raise":
-            raise ReadOnlyError(
-                "delete",
-                name,
-                self,
-                f"the file is only in layers that are not written to ({_labels(holders)}) "
-                f'of {self!r}, and on_delete="raise"',
-            )
-        logger.log(
-            logging.INFO if self._self_shadow else logging.WARNING,
-            "delete(%r) did nothing: the file is only in layers that are not written to (%s) of %r",
-            name,
-            _labels(holders),
-            self,
-        )
+        self._self_writes.delete(name)
 
     # -- routing -----------------------------------------------------------
 
@@ -596,92 +549,16 @@ class Fallback(StorageWrapper):
                 return layer
         return None
 
-    def _other_holders(self, name: str, write_layer: Any) -> list[Any]:
-        """The layers besides ``write_layer`` that have ``name``, asked directly:
-        writes never skip a layer that is down."""
-        return [
-            layer for layer in self._self_layers if layer is not write_layer and layer.exists(name)
-        ]
-
     def _write(self, method: str, name: str, mode: str) -> Any:
         """``open``/``_open`` in a mode that writes: the write layer's."""
         try:
             name = file_name(name)
         except UnusualName as unusual:
             return self._unusual(method, unusual, mode, writes=True)
-        return getattr(self._write_target(method, name, mode), method)(name, mode)
-
-    def _write_target(self, operation: str, name: str, mode: str | None = None) -> Any:
-        """The write layer, ready to take a write of ``name`` that reads will see.
-
-        A read-only layer before the write layer that has ``name`` would hide
-        the write: refused. A mode that must create the file (``x``) of a name
-        another layer has: ``FileExistsError``. A mode that keeps the contents
-        (``a``, ``+``) of a file that only a later layer has: the file is
-        copied up first. Either way, the name's tombstone, if any, goes.
-        """
-        write_layer = self._writer(operation, name)
-        self._refuse_if_shadowed(operation, name, write_layer)
-        self._check_local_write(operation, name)
-        index = self._self_write_index
-        tombstones = self._self_tombstones
-        if mode is not None:
-            from .streaming import copy_file, make_parent_directory  # it imports this module
-
-            hidden = tombstones is not None and name in tombstones  # deleted: nothing to keep
-            if "x" in mode and not hidden and self._other_holders(name, write_layer):
-                raise FileExistsError(errno.EEXIST, "A layer of the stack has the file", name)
-            keeps_contents = "a" in mode or "+" in mode
-            if keeps_contents and not hidden and not write_layer.exists(name):
-                for layer in self._self_layers[index + 1 :]:
-                    if layer.exists(name):
-                        copy_file(layer, write_layer, name)  # copy-up, streamed
-                        break
-            if "r" not in mode:
-                # The directory may exist only in another layer: the stack
-                # shows it, so a new file can be opened in it.
-                make_parent_directory(write_layer, name)
-        if tombstones is not None:
-            tombstones.discard(name)
-        if recording.active_blocks:
-            recording.note_answer(self, write_layer)
-        return write_layer
-
-    def _writer(self, operation: str, name: object) -> Any:
-        if self._self_write_layer is None:
-            raise ReadOnlyError(operation, name, self, f"{self!r} has no writable layer")
-        return self._self_write_layer
-
-    def _refuse_if_shadowed(self, operation: str, name: str, write_layer: Any) -> None:
-        """Refuse a write of ``name`` that a read-only layer before the write
-        layer would hide."""
-        index = self._self_write_index
-        earlier = self._self_layers[:index] if index and not _name_is_free.get() else ()
-        for layer in earlier:
-            if layer.exists(name):
-                raise ReadOnlyError(
-                    operation,
-                    name,
-                    self,
-                    f"{storage_label(layer)} comes before the write layer and serves "
-                    f"{name!r}, so the write would be invisible",
-                )
+        return getattr(self._self_writes.target(method, name, mode), method)(name, mode)
 
     def _check_local_write(self, operation: str, name: str, *, follow_last: bool = True) -> None:
-        """Refuse a write whose real target, through a symlink in a local
-        write layer, is outside it or inside another layer (see local_writes)."""
-        guard = self._self_local_guard
-        if guard is None:
-            return
-        if operation == "_save":
-            follow_last = guard.saves_follow_links()
-        refusal = guard.refusal(name, follow_last=follow_last)
-        if refusal is None:
-            return
-        into_another_layer, reason = refusal
-        if into_another_layer:
-            raise ReadOnlyError(operation, name, self, reason)
-        raise SuspiciousFileOperation(f"{operation}({name!r}) refused: {reason}")
+        self._self_writes.check_local_write(operation, name, follow_last=follow_last)
 
     # -- unusual names -------------------------------------------------------
 
@@ -741,8 +618,7 @@ class Fallback(StorageWrapper):
     def _refuse_path_through_link(self, name: str) -> None:
         # Callers write through paths (collectstatic --link): like ReadOnly,
         # give none that a write through the stack would be refused.
-        guard = self._self_local_guard
-        refusal = None if guard is None else guard.refusal(name)
+        refusal = self._self_writes.link_refusal(name)
         if refusal is not None:
             raise NotImplementedError(
                 f"{self!r} gives no local path for {name!r}: {refusal[1]}. "
@@ -765,10 +641,10 @@ class Fallback(StorageWrapper):
         ]
         if holders:
             return NotImplementedError(
-                f"{name!r} is only in {_labels(holders)}, which does not implement {method}()"
+                f"{name!r} is only in {labels(holders)}, which does not implement {method}()"
             )
         return FileNotFoundError(
-            errno.ENOENT, f"Not found in any layer (tried {_labels(missing)})", name
+            errno.ENOENT, f"Not found in any layer (tried {labels(missing)})", name
         )
 
     # -- plumbing ----------------------------------------------------------
@@ -825,12 +701,6 @@ def _choose_write_index(layers: tuple[Any, ...], writable: int | None) -> int | 
             f"writable={writable} names {storage_label(layers[writable])}, which is read-only"
         )
     return writable % len(layers)
-
-
-def _labels(layers: list[Any]) -> str:
-    return ", ".join(
-        storage_label(layer.layer if isinstance(layer, GuardedLayer) else layer) for layer in layers
-    )
 
 
 def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
