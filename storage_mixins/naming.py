@@ -61,17 +61,28 @@ class NamePolicy:
     def available_name(self, name: str, max_length: int | None = None) -> str:
         """A name for a new file called ``name``."""
         write_layer = self.write_layer
-        if (
-            write_layer is not None
-            and self._asks_the_write_layer(write_layer)
-            and (self.shadow or not self.served_elsewhere(name))
-        ):
-            chosen = write_layer.get_available_name(name, max_length=max_length)
-            if self.shadow or chosen == name or not self.served_elsewhere(chosen):
-                return chosen
+        taken: frozenset[str] = frozenset()  # names known not to be free
+        if write_layer is not None and self._asks_the_write_layer(write_layer):
+            answer = self._by_the_write_layer(write_layer, name, max_length)
+            if isinstance(answer, str):
+                return answer
+            taken = answer
         # Django's own algorithm, asking whether a name is free in the stack
         # (before Django 5.1 it asks exists(); from 5.1, is_name_available()).
-        return Storage.get_available_name(self._chooser, name, max_length=max_length)
+        chooser = _NameChooser(self, taken) if taken else self._chooser
+        return Storage.get_available_name(chooser, name, max_length=max_length)
+
+    def _by_the_write_layer(
+        self, write_layer: Any, name: str, max_length: int | None
+    ) -> str | frozenset[str]:
+        """The write layer's choice, if it hides nothing; otherwise the names
+        that turned out to be taken, so that they are not asked again."""
+        if not self.shadow and self.served_elsewhere(name):
+            return frozenset({name})
+        chosen = write_layer.get_available_name(name, max_length=max_length)
+        if self.shadow or chosen == name or not self.served_elsewhere(chosen):
+            return chosen
+        return frozenset({name, chosen})
 
     def _asks_the_write_layer(self, write_layer: Any) -> bool:
         # Django's default rules give what the stack's algorithm gives, in one
@@ -140,11 +151,17 @@ class _NameChooser:
     """``self`` for Django's ``Storage.get_available_name``: "exists" means
     "not free for a new file" in the stack."""
 
-    __slots__ = ("get_alternative_name", "is_name_available")
+    __slots__ = ("_is_name_available", "_taken", "get_alternative_name")
 
-    def __init__(self, policy: NamePolicy) -> None:
-        self.is_name_available = policy.is_name_available  # Django 5.1 and later
+    def __init__(self, policy: NamePolicy, taken: frozenset[str] = frozenset()) -> None:
+        self._is_name_available = policy.is_name_available
+        self._taken = taken  # names known not to be free: not asked again
         self.get_alternative_name = policy.alternative_name
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        if name in self._taken:  # Django 5.1 and later
+            return False
+        return self._is_name_available(name, max_length)
 
     def exists(self, name: str) -> bool:  # before Django 5.1
         return not self.is_name_available(name)

@@ -23,6 +23,7 @@ and survive a reload that was already under way when they were made).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 import time
@@ -37,24 +38,47 @@ __all__ = ["RESERVED_DIRECTORY", "TOMBSTONE_PREFIX", "Tombstones", "marker_name"
 
 RESERVED_DIRECTORY = ".storage-mixins"
 TOMBSTONE_PREFIX = f"{RESERVED_DIRECTORY}/tombstones/"
-_DIRECTORY, _FILE = "~d", "~f"
+_DIRECTORY, _FILE, _HASHED = "~d", "~f", "~h"
+_MAX_PART_BYTES = 255
 
 
 def marker_name(name: str) -> str:
     """The name, in the write layer, of the marker that hides ``name``."""
     *directories, last = name.split("/")
-    return TOMBSTONE_PREFIX + "".join(f"{part}{_DIRECTORY}/" for part in directories) + last + _FILE
+    return (
+        TOMBSTONE_PREFIX
+        + "".join(f"{_part(part, _DIRECTORY)}/" for part in directories)
+        + _part(last, _FILE)
+    )
 
 
 def name_of_marker(marker: str) -> str | None:
     """The name that ``marker`` (a name under the reserved prefix) hides, or
-    ``None`` if it is no marker."""
+    ``None`` if it is no marker, or if it is one whose name is in its contents
+    (a part too long to be written out, see :func:`_part`)."""
     if not marker.startswith(TOMBSTONE_PREFIX):
         return None
     *directories, last = marker[len(TOMBSTONE_PREFIX) :].split("/")
+    parts = [*directories, last]
     if not last.endswith(_FILE) or not all(part.endswith(_DIRECTORY) for part in directories):
         return None
+    if any(part.startswith(_HASHED) for part in parts):
+        return None
     return "/".join([*(part[: -len(_DIRECTORY)] for part in directories), last[: -len(_FILE)]])
+
+
+def _part(part: str, suffix: str) -> str:
+    # A part that the suffix would make too long for a filesystem (or that
+    # looks like a hashed one) is written as a hash; the marker then holds the
+    # name itself, for listings.
+    if part.startswith(_HASHED) or len(part.encode("utf-8")) + len(suffix) > _MAX_PART_BYTES:
+        digest = hashlib.blake2b(part.encode("utf-8"), digest_size=16).hexdigest()
+        return f"{_HASHED}{digest}{suffix}"
+    return f"{part}{suffix}"
+
+
+def _contents(name: str, marker: str) -> bytes:
+    return name.encode("utf-8") if _HASHED in marker else b""
 
 
 class Tombstones:
@@ -93,13 +117,14 @@ class Tombstones:
         marker = marker_name(name)
         if self._before_write is not None:
             self._before_write("delete", marker)
+        contents = _contents(name, marker)
         if self.local:
             path = self.backend.path(marker)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "ab"):
-                pass  # an empty marker; several processes may write it at once
+            with open(path, "wb") as handle:  # several processes may write it at once
+                handle.write(contents)
         else:
-            self.backend._save(marker, ContentFile(b""))
+            self.backend._save(marker, ContentFile(contents))
         self._changed(name, present=True)
 
     def discard(self, name: str) -> None:
@@ -155,7 +180,10 @@ class Tombstones:
     def _list_markers(self) -> Iterator[str]:
         for marker in self._walk(TOMBSTONE_PREFIX.rstrip("/")):
             name = name_of_marker(marker)
-            if name is not None:
+            if name is None and _HASHED in marker:
+                with self.backend.open(marker, "rb") as handle:
+                    name = handle.read().decode("utf-8") or None
+            if name is not None and marker_name(name) == marker:
                 yield name
 
     def _walk(self, directory: str) -> Iterator[str]:

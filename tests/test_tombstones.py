@@ -123,6 +123,24 @@ def test_markers_never_collide() -> None:
         for other in markers:  # no marker is the directory of another
             assert not other.startswith(marker + "/")
     assert name_of_marker(".storage-mixins/tombstones/stray") is None
+    long = "a" * 255  # as long as a filesystem allows: no room for a suffix
+    assert all(len(part) <= 255 for part in marker_name(f"{long}/{long}").split("/"))
+    assert marker_name(long) != marker_name("~h" + long[2:]) != marker_name(long[:-1])
+
+
+def test_the_longest_names_can_be_hidden(local: Any, s3: Any, production: Any) -> None:
+    longest = "p" * 255
+    s3.put(f"{longest}/{longest}", b"production")
+    s3.put(longest, b"production")
+    for write_layer in (local, s3.storage("dev-media")):
+        stack = Fallback(write_layer, ReadOnly(production), on_delete="hide")
+        stack.delete(longest)
+        stack.delete(f"{longest}/{longest}")
+        assert not stack.exists(longest) and not stack.exists(f"{longest}/{longest}")
+        assert stack.exists("photos/cat.jpg")
+        assert sorted(stack._self_tombstones.names()) == [longest, f"{longest}/{longest}"]
+        stack.save(longest, ContentFile(b"dev"))
+        assert read(stack, longest) == b"dev"
 
 
 def test_a_slow_reload_never_undoes_this_process_s_delete(s3: Any, production: Any) -> None:
