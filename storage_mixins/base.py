@@ -13,21 +13,27 @@ Concrete wrappers therefore override every method whose behaviour they change,
 including the private ones Django's templates call.
 
 The base class also gives every wrapper the Django plumbing a storage needs:
-``deconstruct()`` for migrations, equality, ``repr()`` of the whole stack, and
-``copy``/``deepcopy``/``pickle`` support, all derived from the arguments the
-wrapper was constructed with.
+``deconstruct()`` for migrations and background tasks, equality, ``repr()`` of
+the whole stack, and ``copy``/``deepcopy``/``pickle`` support, all derived from
+the arguments the wrapper was constructed with.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import wrapt
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import storages
+from django.utils.functional import LazyObject, empty
 
 from .labels import storage_label
 from .recording import instrument
-from .resolve import StorageSpec, resolve_storage
+from .resolve import StorageSpec, resolve_storage, storage_class
 
 __all__ = ["StorageWrapper", "contains", "is_read_only"]
 
@@ -93,12 +99,27 @@ class StorageWrapper(wrapt.BaseObjectProxy):
     def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         """Return ``(path, args, kwargs)`` that rebuild an equal wrapper.
 
-        Used by ``makemigrations`` for ``FileField(storage=...)``. Storages
-        given as ``STORAGES`` aliases stay aliases, so migrations do not embed
-        settings such as bucket names or credentials.
+        Used by ``makemigrations`` for ``FileField(storage=...)``, and by apps
+        that rebuild a storage elsewhere (Wagtail deletes files in a background
+        task, whose arguments must be JSON). Where every storage among the
+        arguments can be rebuilt from plain data, the result is plain data:
+
+        * a storage given as a ``STORAGES`` alias, or that *is* Django's shared
+          instance of an alias, is that alias, so neither migrations nor task
+          queues get the alias's settings (bucket names, credentials);
+        * any other storage is the ``{"BACKEND": ..., "OPTIONS": ...}`` dict of
+          its own ``deconstruct()`` (wrappers inside wrappers too), which the
+          wrappers accept as a storage.
+
+        A storage that cannot be rebuilt that way (no ``deconstruct()``, one
+        that fails, positional arguments, options that are not plain data)
+        leaves the arguments as they were given, objects included.
         """
         factory, args, kwargs = self._construction()
-        return _import_path(factory), args, dict(kwargs)
+        try:
+            return _import_path(factory), _plain(args), _plain(kwargs)
+        except _NotPlainData:
+            return _import_path(factory), args, dict(kwargs)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StorageWrapper) or type(other) is not type(self):
@@ -166,6 +187,111 @@ def _import_path(cls: type) -> str:
     if getattr(storage_mixins, cls.__name__, None) is cls:
         return f"storage_mixins.{cls.__name__}"
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class _NotPlainData(Exception):
+    """Raised inside ``deconstruct()`` for a value plain data cannot rebuild."""
+
+
+# A variadic parameter (``*storages``) has a keyword form for settings (``layers=``).
+_KEYWORDS_OF_VARIADIC = {"storages": "layers"}
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain data (JSON types, tuples, aliases and storage dicts),
+    or ``_NotPlainData``."""
+    if value is None or value.__class__ in (bool, int, float, str):
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)  # SafeString and other str subclasses: a str
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)  # FileSystemStorage(location=BASE_DIR / "media")
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    if isinstance(value, _StorageDict):  # a layer's layer, made plain already
+        return value
+    if isinstance(value, Mapping):
+        if not all(isinstance(key, str) for key in value):
+            raise _NotPlainData(value)
+        return {str(key): _plain(item) for key, item in value.items()}
+    if _is_storage(value):
+        return _storage_spec(value)
+    raise _NotPlainData(value)
+
+
+def _is_storage(value: Any) -> bool:
+    return not isinstance(value, type) and all(
+        callable(getattr(value, method, None)) for method in ("open", "exists")
+    )
+
+
+class _StorageDict(dict):  # type: ignore[type-arg]
+    """A storage as ``STORAGES`` writes it, ``{"BACKEND": ..., "OPTIONS": ...}``:
+    plain data to JSON, and to the migration writer (which asks for
+    ``deconstruct()`` before it looks at the type) the storage's own
+    constructor call, so migrations read as they always did."""
+
+    def __init__(self, spec: dict[str, Any], deconstructed: tuple[Any, ...]) -> None:
+        super().__init__(spec)
+        self._deconstructed = deconstructed
+
+    def deconstruct(self) -> tuple[Any, ...]:
+        return self._deconstructed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_StorageDict, (dict(self), self._deconstructed))
+
+
+def _storage_spec(storage: Any) -> str | dict[str, Any]:
+    """The alias that ``storage`` is Django's instance of, or its storage dict."""
+    if isinstance(storage, LazyObject):  # default_storage
+        if storage._wrapped is empty:
+            storage._setup()
+        storage = storage._wrapped
+    for alias, instance in getattr(storages, "_storages", {}).items():
+        if instance is storage:
+            return str(alias)
+    deconstruct = getattr(storage, "deconstruct", None)
+    if not callable(deconstruct):
+        raise _NotPlainData(storage)
+    try:
+        path, args, kwargs = deconstruct()
+        storage_class(path)  # what resolving the dict will accept
+    except (ValueError, ImproperlyConfigured) as exc:  # ValueError: e.g. a local class
+        raise _NotPlainData(storage) from exc
+    options = _plain(_keywords(type(storage), args, kwargs) if args else dict(kwargs))
+    spec: dict[str, Any] = {"BACKEND": path, "OPTIONS": options} if options else {"BACKEND": path}
+    return _StorageDict(spec, (path, _plain(tuple(args)), _plain(dict(kwargs))))
+
+
+def _keywords(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``cls(*args, **kwargs)``'s arguments as keywords only, as ``STORAGES``
+    OPTIONS pass them."""
+    signature = inspect.signature(cls.__init__)
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError as exc:
+        raise _NotPlainData(cls) from exc
+    keywords: dict[str, Any] = {}
+    parameters = list(signature.parameters.values())
+    for parameter in parameters[1:]:  # after self
+        if parameter.name not in bound.arguments:
+            continue
+        value = bound.arguments[parameter.name]
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            keywords.update(value)
+        elif parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            keyword = _KEYWORDS_OF_VARIADIC.get(parameter.name)
+            if keyword not in signature.parameters or keyword in bound.arguments:
+                raise _NotPlainData(cls)
+            keywords[keyword] = list(value)
+        elif parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise _NotPlainData(cls)
+        else:
+            keywords[parameter.name] = value
+    return keywords
 
 
 def _comparable(value: Any) -> Any:
