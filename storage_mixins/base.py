@@ -28,12 +28,10 @@ from typing import Any
 
 import wrapt
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import storages
-from django.utils.functional import LazyObject, empty
 
 from .labels import storage_label
 from .recording import instrument
-from .resolve import StorageSpec, resolve_storage, storage_class
+from .resolve import StorageSpec, alias_of, resolve_storage, storage_class
 
 __all__ = ["StorageWrapper", "contains", "is_read_only"]
 
@@ -246,13 +244,9 @@ class _StorageDict(dict):  # type: ignore[type-arg]
 
 def _storage_spec(storage: Any) -> str | dict[str, Any]:
     """The alias that ``storage`` is Django's instance of, or its storage dict."""
-    if isinstance(storage, LazyObject):  # default_storage
-        if storage._wrapped is empty:
-            storage._setup()
-        storage = storage._wrapped
-    for alias, instance in getattr(storages, "_storages", {}).items():
-        if instance is storage:
-            return str(alias)
+    alias = alias_of(storage)
+    if alias is not None:
+        return alias
     deconstruct = getattr(storage, "deconstruct", None)
     if not callable(deconstruct):
         raise _NotPlainData(storage)

@@ -22,9 +22,10 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import InvalidStorageError, Storage, storages
+from django.utils.functional import LazyObject, empty
 from django.utils.module_loading import import_string
 
-__all__ = ["build_storage", "resolve_storage", "storage_class"]
+__all__ = ["alias_of", "build_storage", "resolve_storage", "storage_class"]
 
 StorageSpec = Storage | str | Mapping[str, Any]
 
@@ -85,6 +86,20 @@ def build_storage(spec: object, *, setting: str = "FALLBACK_STORAGES") -> Any:
             f"classes, {{'BACKEND': ..., 'OPTIONS': ...}} dicts or storage "
             f"instances; got {spec!r}."
         ) from exc
+
+
+def alias_of(storage: Any) -> str | None:
+    """The ``STORAGES`` alias whose shared instance (``storages[alias]``) is
+    ``storage``, or ``None``; ``default_storage`` is ``"default"``.
+
+    Only aliases already built are compared: none is built to answer.
+    """
+    if isinstance(storage, LazyObject):  # default_storage, and apps' own lazy storages
+        if storage._wrapped is empty:
+            storage._setup()
+        storage = storage._wrapped
+    built = getattr(storages, "_storages", {})  # Django's cache of built aliases
+    return next((str(alias) for alias, instance in built.items() if instance is storage), None)
 
 
 def storage_class(backend: object, *, setting: str = "STORAGES") -> type:
