@@ -81,11 +81,15 @@ class Production:
 
     @contextmanager
     def operation(self, label: str) -> Iterator[Counter[str]]:
-        """Count the S3 requests of the block; it must send no mutating one."""
+        """Count the S3 requests of the block (a listing is a LIST, not a GET);
+        it must send no mutating one."""
         self.s3.server.clear_requests()
         counts: Counter[str] = Counter()
         yield counts
-        counts.update(self.s3.server.counts(PRODUCTION_BUCKET))
+        counts.update(
+            "LIST" if r.method == "GET" and not r.key else r.method  # a bucket GET lists
+            for r in self.s3.server.requests(PRODUCTION_BUCKET)
+        )
         mutations = self.s3.server.mutations(PRODUCTION_BUCKET)
         assert mutations == [], f"{label}: mutating requests to production: {mutations}"
         assert self.s3.server.requests() == self.s3.server.requests(PRODUCTION_BUCKET)
