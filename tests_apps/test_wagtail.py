@@ -182,3 +182,23 @@ def test_background_task_rebuilds_a_stack_built_in_code(
             delete_file_from_storage_task.call(*args, **kwargs)
     assert rendition.file.name not in media.local_files()
     media.production.assert_untouched()
+
+
+def test_renditions_from_a_production_dump_are_served_by_production(
+    media: Any, sunset: Any
+) -> None:
+    """A dump has Wagtail's rendition rows too; their files are production's."""
+    name = "images/sunset.2e16d0ba.fill-100x100.jpg"
+    media.production.put(name, jpeg("orange", (100, 100)))
+    sunset.renditions.create(
+        filter_spec="fill-100x100", focal_point_key="2e16d0ba", file=name, width=100, height=100
+    )
+    with media.production.operation("{% image %} of a rendition from the dump"):
+        html = (
+            engines["django"]
+            .from_string("{% load wagtailimages_tags %}{% image image fill-100x100 %}")
+            .render({"image": type(sunset).objects.get(pk=sunset.pk)})
+        )
+    assert html == f'<img alt="Sunset" height="100" src="{CDN}/{name}" width="100">'
+    assert media.local_files() == set()  # nothing re-made
+    media.production.assert_untouched()
