@@ -98,8 +98,9 @@ def alias_of(storage: Any) -> str | None:
         if storage._wrapped is empty:
             storage._setup()
         storage = storage._wrapped
-    built = getattr(storages, "_storages", {})  # Django's cache of built aliases
-    return next((str(alias) for alias, instance in built.items() if instance is storage), None)
+    # Django's cache of built aliases, copied at once: another thread may add one.
+    built = tuple(getattr(storages, "_storages", {}).items())
+    return next((str(alias) for alias, instance in built if instance is storage), None)
 
 
 def storage_class(backend: object, *, setting: str = "STORAGES") -> type:
@@ -132,21 +133,22 @@ def _require_storage_class(cls: object, backend: str, setting: str) -> None:
 
 
 def _storage_from_dict(spec: Mapping[Any, Any], *, setting: str) -> Any:
-    unknown = set(spec) - {"BACKEND", "OPTIONS"}
+    # Errors name the keys, never the OPTIONS' values: they may be credentials.
+    keys = ", ".join(map(repr, sorted(map(str, spec))))
     if "BACKEND" not in spec:
-        raise ImproperlyConfigured(f"{setting} item {dict(spec)!r} has no 'BACKEND' key.")
-    if unknown:
+        raise ImproperlyConfigured(f"{setting} item (keys {keys}) has no 'BACKEND' key.")
+    backend = spec["BACKEND"]
+    if set(spec) - {"BACKEND", "OPTIONS"}:
         raise ImproperlyConfigured(
-            f"{setting} item {dict(spec)!r} has keys other than 'BACKEND' and 'OPTIONS': "
-            f"{', '.join(map(repr, sorted(map(str, unknown))))}"
+            f"{setting} item {backend!r} has keys other than 'BACKEND' and 'OPTIONS': {keys}"
         )
     options = spec.get("OPTIONS", {})
     if not isinstance(options, Mapping) or not all(isinstance(key, str) for key in options):
         raise ImproperlyConfigured(
-            f"{setting} item {dict(spec)!r}: OPTIONS must be a dict of keyword arguments"
+            f"{setting} item {backend!r}: OPTIONS must be a dict of keyword arguments"
         )
-    storage_class(spec["BACKEND"], setting=setting)  # refused before anything is called
-    return storages.create_storage({"BACKEND": spec["BACKEND"], "OPTIONS": dict(options)})
+    storage_class(backend, setting=setting)  # refused before anything is called
+    return storages.create_storage({"BACKEND": backend, "OPTIONS": dict(options)})
 
 
 def _storage_for_alias(alias: str) -> Any:

@@ -388,6 +388,14 @@ def test_malformed_dicts(spec: Any, message: str) -> None:
         ReadOnly(spec)
 
 
+def test_errors_do_not_show_the_options() -> None:
+    spec = {"BACKEND": "storages.backends.s3.S3Storage", "OPTION": {"secret_key": SECRET}}
+    with pytest.raises(ImproperlyConfigured) as error:
+        ReadOnly(spec)
+    assert SECRET not in str(error.value)
+    assert "'OPTION'" in str(error.value)
+
+
 def test_dotted_paths_given_to_fallback_storage_must_name_storage_classes() -> None:
     with pytest.raises(ImproperlyConfigured, match="is not a storage class"):
         FallbackStorage(["local", "os.getcwd"])
