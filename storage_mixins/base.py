@@ -21,17 +21,14 @@ the arguments the wrapper was constructed with.
 from __future__ import annotations
 
 import copy
-import inspect
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import wrapt
-from django.core.exceptions import ImproperlyConfigured
 
+from .deconstruct import NotPlainData, plain
 from .labels import storage_label
 from .recording import instrument
-from .resolve import StorageSpec, alias_of, resolve_storage, storage_class
+from .resolve import StorageSpec, resolve_storage
 
 __all__ = ["StorageWrapper", "contains", "is_read_only"]
 
@@ -115,8 +112,8 @@ class StorageWrapper(wrapt.BaseObjectProxy):
         """
         factory, args, kwargs = self._construction()
         try:
-            return _import_path(factory), _plain(args), _plain(kwargs)
-        except _NotPlainData:
+            return _import_path(factory), plain(args), plain(kwargs)
+        except NotPlainData:
             return _import_path(factory), args, dict(kwargs)
 
     def __eq__(self, other: object) -> bool:
@@ -185,107 +182,6 @@ def _import_path(cls: type) -> str:
     if getattr(storage_mixins, cls.__name__, None) is cls:
         return f"storage_mixins.{cls.__name__}"
     return f"{cls.__module__}.{cls.__qualname__}"
-
-
-class _NotPlainData(Exception):
-    """Raised inside ``deconstruct()`` for a value plain data cannot rebuild."""
-
-
-# A variadic parameter (``*storages``) has a keyword form for settings (``layers=``).
-_KEYWORDS_OF_VARIADIC = {"storages": "layers"}
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as plain data (JSON types, tuples, aliases and storage dicts),
-    or ``_NotPlainData``."""
-    if value is None or value.__class__ in (bool, int, float, str):
-        return value
-    if isinstance(value, str):
-        return str.__str__(value)  # SafeString and other str subclasses: a str
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)  # FileSystemStorage(location=BASE_DIR / "media")
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_plain(item) for item in value)
-    if isinstance(value, _StorageDict):  # a layer's layer, made plain already
-        return value
-    if isinstance(value, Mapping):
-        if not all(isinstance(key, str) for key in value):
-            raise _NotPlainData(value)
-        return {str(key): _plain(item) for key, item in value.items()}
-    if _is_storage(value):
-        return _storage_spec(value)
-    raise _NotPlainData(value)
-
-
-def _is_storage(value: Any) -> bool:
-    return not isinstance(value, type) and all(
-        callable(getattr(value, method, None)) for method in ("open", "exists")
-    )
-
-
-class _StorageDict(dict):  # type: ignore[type-arg]
-    """A storage as ``STORAGES`` writes it, ``{"BACKEND": ..., "OPTIONS": ...}``:
-    plain data to JSON, and to the migration writer (which asks for
-    ``deconstruct()`` before it looks at the type) the storage's own
-    constructor call, so migrations read as they always did."""
-
-    def __init__(self, spec: dict[str, Any], deconstructed: tuple[Any, ...]) -> None:
-        super().__init__(spec)
-        self._deconstructed = deconstructed
-
-    def deconstruct(self) -> tuple[Any, ...]:
-        return self._deconstructed
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_StorageDict, (dict(self), self._deconstructed))
-
-
-def _storage_spec(storage: Any) -> str | dict[str, Any]:
-    """The alias that ``storage`` is Django's instance of, or its storage dict."""
-    alias = alias_of(storage)
-    if alias is not None:
-        return alias
-    deconstruct = getattr(storage, "deconstruct", None)
-    if not callable(deconstruct):
-        raise _NotPlainData(storage)
-    try:
-        path, args, kwargs = deconstruct()
-        storage_class(path)  # what resolving the dict will accept
-    except (ValueError, ImproperlyConfigured) as exc:  # ValueError: e.g. a local class
-        raise _NotPlainData(storage) from exc
-    options = _plain(_keywords(type(storage), args, kwargs) if args else dict(kwargs))
-    spec: dict[str, Any] = {"BACKEND": path, "OPTIONS": options} if options else {"BACKEND": path}
-    return _StorageDict(spec, (path, _plain(tuple(args)), _plain(dict(kwargs))))
-
-
-def _keywords(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``cls(*args, **kwargs)``'s arguments as keywords only, as ``STORAGES``
-    OPTIONS pass them."""
-    signature = inspect.signature(cls.__init__)
-    try:
-        bound = signature.bind(None, *args, **kwargs)
-    except TypeError as exc:
-        raise _NotPlainData(cls) from exc
-    keywords: dict[str, Any] = {}
-    parameters = list(signature.parameters.values())
-    for parameter in parameters[1:]:  # after self
-        if parameter.name not in bound.arguments:
-            continue
-        value = bound.arguments[parameter.name]
-        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            keywords.update(value)
-        elif parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            keyword = _KEYWORDS_OF_VARIADIC.get(parameter.name)
-            if keyword not in signature.parameters or keyword in bound.arguments:
-                raise _NotPlainData(cls)
-            keywords[keyword] = list(value)
-        elif parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
-            raise _NotPlainData(cls)
-        else:
-            keywords[parameter.name] = value
-    return keywords
 
 
 def _comparable(value: Any) -> Any:

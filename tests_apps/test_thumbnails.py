@@ -236,3 +236,23 @@ def test_sorl_default_settings_rebuild_a_bare_filesystem_storage(
     call_command("thumbnail", "cleanup", verbosity=0)
     assert default.kvstore.get(ImageFile(beach.image)) is None  # the source was dropped
     elsewhere.production.assert_untouched()
+
+
+@pytest.mark.apps("sorl.thumbnail")
+@pytest.mark.usefixtures("sorl_recommended")
+def test_sorl_kvstore_records_a_stack_built_in_code_as_sorl_does(
+    elsewhere: Any, beach: Picture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented limit: only STORAGES aliases are recorded by alias."""
+    from sorl.thumbnail import default
+    from sorl.thumbnail.images import ImageFile
+
+    from storage_mixins import Fallback, ReadOnly
+
+    in_code = Fallback("local", ReadOnly("production"))
+    monkeypatch.setattr(Picture._meta.get_field("image"), "storage", in_code)
+    source = ImageFile(Picture.objects.get(pk=beach.pk).image)
+    default.kvstore.set(source)
+    stored = default.kvstore._get_raw(f"sorl-thumbnail||image||{source.key}")
+    assert '"storage": "django.core.files.storage.filesystem.FileSystemStorage"' in stored
+    elsewhere.production.assert_untouched()
