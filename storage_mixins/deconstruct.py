@@ -87,10 +87,12 @@ def _storage_spec(storage: Any) -> str | dict[str, Any]:
         raise NotPlainData(storage)
     try:
         path, args, kwargs = deconstruct()
-        storage_class(path)  # what resolving the dict will accept
+        cls = storage_class(path)  # what resolving the dict will accept
     except (ValueError, ImproperlyConfigured) as exc:  # ValueError: e.g. a local class
         raise NotPlainData(storage) from exc
-    options = plain(_keywords(type(storage), args, kwargs) if args else dict(kwargs))
+    # The arguments are those of the class the path names (for the instance of
+    # a decorated storage class, that class, not its outermost wrapper).
+    options = plain(_keywords(cls, args, kwargs) if args else dict(kwargs))
     spec: dict[str, Any] = {"BACKEND": path, "OPTIONS": options} if options else {"BACKEND": path}
     return _StorageDict(spec, (path, plain(tuple(args)), plain(dict(kwargs))))
 

@@ -407,3 +407,25 @@ def test_a_string_is_only_ever_an_alias_to_a_wrapper() -> None:
     # No dotted path is imported for a wrapper: a string names an alias.
     with pytest.raises(InvalidStorageError, match="Could not find config"):
         Fallback("local", FS)
+
+
+def test_a_decorated_storage_class_is_its_own_dict(local: Any) -> None:
+    """Its arguments are the decorated class's, and it rebuilds its whole stack."""
+    from tests.testapp.storages import ArchiveMemory
+
+    archive = ArchiveMemory(base_url="https://archive.example/")
+    stack = Fallback(local, archive)
+    (_, spec), _ = stack.deconstruct()[1:]
+    assert spec == {
+        "BACKEND": "tests.testapp.storages.ArchiveMemory",
+        "OPTIONS": {"base_url": "https://archive.example/"},
+    }
+    rebuilt = rebuilt_from_json(stack)
+    assert rebuilt == stack
+    assert isinstance(rebuilt.layers[1], Caching)
+    assert rebuilt.layers[1].refuses_writes
+    positional = Fallback(local, ArchiveMemory(None, "https://archive.example/"))
+    assert positional.deconstruct()[1][1]["OPTIONS"] == {
+        "location": None,
+        "base_url": "https://archive.example/",
+    }
