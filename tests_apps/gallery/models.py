@@ -26,3 +26,25 @@ class Attachment(models.Model):
     """A file django-cleanup deletes when it is replaced or its row deleted."""
 
     file = models.FileField(upload_to="attachments")
+
+
+def _archive_storage() -> object:
+    """A stack built in code, as the README's "in code" form writes it."""
+    from django.core.files.storage import FileSystemStorage
+    from storages.backends.s3 import S3Storage
+
+    from storage_mixins import Fallback, ReadOnly
+
+    return Fallback(
+        FileSystemStorage(location="/srv/dev-media/archive", base_url="/archive/"),
+        ReadOnly(S3Storage(bucket_name="production-archive", querystring_auth=False)),
+    )
+
+
+class Record(models.Model):
+    """A FileField whose storage is a stack built in code (for makemigrations)."""
+
+    file = models.FileField(storage=_archive_storage(), upload_to="records")
+
+    def __str__(self) -> str:
+        return self.file.name
