@@ -202,3 +202,40 @@ def test_renditions_from_a_production_dump_are_served_by_production(
     assert html == f'<img alt="Sunset" height="100" src="{CDN}/{name}" width="100">'
     assert media.local_files() == set()  # nothing re-made
     media.production.assert_untouched()
+
+
+@pytest.mark.parametrize("on_delete", ["raise", "hide"])
+def test_delete_task_under_the_other_on_delete_policies(
+    media: Any, sunset: Any, settings: Any, on_delete: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_tasks.signals import task_finished
+
+    default = settings.STORAGES["default"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**default, "OPTIONS": {**default["OPTIONS"], "on_delete": on_delete}},
+    }
+    finished: list[Any] = []
+
+    def record(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        finished.append(task_result)
+
+    task_finished.connect(record)
+    try:
+        with (
+            media.production.operation(f"delete an image (task, on_delete={on_delete})"),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            type(sunset).objects.get(pk=sunset.pk).delete()
+    finally:
+        task_finished.disconnect(record)
+    (result,) = finished
+    assert not type(sunset).objects.filter(pk=sunset.pk).exists()  # the row goes either way
+    if on_delete == "raise":
+        assert result.status == "FAILED"
+        assert result.errors[0].exception_class_path == "storage_mixins.errors.ReadOnlyError"
+        assert media.stack.exists(ORIGINAL)
+    else:
+        assert result.status == "SUCCESSFUL"
+        assert not media.stack.exists(ORIGINAL)  # hidden by a tombstone
+    media.production.assert_untouched()
