@@ -13,9 +13,9 @@ Concrete wrappers therefore override every method whose behaviour they change,
 including the private ones Django's templates call.
 
 The base class also gives every wrapper the Django plumbing a storage needs:
-``deconstruct()`` for migrations, equality, ``repr()`` of the whole stack, and
-``copy``/``deepcopy``/``pickle`` support, all derived from the arguments the
-wrapper was constructed with.
+``deconstruct()`` for migrations and background tasks, equality, ``repr()`` of
+the whole stack, and ``copy``/``deepcopy``/``pickle`` support, all derived from
+the arguments the wrapper was constructed with.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 import wrapt
 
+from .deconstruct import NotPlainData, plain
 from .labels import storage_label
 from .recording import instrument
 from .resolve import StorageSpec, resolve_storage
@@ -93,12 +94,27 @@ class StorageWrapper(wrapt.BaseObjectProxy):
     def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         """Return ``(path, args, kwargs)`` that rebuild an equal wrapper.
 
-        Used by ``makemigrations`` for ``FileField(storage=...)``. Storages
-        given as ``STORAGES`` aliases stay aliases, so migrations do not embed
-        settings such as bucket names or credentials.
+        Used by ``makemigrations`` for ``FileField(storage=...)``, and by apps
+        that rebuild a storage elsewhere (Wagtail deletes files in a background
+        task, whose arguments must be JSON). Where every storage among the
+        arguments can be rebuilt from plain data, the result is plain data:
+
+        * a storage given as a ``STORAGES`` alias, or that *is* Django's shared
+          instance of an alias, is that alias, so neither migrations nor task
+          queues get the alias's settings (bucket names, credentials);
+        * any other storage is the ``{"BACKEND": ..., "OPTIONS": ...}`` dict of
+          its own ``deconstruct()`` (wrappers inside wrappers too), which the
+          wrappers accept as a storage.
+
+        A storage that cannot be rebuilt that way (no ``deconstruct()``, one
+        that fails, positional arguments, options that are not plain data)
+        leaves the arguments as they were given, objects included.
         """
         factory, args, kwargs = self._construction()
-        return _import_path(factory), args, dict(kwargs)
+        try:
+            return _import_path(factory), plain(args), plain(kwargs)
+        except NotPlainData:
+            return _import_path(factory), args, dict(kwargs)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StorageWrapper) or type(other) is not type(self):

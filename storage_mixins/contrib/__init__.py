@@ -1,0 +1,1 @@
+"""Integrations with apps that need more than a storage: import only what you use."""

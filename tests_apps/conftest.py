@@ -1,0 +1,172 @@
+"""Fixtures of the apps suite: a stack in each layer order over production on
+moto (HTTP), S3 request counts per operation, and the apps' own caches reset.
+
+Run it with ``tox -e apps`` (or ``pytest tests_apps --ds=tests_apps.settings``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.storage import storages
+
+from tests import conftest as main_suite
+from tests.conftest import PRODUCTION_BUCKET, missing
+
+# The main suite's S3 server and its per-test view (not its autouse fixtures,
+# which install that suite's STORAGES).
+s3_server = main_suite.s3_server
+s3 = main_suite.s3
+
+ORDERS = {
+    # Fallback(fs, ReadOnly(s3))
+    "local-first": {"backends": ["local", "production"]},
+    # Fallback(ReadOnly(s3), fs): the design's order
+    "production-first": {"backends": ["production", "local"], "writable": "local"},
+}
+CDN = "https://cdn.production.example"
+
+# (test, order, operation, counts) of every measured operation, for the summary.
+MEASURED: list[tuple[str, str, str, dict[str, int]]] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "apps(*modules): the apps a test needs (a failure under CI=true if missing)"
+    )
+    if django_settings.SETTINGS_MODULE != "tests_apps.settings":
+        pytest.exit(
+            "the apps suite needs its own settings: tox -e apps, or "
+            "pytest tests_apps --ds=tests_apps.settings",
+            returncode=4,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _required_apps(request: pytest.FixtureRequest) -> None:
+    for marker in request.node.iter_markers("apps"):
+        for module in marker.args:
+            if module in django_settings.MISSING_APPS:
+                missing(f"{module} is not installed (tox -e apps installs the pinned apps)")
+
+
+def jpeg(color: str = "red", size: tuple[int, int] = (640, 480)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@dataclass
+class Production:
+    """The production bucket: seeded before a test, proved untouched after."""
+
+    s3: Any
+    order: str
+    test: str
+    seeded: dict[str, bytes] = field(default_factory=dict)
+
+    def put(self, key: str, body: bytes) -> None:
+        self.s3.put(key, body)
+        self.seeded[key] = body
+
+    @contextmanager
+    def operation(self, label: str) -> Iterator[Counter[str]]:
+        """Count the S3 requests of the block (a listing is a LIST, not a GET);
+        it must send no mutating one."""
+        self.s3.server.clear_requests()
+        counts: Counter[str] = Counter()
+        yield counts
+        counts.update(
+            "LIST" if r.method == "GET" and not r.key else r.method  # a bucket GET lists
+            for r in self.s3.server.requests(PRODUCTION_BUCKET)
+        )
+        mutations = self.s3.server.mutations(PRODUCTION_BUCKET)
+        assert mutations == [], f"{label}: mutating requests to production: {mutations}"
+        assert self.s3.server.requests() == self.s3.server.requests(PRODUCTION_BUCKET)
+        MEASURED.append((self.test, self.order, label, dict(counts)))
+
+    def assert_untouched(self) -> None:
+        """Byte-identical to what was seeded."""
+        assert self.s3.snapshot() == self.seeded
+
+
+@dataclass
+class Media:
+    """The stack under test (``STORAGES["default"]``) and its local layer."""
+
+    order: str
+    root: Path
+    production: Production
+
+    @property
+    def stack(self) -> Any:
+        return storages["default"]
+
+    @property
+    def local(self) -> Any:
+        return storages["local"]
+
+    def local_files(self) -> set[str]:
+        return {str(path.relative_to(self.root)) for path in self.root.rglob("*") if path.is_file()}
+
+
+@pytest.fixture(params=list(ORDERS), ids=list(ORDERS))
+def media(
+    request: pytest.FixtureRequest, s3: Any, settings: Any, tmp_path: Path
+) -> Iterator[Media]:
+    """STORAGES with the stack as "default", in one layer order, production on moto."""
+    root = tmp_path / "media"
+    root.mkdir()
+    production = Production(s3, request.param, request.node.originalname)
+    settings.MEDIA_ROOT = str(root)
+    settings.STATIC_ROOT = str(tmp_path / "static")
+    settings.STORAGES = {
+        "default": {"BACKEND": "storage_mixins.FallbackStorage", "OPTIONS": ORDERS[request.param]},
+        "local": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": "/media/"},
+        },
+        "production": s3.settings(
+            custom_domain=CDN.removeprefix("https://"), querystring_auth=False
+        ),
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    _reset_app_caches()
+    yield Media(request.param, root, production)
+    _reset_app_caches()
+
+
+def _reset_app_caches() -> None:
+    """Apps keep storages they looked up once, and renditions or thumbnails in
+    the cache; a test's STORAGES and files are its own."""
+    from django.core.cache import caches
+    from django.utils.functional import empty
+
+    for cache in caches.all():
+        cache.clear()
+
+    if "sorl.thumbnail" not in django_settings.MISSING_APPS:
+        from sorl.thumbnail import default, images
+
+        default.storage._wrapped = empty
+        default.kvstore._wrapped = empty
+        images.get_or_create_storage.cache_clear()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not MEASURED:
+        return
+    terminalreporter.section("S3 requests to production, per operation")
+    for test, order, label, counts in MEASURED:
+        shown = ", ".join(f"{method} {count}" for method, count in sorted(counts.items()))
+        terminalreporter.write_line(f"{order:>16}  {test}: {label}: {shown or 'none'}")
