@@ -404,3 +404,14 @@ def test_caching_keeps_local_copies_of_cloud_files(
     (copy,) = (path for path in Path(copies.location).rglob("photo.jpg"))
     assert copy.read_bytes() == b"\x89PNG"
     assert cloud.counter.writes[container_name(production)] == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_listings_of_cloud_storages(kind: str, clouds: dict[str, Cloud]) -> None:
+    from storage_mixins.listings import ListdirLister, lister_for
+
+    production, direct = clouds[kind].make("production")
+    direct.save("photos/a.jpg", ContentFile(b"x"))
+    lister = lister_for(ReadOnly(production))
+    assert isinstance(lister, ListdirLister)
+    assert [entry.name for entry in lister.walk("")] == ["photos/a.jpg"]
