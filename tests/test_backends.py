@@ -10,12 +10,10 @@ write may have reached a layer behind ``ReadOnly``.
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import itertools
 import os
 import sys
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -243,52 +241,12 @@ BACKEND_BEHAVIOUR = {
 }
 TRANSPARENT_SHAPES = {"raw", "read_only"}
 
-LAZY_OPEN = (
-    "issue 13 item 10: AzureStorage.open() succeeds for a missing blob, and Fallback takes "
-    "that file as the layer's answer (the read raises ResourceNotFoundError)"
-)
-FULL_NAMES = (
-    "issue 13 item 11: Fallback's listdir() passes on AzureStorage's full blob names "
-    "(and no directories) where other layers give base names"
-)
-_READS = {"test_open_reads_the_bytes", "test_open_in_chunks"}
-_WRITES = {
-    "test_open_for_writing",
-    "test_save_plain_file_object",
-    "test_save_twice_keeps_both",
-    "test_save_never_shadows_a_readable_file",
-}
-_LISTINGS = {"test_listdir", "test_save_and_read_back"}
-_SHADOWS = {"test_save_never_shadows_a_readable_file"}
-_REOPENS = {"test_opened_file_cannot_be_reopened_for_writing"}
-# Per Fallback shape on Azure: the tests that fail because of the lazy open
-# (besides test_open_missing_file, which always does), and because of the
-# full names (where an Azure layer holds files under the listed directory).
-AZURE_FALLBACK_FAILURES = {
-    "fallback_single": (set(), _LISTINGS),
-    "fallback_writable_first": (_READS | _SHADOWS, _LISTINGS),
-    "fallback_read_only_first": (_WRITES, _LISTINGS),
-    "fallback_three_layers": (_READS | _SHADOWS, _LISTINGS),
-    "fallback_three_layers_writable_middle": (_READS | _WRITES, _LISTINGS),
-    "fallback_storage": (_READS | _SHADOWS, _LISTINGS),
-    "read_only_fallback": (_READS | _REOPENS, {"test_listdir"}),
-    "fallback_without_write_layer": (_READS | _REOPENS, {"test_listdir"}),
-    "fs_over_cloud": (set(), {"test_listdir"}),
-    "cloud_over_fs": (_WRITES, _LISTINGS),
-    "cloud_writes_over_fs": (_READS | _SHADOWS, {"test_save_and_read_back"}),
-}
-
 
 def known_failure(kind: str, shape: str, test: str) -> str | None:
     """Why ``test`` fails on ``shape`` over ``kind``, if it is known to."""
     if shape in TRANSPARENT_SHAPES:
         return BACKEND_BEHAVIOUR.get((kind, test))
-    if kind != "azure":
-        return None
-    lazy_open, full_names = AZURE_FALLBACK_FAILURES[shape]
-    if test == "test_open_missing_file" or test in lazy_open:
-        return LAZY_OPEN
-    return FULL_NAMES if test in full_names else None
+    return None
 
 
 def _matrix(shapes: list[Any]) -> list[Any]:
@@ -310,14 +268,12 @@ class _OnEmulators:
     @pytest.fixture
     def subject(
         self, case: tuple[str, Any], cloud: Cloud, tmp_path: Path, request: pytest.FixtureRequest
-    ) -> Iterator[Subject]:
+    ) -> Subject:
         kind, shape = case
         reason = known_failure(kind, shape.__name__, request.node.originalname)
         if reason is not None:
             request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-        yield build(shape, cloud, tmp_path)
-        if reason is not None and kind == "azure":
-            _drop_leaked_spools()
+        return build(shape, cloud, tmp_path)
 
     @pytest.fixture(autouse=True)
     def _no_write_reaches_a_read_only_layer(
@@ -331,21 +287,6 @@ class _OnEmulators:
             tally[f"{cloud.kind} read-only requests"] += cloud.counter.requests[container]
             tally[f"{cloud.kind} read-only writes"] += cloud.counter.writes[container]
             assert cloud.counter.writes[container] == 0, f"a write reached {container}"
-
-
-def _drop_leaked_spools() -> None:
-    """Collect what a test's failing read of a missing blob left behind.
-
-    django-storages' AzureStorageFile leaks its spool file when its first read
-    fails; the traceback pytest keeps (``sys.last_exc``) would keep it alive
-    until a later test, whose result its ``ResourceWarning`` would then break.
-    """
-    for name in ("last_exc", "last_type", "last_value", "last_traceback"):
-        if hasattr(sys, name):
-            delattr(sys, name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
 
 
 class TestWritableStacks(_OnEmulators, ReadContract, WriteContract):
@@ -415,3 +356,34 @@ def test_listings_of_cloud_storages(kind: str, clouds: dict[str, Cloud]) -> None
     lister = lister_for(ReadOnly(production))
     assert isinstance(lister, ListdirLister)
     assert [entry.name for entry in lister.walk("")] == ["photos/a.jpg"]
+
+
+def test_azure_under_a_location_is_listed_by_base_names(
+    clouds: dict[str, Cloud], tmp_path: Path
+) -> None:
+    from storages.backends.azure_storage import AzureStorage
+
+    cloud = clouds["azure"]
+    _facing, direct = cloud.make("located")
+    container = direct.azure_container
+    direct.save("elsewhere/x.txt", ContentFile(b"not under the location"))
+    seeder, production = (
+        AzureStorage(connection_string=string, azure_container=container, location="media")
+        for string in (
+            cloud.emulator.connection_string(),
+            cloud.emulator.connection_string(cloud.proxy_url),
+        )
+    )
+    seeder.save("photos/2024/a.jpg", ContentFile(b"a"))
+    seeder.save("photos/b.jpg", ContentFile(b"b"))
+    local = FileSystemStorage(location=tmp_path / "local")
+    local.save("photos/c.jpg", ContentFile(b"c"))
+    stack = Fallback(local, ReadOnly(production))
+    assert stack.listdir("") == (["photos"], [])
+    directories, files = stack.listdir("photos")
+    assert (directories, sorted(files)) == (["2024"], ["b.jpg", "c.jpg"])
+    with pytest.raises(FileNotFoundError):
+        stack.open("photos/missing.jpg")
+    assert read(stack, "photos/c.jpg") == b"c"
+    assert read(stack, "photos/b.jpg") == b"b"
+    assert cloud.counter.writes[container] == 0
