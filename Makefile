@@ -16,13 +16,17 @@ export PATH := $(subst $(space),:,$(strip $(PYTHON_BINS))):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
 # Programs the tests start themselves, as binary:debian-package.
-SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium chromedriver:chromium-driver
+SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm
 
-.PHONY: help test lint format check-pythons system-programs bench docs demo clean
+# npm packages the tests start (Azurite), installed into the project from the lock file.
+NODE_PROGRAMS := tests/node/node_modules/.installed
+
+.PHONY: help test lint format check-pythons system-programs node-programs bench docs demo clean
 
 help:
 	@echo "make test    run lint, docs and the full Django x Python test matrix (tox),"
-	@echo "             installing redis-server and chromium with apt-get if missing (as root)"
+	@echo "             installing redis-server, chromium and npm with apt-get if missing (as root)"
+	@echo "             and Azurite with npm (into tests/node)"
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff fixes and formatting"
 	@echo "make demo    run the demo site over an embedded S3 server (Ctrl-C stops it)"
@@ -54,7 +58,16 @@ system-programs:
 	  fi; \
 	fi
 
-test: $(VENV)/.installed check-pythons system-programs
+node-programs: system-programs $(NODE_PROGRAMS)
+
+$(NODE_PROGRAMS): tests/node/package.json tests/node/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tests/node --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+	else \
+	  echo "warning: npm is not installed; the backends tests that need Azurite will skip" >&2; \
+	fi
+
+test: $(VENV)/.installed check-pythons system-programs node-programs
 	$(TOX) run-parallel --parallel 2 --parallel-no-spinner
 
 lint: $(VENV)/.installed
@@ -74,4 +87,4 @@ demo: $(VENV)/.installed
 	$(TOX) run -e demo
 
 clean:
-	rm -rf $(VENV) .tox build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tox build dist *.egg-info .pytest_cache .ruff_cache tests/node/node_modules

@@ -24,6 +24,7 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import Storage
 
 from . import recording
+from .backend_quirks import base_names, lists_full_names, opens_lazily
 from .base import StorageWrapper, contains, is_read_only
 from .errors import is_not_found, not_found_types
 from .failover import CircuitBreaker, GuardedLayer
@@ -52,6 +53,7 @@ __all__ = ["Fallback"]
 # Reads of metadata that a directory would answer wrongly in a local layer
 # (FileSystemStorage.size() of a directory is the directory's size).
 _FILE_METADATA = frozenset({"size", "get_accessed_time", "get_created_time", "get_modified_time"})
+_OPENS = frozenset({"open", "_open"})
 
 
 class Fallback(StorageWrapper):
@@ -184,6 +186,19 @@ class Fallback(StorageWrapper):
             (layer, reader, is_local(layer))
             for layer, reader in zip(resolved, readers, strict=True)
         )
+        # Readers (by id) whose open() of a missing file succeeds: asked
+        # exists() first, so that such a file never answers for another layer's.
+        self._self_checked_before_open = frozenset(
+            id(reader)
+            for layer, reader in zip(resolved, readers, strict=True)
+            if opens_lazily(_backend(layer))
+        )
+        # Readers whose listdir() gives full names, and the backend behind each.
+        self._self_full_name_listers = {
+            id(reader): _backend(layer)
+            for layer, reader in zip(resolved, readers, strict=True)
+            if lists_full_names(_backend(layer))
+        }
         self._self_exists_readers = readers
         if self._self_tombstones is not None:
             self._self_exists_readers = (_TombstoneGate(self._self_tombstones), *readers)
@@ -336,6 +351,9 @@ class Fallback(StorageWrapper):
                     missing.append(layer)
                     continue
                 answered = True
+                backend = self._self_full_name_listers.get(id(layer))
+                if backend is not None:
+                    layer_directories, layer_files = base_names(backend, path, layer_files)
                 directories.update(dict.fromkeys(layer_directories))
                 files.update(dict.fromkeys(layer_files))
         finally:
@@ -507,6 +525,7 @@ class Fallback(StorageWrapper):
         unsupported: list[Any] = []
         cause: BaseException | None = None
         about_the_file = method in _FILE_METADATA
+        checked_before_open = self._self_checked_before_open if method in _OPENS else ()
         # A layer's miss is routine while the next one is tried: say so to the
         # wrappers that care (Logging), only if there are any (it has a cost).
         token = probing.set(True) if self._self_reports_probes else None
@@ -518,6 +537,13 @@ class Fallback(StorageWrapper):
                     continue
                 if local and about_the_file and _is_directory(layer, name):
                     missing.append(reader)  # a directory here: the file may be further on
+                    continue
+                if (
+                    checked_before_open
+                    and id(reader) in checked_before_open
+                    and not reader.exists(name)
+                ):
+                    missing.append(reader)  # its open() would "succeed" anyway
                     continue
                 try:
                     answer = layer_method(name, *args)
@@ -678,6 +704,15 @@ class _TombstoneGate:
         if name in self.tombstones:
             raise _Hidden
         return False
+
+
+def _backend(layer: Any) -> Any:
+    """The backend under a layer's single-storage wrappers (``ReadOnly``,
+    ``Caching``…); a nested ``Fallback`` is its own backend, as it routes its
+    layers itself. (``type()``, since ``isinstance`` sees through proxies.)"""
+    while issubclass(type(layer), StorageWrapper) and not issubclass(type(layer), Fallback):
+        layer = layer.__wrapped__
+    return layer
 
 
 def _is_directory(layer: Any, name: str) -> bool:

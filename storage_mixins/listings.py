@@ -422,11 +422,9 @@ def s3_client(backend: Any) -> Any:
 
 
 def _is_s3(backend: Any) -> bool:
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:
-        return False
-    return isinstance(backend, S3Storage)
+    from .streaming import is_s3  # streaming imports this module
+
+    return is_s3(backend)
 
 
 def _incomplete(listing: Listing) -> Listing:

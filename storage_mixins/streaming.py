@@ -13,6 +13,7 @@ import contextlib
 import datetime
 import io
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -115,11 +116,10 @@ def _file_chunks(storage: Any, name: str, chunk_size: int) -> Iterator[bytes]:
 
 def is_s3(backend: Any) -> bool:
     """Whether ``backend`` is django-storages' ``S3Storage``."""
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:
-        return False
-    return isinstance(backend, S3Storage)
+    # Looked up, never imported: without boto3, importing storages.backends.s3
+    # raises ImproperlyConfigured, and an S3Storage can only exist once it is.
+    s3 = sys.modules.get("storages.backends.s3")
+    return s3 is not None and isinstance(backend, s3.S3Storage)
 
 
 @dataclass(frozen=True)

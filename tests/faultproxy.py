@@ -12,7 +12,7 @@ import socket
 import struct
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import Message
 from http.client import HTTPConnection, HTTPException
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,14 +60,22 @@ class FaultProxy:
     - "delay": wait ``delay_seconds``, then forward.
 
     A request the upstream cannot be asked is answered 502 (BadGateway).
+    ``on_request(method, path)``, if given, is called as each request arrives
+    (in the thread serving it), e.g. to count writes per bucket.
     """
 
-    def __init__(self, upstream_url: str, delay_seconds: float = 0.05) -> None:
+    def __init__(
+        self,
+        upstream_url: str,
+        delay_seconds: float = 0.05,
+        on_request: Callable[[str, str], None] | None = None,
+    ) -> None:
         parts = urlsplit(upstream_url)
         if parts.scheme != "http" or parts.hostname is None:
             raise ValueError(f"the upstream must be an http:// URL, not {upstream_url!r}")
         self.upstream = (parts.hostname, parts.port or 80)
         self.delay_seconds = delay_seconds
+        self.on_request = on_request
         self._lock = threading.Lock()
         self._mode: Mode = "ok"
         self._counts: Counter[str] = Counter()
@@ -157,7 +165,9 @@ class FaultProxy:
         with self._lock:
             self._connections += 1
 
-    def _arrived(self) -> Mode:
+    def _arrived(self, method: str, path: str) -> Mode:
+        if self.on_request is not None:
+            self.on_request(method, path)
         with self._lock:
             self._counts[self._mode] += 1
             return self._mode
@@ -251,7 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Nothing: the proxy is quiet."""
 
     def _serve(self) -> None:
-        mode = self.server.proxy._arrived()
+        mode = self.server.proxy._arrived(self.command, self.path)
         body = self._read_body()
         if body is None:
             return
@@ -268,7 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._forward(body)
 
-    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _serve
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
 
     def _read_body(self) -> bytes | None:
         """The request body, or None once the request is refused."""
