@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,6 +55,7 @@ __all__ = ["Fallback"]
 # (FileSystemStorage.size() of a directory is the directory's size).
 _FILE_METADATA = frozenset({"size", "get_accessed_time", "get_created_time", "get_modified_time"})
 _OPENS = frozenset({"open", "_open"})
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
 
 class Fallback(StorageWrapper):
@@ -388,16 +390,26 @@ class Fallback(StorageWrapper):
             # The root or a directory names no file: its URL is that of the
             # layer the stack proxies, whose base_url the stack shows.
             return self.__wrapped__.url(name, *args, **kwargs)
-        routes = self._self_routes
-        answering = routes[-1][0]  # for a missing file, without asking it
-        if self._self_tombstones is None or name not in self._self_tombstones:
-            for layer, reader, local in routes[:-1]:
-                if reader.exists(name) and not (local and _is_directory(layer, name)):
-                    answering = layer
-                    break
+        answering = self._url_holder(name)
+        if answering is None:
+            # What a staticfiles URL names may have a query or a fragment,
+            # which the layer that has the file deals with (manifest hashing).
+            file, query = _without_query(name)
+            answering = self._url_holder(file) if query else None
+        if answering is None:
+            answering = self._self_routes[-1][0]  # as for a missing file, not asked
         if recording.active_blocks:
             recording.note_answer(self, answering)
         return answering.url(name, *args, **kwargs)
+
+    def _url_holder(self, name: str) -> Any | None:
+        """The layer before the last that has the file ``name``, if any."""
+        if self._self_tombstones is not None and name in self._self_tombstones:
+            return None
+        for layer, reader, local in self._self_routes[:-1]:
+            if reader.exists(name) and not (local and _is_directory(layer, name)):
+                return layer
+        return None
 
     def path(self, name: str) -> str:
         try:
@@ -644,8 +656,10 @@ class Fallback(StorageWrapper):
     def _refuse_path_through_link(self, name: str) -> None:
         # Callers write through paths (collectstatic --link): like ReadOnly,
         # give none that a write through the stack would be refused.
+        # Only a path into another layer: a link out of the stack (what
+        # collectstatic --link made on its last run) is the caller's to replace.
         refusal = self._self_writes.link_refusal(name)
-        if refusal is not None:
+        if refusal is not None and refusal[0]:
             raise NotImplementedError(
                 f"{self!r} gives no local path for {name!r}: {refusal[1]}. "
                 "Read the file with open()."
@@ -713,6 +727,17 @@ def _backend(layer: Any) -> Any:
     while issubclass(type(layer), StorageWrapper) and not issubclass(type(layer), Fallback):
         layer = layer.__wrapped__
     return layer
+
+
+def _without_query(name: str) -> tuple[str, bool]:
+    """``name`` without a URL query or fragment, and whether it had one."""
+    file = _QUERY_OR_FRAGMENT.split(name, maxsplit=1)[0]
+    if file == name:
+        return name, False
+    try:
+        return file_name(file), True
+    except (UnusualName, SuspiciousFileOperation):
+        return name, False
 
 
 def _is_directory(layer: Any, name: str) -> bool:

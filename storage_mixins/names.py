@@ -122,11 +122,14 @@ def url_name(name: Any) -> str:
     """:func:`file_name` for ``url()``, which also names directories: ``None``
     and ``""`` are the root (:class:`RootName`), and ``"path/"`` keeps its
     trailing slash (Django gives the directory's URL, as ``{% static "path/" %}``
-    relies on)."""
+    relies on). A backslash is a slash, as Django's ``url()`` (and S3) read
+    it: a legacy name such as ``albums\\a.jpg`` gets the URL of ``albums/a.jpg``."""
     if name is None:
         raise RootName("")
     if name.__class__ is not str:
         name = _plain_str(name, "File")
+    if "\\" in name:
+        name = name.replace("\\", "/")
     if name[-1:] == "/" and name[:1] != "/":
         directory = directory_name(name)
         if not directory:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.staticfiles.storage import StaticFilesStorage
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 from django.template import Context, Template
@@ -173,3 +174,27 @@ def test_a_directory_alone_is_no_file(tmp_path: Path) -> None:
         stack.size("d")
     assert stack.url("d") == "https://p/d"  # as for any missing file
     assert stack.exists("d")  # as FileSystemStorage.exists() says of a directory
+
+
+def test_urls_of_legacy_backslash_names(stack: Any) -> None:
+    # Django's url() (and S3) read a backslash as a slash; the admin shows
+    # FileField values from old Windows uploads this way.
+    assert stack.url("photos\\cat.jpg") == "https://production.example/photos/cat.jpg"
+    with pytest.raises(SuspiciousFileOperation):
+        stack.exists("photos\\cat.jpg")  # every other method refuses it (see names)
+
+
+def test_urls_with_a_query_or_fragment_go_to_the_layer_that_has_the_file(tmp_path: Path) -> None:
+    # {% static "css/app.css?v=1" %}: a manifest storage hashes the name and
+    # keeps the query; the stack must route by the file, not the URL text.
+    class Hashing(FileSystemStorage):
+        def url(self, name: str) -> str:  # type: ignore[override]
+            file, mark, rest = name.partition("?") if "?" in name else name.partition("#")
+            return f"/static/{file}.HASH{mark}{rest}"
+
+    local = Hashing(location=tmp_path / "static")
+    local.save("css/app.css", ContentFile(b"body {}"))
+    stack = Fallback(local, ReadOnly(InMemoryStorage(base_url="https://cdn.example/")))
+    assert stack.url("css/app.css?v=1") == "/static/css/app.css.HASH?v=1"
+    assert stack.url("css/app.css#top") == "/static/css/app.css.HASH#top"
+    assert stack.url("css/other.css?v=1") == "https://cdn.example/css/other.css%3Fv%3D1"

@@ -115,6 +115,14 @@ def stack(request: Any, s3: Any, tmp_path: Any) -> Any:
     return storage
 
 
+def _safe(name: str) -> bool:
+    try:
+        validate_name(name)
+    except SuspiciousFileOperation:
+        return False
+    return True
+
+
 def test_corpus_is_broad() -> None:
     assert len(CORPUS) >= 60
     kinds = " ".join(case["kind"] for case in CORPUS)
@@ -131,6 +139,8 @@ def test_refused_names_are_refused_before_any_layer_is_asked(stack: Any, method:
     for name in REFUSED:
         if name in DIRECTORY_NAMES.get(method, ()):
             continue  # the root directory, or a directory: see test_root
+        if method is METHODS["url"] and _safe(name.replace("\\", "/")):
+            continue  # url() reads a backslash as a slash, as Django's does
         stack.test_s3.server.clear_requests()
         try:
             answer = method(stack, name)

@@ -244,3 +244,17 @@ def test_absolute_paths_are_checked_too(local_dir: Path, production_dir: Path) -
     assert snapshot(production_dir) == before
     stack.delete(str(local_dir / "mine.txt"))
     assert not (local_dir / "mine.txt").exists()
+
+
+def test_a_path_through_a_link_out_of_the_stack_is_given(tmp_path: Path) -> None:
+    # collectstatic --link made these links on its last run, to the apps'
+    # static files; on the next run it asks their paths to replace them.
+    elsewhere = tmp_path / "app-static"
+    elsewhere.mkdir()
+    (elsewhere / "app.css").write_text("body {}")
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "app.css").symlink_to(elsewhere / "app.css")
+    stack = Fallback(FileSystemStorage(location=static),
+                     ReadOnly(FileSystemStorage(location=tmp_path / "production")))  # fmt: skip
+    assert stack.path("app.css") == str(static / "app.css")
