@@ -77,9 +77,9 @@ wrapper: StorageWrapper = production
 
 
 # Files opened through ReadOnly read, and refuse writes.
-def read(file: ReadOnlyFile) -> bytes:
+def read(file: ReadOnlyFile) -> None:
     with file.open("rb") as handle:
-        return handle.read()
+        assert_type(handle, ReadOnlyFile)
 
 
 read(production.open("a.txt"))
