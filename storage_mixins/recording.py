@@ -136,7 +136,7 @@ def _recorded(method: str, function: Callable[..., Any]) -> Callable[..., Any]:
             return function(self, *args, **kwargs)
         return _call(state, self, method, function, args, kwargs)
 
-    recorded._storage_mixins_recorded = True  # type: ignore[attr-defined]
+    recorded._storage_mixins_recorded = True  # type: ignore[attr-defined]  # a function's own attribute
     return recorded
 
 
@@ -466,7 +466,7 @@ def _count_layer_call(call: Call) -> None:
     """Other remote backends: one request per call a layer of theirs answered."""
     from .base import StorageWrapper
 
-    _fallback, layer = call.answer  # type: ignore[misc]
+    _fallback, layer = call.answer  # type: ignore[misc]  # set: _finish() checked it
     if layer is _EVERY_LAYER:
         return
     while isinstance(layer, StorageWrapper) and getattr(layer, "layers", None) is None:

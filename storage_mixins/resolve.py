@@ -78,7 +78,7 @@ def build_storage(spec: object, *, setting: str = "FALLBACK_STORAGES") -> Storag
     if isinstance(spec, Mapping):
         return _storage_from_dict(spec, setting=setting)
     try:
-        return resolve_storage(spec, owner=setting)  # type: ignore[arg-type]
+        return resolve_storage(spec, owner=setting)  # type: ignore[arg-type]  # it checks spec
     except TypeError as exc:
         raise ImproperlyConfigured(
             f"{setting} items must be STORAGES aliases, dotted paths to storage "
