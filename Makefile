@@ -87,4 +87,4 @@ demo: $(VENV)/.installed
 	$(TOX) run -e demo
 
 clean:
-	rm -rf $(VENV) .tox build dist *.egg-info .pytest_cache .ruff_cache tests/node/node_modules
+	rm -rf $(VENV) .tox build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache tests/node/node_modules

@@ -18,7 +18,6 @@ imported, so nothing here imports a backend, or its SDK.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 __all__ = ["base_names", "lists_full_names", "opens_lazily"]
 
@@ -26,7 +25,7 @@ _LAZY_OPENERS = (("storages.backends.azure_storage", "AzureStorage"),)
 _FULL_NAME_LISTERS = (("storages.backends.azure_storage", "AzureStorage"),)
 
 
-def opens_lazily(backend: Any) -> bool:
+def opens_lazily(backend: object) -> bool:
     """Whether ``backend.open(name)`` may succeed although ``name`` does not exist.
 
     ``backend`` is a raw backend: by ``type()``, as a wrapper proxies the
@@ -35,13 +34,13 @@ def opens_lazily(backend: Any) -> bool:
     return issubclass(type(backend), _loaded(_LAZY_OPENERS))
 
 
-def lists_full_names(backend: Any) -> bool:
+def lists_full_names(backend: object) -> bool:
     """Whether ``backend.listdir(path)`` gives full names of every file below
     ``path`` (a raw backend, as for :func:`opens_lazily`)."""
     return issubclass(type(backend), _loaded(_FULL_NAME_LISTERS))
 
 
-def base_names(backend: Any, path: str, names: list[str]) -> tuple[list[str], list[str]]:
+def base_names(backend: object, path: str, names: list[str]) -> tuple[list[str], list[str]]:
     """The directories and files directly in ``path``, from the full names that
     a full-name lister gave for ``listdir(path)``.
 

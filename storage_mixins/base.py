@@ -21,9 +21,11 @@ the arguments the wrapper was constructed with.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Self
 
 import wrapt
+from django.core.files.storage import Storage
 
 from .deconstruct import NotPlainData, plain
 from .labels import storage_label
@@ -42,7 +44,7 @@ def is_read_only(storage: object) -> bool:
     return isinstance(storage, StorageWrapper) and storage.refuses_writes
 
 
-def contains(storage: Any, predicate: Any) -> bool:
+def contains(storage: object, predicate: Callable[[object], bool]) -> bool:
     """Whether ``predicate`` holds for ``storage`` or anything it wraps."""
     if predicate(storage):
         return True
@@ -51,7 +53,19 @@ def contains(storage: Any, predicate: Any) -> bool:
     return False
 
 
-class StorageWrapper(wrapt.BaseObjectProxy):
+if TYPE_CHECKING:
+    # To a type checker a wrapper is also a Storage, as it is to isinstance():
+    # it takes Django's storage API to its storage, and it goes wherever Django
+    # takes a storage (FileField(storage=...), STORAGES). What the wrapped
+    # backend adds (.location, .bucket_name) reads through as Any.
+    class _StorageProxy(wrapt.BaseObjectProxy[Storage], Storage):
+        pass
+
+else:
+    _StorageProxy = wrapt.BaseObjectProxy
+
+
+class StorageWrapper(_StorageProxy):
     """A transparent proxy around one storage; intercepts nothing by itself.
 
     ``storage`` is a storage instance or the name of an alias in
@@ -61,8 +75,10 @@ class StorageWrapper(wrapt.BaseObjectProxy):
     # Set by a class decorator on the outermost wrapper it builds: (the decorated
     # class, its arguments). See _construction().
     _self_built_by: tuple[type, tuple[Any, ...], dict[str, Any]] | None = None
+    # The arguments as given (see __new__).
+    _self_arguments: tuple[tuple[Any, ...], dict[str, Any]]
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         self = super().__new__(cls, *args, **kwargs)
         # Kept for deconstruct(), copying and pickling: the arguments as given,
         # aliases unresolved, so a rebuilt wrapper resolves them again.
@@ -84,7 +100,7 @@ class StorageWrapper(wrapt.BaseObjectProxy):
         """
         return is_read_only(self.__wrapped__)
 
-    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+    def _describe_node(self) -> tuple[str, list[tuple[str, Storage, str]]]:
         """This wrapper's line in :func:`~storage_mixins.describe`, and its children
         as ``(prefix, storage, suffix)``: what to write before and after each."""
         return type(self).__name__, [("", self.__wrapped__, "")]
@@ -184,7 +200,7 @@ def _import_path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _comparable(value: Any) -> Any:
+def _comparable(value: Any) -> object:
     """A structural form of ``value``, as Django's migration autodetector sees it."""
     if isinstance(value, list | tuple):
         return tuple(_comparable(item) for item in value)

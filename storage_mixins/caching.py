@@ -15,22 +15,26 @@ import hashlib
 import os
 import posixpath
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any, Self, TypeVar, cast
 
-import wrapt
 from django.conf import settings
 from django.core.cache import caches
 from django.core.files import File
+from django.core.files.storage import Storage
 
 from .base import StorageWrapper, contains
 from .contents_cache import ContentsCache
 from .failover import watching_skips
 from .labels import storage_identity, storage_label
 from .metadata_cache import DEFAULT, MetadataCache
-from .readonly import ReadOnlyFile, is_write_mode
+from .readonly import ReadOnlyFile, _FileProxy, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
 from .streaming import is_s3, local_path, open_s3_file, open_stream, serving_backend
+
+# A fact a storage answers (a size, a listing…), as cached.
+_Fact = TypeVar("_Fact")
 
 __all__ = ["Caching"]
 
@@ -117,9 +121,10 @@ class Caching(StorageWrapper):
     @property
     def cache_alias(self) -> str:
         """The alias, in ``CACHES``, of the cache that holds the metadata."""
-        return self._self_metadata.cache.alias
+        alias: str = self._self_metadata.cache.alias  # a _CacheAlias
+        return alias
 
-    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+    def _describe_node(self) -> tuple[str, list[tuple[str, Storage, str]]]:
         options = [f"cache={self.cache_alias!r}", f"timeout={self._self_timeout}"]
         if self._self_missing_timeout != self._self_timeout:
             options.append(f"missing_timeout={self._self_missing_timeout}")
@@ -136,10 +141,11 @@ class Caching(StorageWrapper):
         if path is None:
             return self.__wrapped__.exists(name)
         metadata = self._self_metadata
-        hit, found = metadata.get("exists", path)
+        hit, value = metadata.get("exists", path)
         if hit:
+            found: bool = value  # what a miss below stored
             return found
-        reservation = metadata.reserve("exists", path, found)
+        reservation = metadata.reserve("exists", path, value)
         found, complete = self._computed(self.__wrapped__.exists, name)
         if complete:
             metadata.add(reservation, found, self._exists_timeout(found))
@@ -148,13 +154,13 @@ class Caching(StorageWrapper):
     def size(self, name: str) -> int:
         return self._remembered("size", name, _canonical(name), self.__wrapped__.size)
 
-    def get_accessed_time(self, name: str) -> Any:
+    def get_accessed_time(self, name: str) -> datetime.datetime:
         return self._remembered_time("get_accessed_time", name, self.__wrapped__.get_accessed_time)
 
-    def get_created_time(self, name: str) -> Any:
+    def get_created_time(self, name: str) -> datetime.datetime:
         return self._remembered_time("get_created_time", name, self.__wrapped__.get_created_time)
 
-    def get_modified_time(self, name: str) -> Any:
+    def get_modified_time(self, name: str) -> datetime.datetime:
         return self._remembered_time("get_modified_time", name, self.__wrapped__.get_modified_time)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
@@ -163,8 +169,8 @@ class Caching(StorageWrapper):
         )
         return list(directories), list(files)
 
-    def url(self, name: str, *args: Any, **kwargs: Any) -> str:
-        if args or kwargs:  # a URL made to measure is not shared
+    def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
+        if args or kwargs or name is None:  # made to measure, or the root's: not shared
             return self.__wrapped__.url(name, *args, **kwargs)
         # Kept with the base URL it was made with, which is not part of the
         # namespace: reading it forces a lazy base_url (reverse_lazy), which
@@ -183,13 +189,14 @@ class Caching(StorageWrapper):
 
     # -- contents ------------------------------------------------------------
 
-    def open(self, name: str, mode: str = "rb") -> Any:
+    def open(self, name: str, mode: str = "rb") -> File[Any]:
         if self._self_contents is None and mode == "rb":
             return self.__wrapped__.open(name, mode)  # nothing to cache or invalidate
         return self._opened(name, mode, self.__wrapped__.open)
 
-    def _open(self, name: str, mode: str = "rb") -> Any:
-        return self._opened(name, mode, self.__wrapped__._open)
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        opener = self.__wrapped__._open  # type: ignore[attr-defined]  # django-stubs lack _open
+        return self._opened(name, mode, opener)
 
     def path(self, name: str) -> str:
         canonical = _canonical(name)
@@ -212,7 +219,7 @@ class Caching(StorageWrapper):
 
     # -- writes ----------------------------------------------------------------
 
-    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+    def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
         try:
             saved = self.__wrapped__.save(name, content, max_length=max_length)
         except BaseException:
@@ -224,9 +231,9 @@ class Caching(StorageWrapper):
         self._invalidate(saved)
         return saved
 
-    def _save(self, name: str, content: Any) -> str:
+    def _save(self, name: str, content: File[Any]) -> str:
         try:
-            saved = self.__wrapped__._save(name, content)
+            saved: str = self.__wrapped__._save(name, content)  # type: ignore[attr-defined]  # django-stubs lack _save
         except BaseException:
             self._invalidate_after_failure(name)
             raise
@@ -242,12 +249,18 @@ class Caching(StorageWrapper):
     # -- internals ---------------------------------------------------------------
 
     def _remembered(
-        self, fact: str, name: str, path: str | None, compute: Any, timeout_for: Any = None
-    ) -> Any:
+        self,
+        fact: str,
+        name: str,
+        path: str | None,
+        compute: Callable[[str], _Fact],
+        timeout_for: Callable[[_Fact], float | None] | None = None,
+    ) -> _Fact:
         """``compute(name)``, cached as ``fact`` of ``path`` (``None``: not cached)."""
         if path is None:
             return compute(name)
         metadata = self._self_metadata
+        value: _Fact  # what compute() gave, when the cache has it
         hit, value = metadata.get(fact, path)
         if hit:
             return value
@@ -258,7 +271,9 @@ class Caching(StorageWrapper):
             metadata.add(reservation, value, timeout)
         return value
 
-    def _remembered_time(self, fact: str, name: str, compute: Any) -> Any:
+    def _remembered_time(
+        self, fact: str, name: str, compute: Callable[[str], datetime.datetime]
+    ) -> datetime.datetime:
         """A time fact, kept in UTC and given as Django's storages give it now:
         aware if ``USE_TZ``, naive local time otherwise (the setting may have
         changed since the answer was cached)."""
@@ -266,7 +281,7 @@ class Caching(StorageWrapper):
             self._remembered(fact, name, _canonical(name), lambda n: _in_utc(compute(n)))
         )
 
-    def _computed(self, compute: Any, name: str) -> tuple[Any, bool]:
+    def _computed(self, compute: Callable[[str], _Fact], name: str) -> tuple[_Fact, bool]:
         """``compute(name)``, and whether every layer took part in the answer."""
         if not self._self_may_skip:
             return compute(name), True
@@ -329,7 +344,7 @@ class Caching(StorageWrapper):
         if isinstance(name, str) and name:
             self._invalidate(name)
 
-    def _opened(self, name: str, mode: str, opener: Any) -> Any:
+    def _opened(self, name: str, mode: str, opener: Callable[[str, str], File[Any]]) -> File[Any]:
         if is_write_mode(mode):
             self._invalidate(name)
             try:
@@ -347,7 +362,7 @@ class Caching(StorageWrapper):
         if copy is None or copy is _TOO_LARGE:
             return opener(name, mode)
         reason = "it is a cached copy; write through the storage instead"
-        return ReadOnlyFile(File(open(copy, mode)), self, name, reason)
+        return ReadOnlyFile(File(open(cast("str", copy), mode)), self, name, reason)
 
     def _local_copy(self, name: str) -> str | object | None:
         """The path of an up-to-date local copy of ``name``, fetched if needed;
@@ -438,10 +453,10 @@ class _CacheAlias:
         return f"caches[{self.alias!r}]"
 
 
-class _InvalidatingFile(wrapt.BaseObjectProxy):
+class _InvalidatingFile(_FileProxy):
     """A file opened for writing through :class:`Caching`: closing it invalidates."""
 
-    def __init__(self, file: Any, caching: Caching, name: str) -> None:
+    def __init__(self, file: File[Any], caching: Caching, name: str) -> None:
         super().__init__(file)
         self._self_caching = caching
         self._self_name = name
@@ -452,7 +467,7 @@ class _InvalidatingFile(wrapt.BaseObjectProxy):
         finally:
             self._self_caching._invalidate(self._self_name)
 
-    def __enter__(self) -> _InvalidatingFile:
+    def __enter__(self) -> Self:
         self.__wrapped__.__enter__()
         return self
 
@@ -464,7 +479,7 @@ class _InvalidatingFile(wrapt.BaseObjectProxy):
 
 
 @functools.lru_cache(maxsize=8192)
-def _canonical(path: str) -> str | None:
+def _canonical(path: str | None) -> str | None:
     """One spelling per file, so that ``a/./b`` and ``a//b`` share entries; or
     ``None`` for a name whose meaning only the storage knows, which is not
     cached at all.
@@ -476,7 +491,11 @@ def _canonical(path: str) -> str | None:
     own ``save`` and ``Fallback`` refuse them; collectstatic asks
     ``exists(location)`` and ``listdir(location)`` once a run. Caching them
     would save nothing, and any shared key would be wrong for one backend.
+    ``None`` (``url(None)``, the root) is not cached either: ``str()`` would
+    make it the file ``"None"``.
     """
+    if path is None:
+        return None
     path = str(path)
     if path in ("", "."):
         return ""
@@ -510,7 +529,7 @@ def _already_canonical(path: str) -> bool:
     )
 
 
-def _in_utc(value: Any) -> Any:
+def _in_utc(value: _Fact) -> _Fact:
     """An aware UTC datetime for a storage's answer (naive means local time, as
     storages answer with ``USE_TZ = False``); anything else as it is."""
     if isinstance(value, datetime.datetime):
@@ -518,7 +537,7 @@ def _in_utc(value: Any) -> Any:
     return value
 
 
-def _as_storages_give(value: Any) -> Any:
+def _as_storages_give(value: _Fact) -> _Fact:
     """A cached time as Django's own storages would give it under the current
     ``USE_TZ``: aware (UTC), or naive in the local time zone, which is
     ``FileSystemStorage``'s ``datetime.fromtimestamp(...)``."""
@@ -533,7 +552,7 @@ def _namespace_of(storage: Any) -> str:
     return hashlib.blake2b(storage_identity(storage).encode(), digest_size=8).hexdigest()
 
 
-def _base_url_of(storage: Any) -> str | None:
+def _base_url_of(storage: Storage) -> str | None:
     """The base URL of ``storage``, as a plain string (a lazy one is evaluated)."""
     base_url = getattr(storage, "base_url", None)
     if base_url is None or type(base_url) is str:

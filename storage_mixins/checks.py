@@ -38,7 +38,8 @@ def check_storages(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     from django.core.files.storage import storages
 
     messages: list[checks.CheckMessage] = []
-    backends = storages.backends
+    # The STORAGES setting: alias -> {"BACKEND": ..., "OPTIONS": ...}.
+    backends: dict[str, dict[str, Any]] = storages.backends  # type: ignore[assignment]  # django-stubs say alias -> Storage
     for alias, params in backends.items():
         wrapper = _wrapper_class(params.get("BACKEND"))
         if wrapper is None:

@@ -22,9 +22,9 @@ import os
 import posixpath
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage
 
 from .streaming import write_atomically
 
@@ -34,7 +34,7 @@ __all__ = ["ContentsCache"]
 class ContentsCache:
     """Local copies of the files of one storage, in ``storage`` under ``namespace``."""
 
-    def __init__(self, storage: Any, namespace: str | Callable[[], str]) -> None:
+    def __init__(self, storage: Storage, namespace: str | Callable[[], str]) -> None:
         try:
             storage.path("")
         except NotImplementedError as exc:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage
 
 from .resolve import alias_of, storage_class
 
@@ -54,13 +55,13 @@ def plain(value: Any) -> Any:
     raise NotPlainData(value)
 
 
-def _is_storage(value: Any) -> bool:
+def _is_storage(value: object) -> bool:
     return not isinstance(value, type) and all(
         callable(getattr(value, method, None)) for method in ("open", "exists")
     )
 
 
-class _StorageDict(dict):  # type: ignore[type-arg]
+class _StorageDict(dict[str, Any]):
     """A storage as ``STORAGES`` writes it, ``{"BACKEND": ..., "OPTIONS": ...}``:
     plain data to JSON, and to the migration writer (which asks for
     ``deconstruct()`` before it looks at the type) the storage's own
@@ -77,7 +78,7 @@ class _StorageDict(dict):  # type: ignore[type-arg]
         return (_StorageDict, (dict(self), self._deconstructed))
 
 
-def _storage_spec(storage: Any) -> str | dict[str, Any]:
+def _storage_spec(storage: object) -> str | dict[str, Any]:
     """The alias that ``storage`` is Django's instance of, or its storage dict."""
     alias = alias_of(storage)
     if alias is not None:
@@ -97,7 +98,7 @@ def _storage_spec(storage: Any) -> str | dict[str, Any]:
     return _StorageDict(spec, (path, plain(tuple(args)), plain(dict(kwargs))))
 
 
-def _keywords(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+def _keywords(cls: type[Storage], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """``cls(*args, **kwargs)``'s arguments as keywords only, as ``STORAGES``
     OPTIONS pass them."""
     signature = inspect.signature(cls.__init__)
@@ -115,7 +116,7 @@ def _keywords(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[
             keywords.update(value)
         elif parameter.kind is inspect.Parameter.VAR_POSITIONAL:
             keyword = _KEYWORDS_OF_VARIADIC.get(parameter.name)
-            if keyword not in signature.parameters or keyword in bound.arguments:
+            if keyword is None or keyword not in signature.parameters or keyword in bound.arguments:
                 raise NotPlainData(cls)
             keywords[keyword] = list(value)
         elif parameter.kind is inspect.Parameter.POSITIONAL_ONLY:

@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, overload
+
+from django.core.files.storage import Storage
 
 from .base import StorageWrapper
 from .caching import Caching
@@ -44,12 +46,14 @@ from .readonly import ReadOnly
 
 __all__ = ["cached", "logged", "read_only", "wrapped_by"]
 
-StorageClass = TypeVar("StorageClass", bound=type)
+StorageClass = TypeVar("StorageClass", bound=type[Storage])
 
 _STACKED_TYPES: dict[type, type] = {}
 
 
-def wrapped_by(wrapper: type[StorageWrapper], **options: Any) -> Callable[[StorageClass], Any]:
+def wrapped_by(
+    wrapper: type[StorageWrapper], **options: Any
+) -> Callable[[StorageClass], StorageClass]:
     """A class decorator whose instances come wrapped in ``wrapper(instance, **options)``.
 
     ``options`` are checked against ``wrapper``'s signature when the class is
@@ -60,12 +64,18 @@ def wrapped_by(wrapper: type[StorageWrapper], **options: Any) -> Callable[[Stora
         raise TypeError(f"wrapped_by() takes a storage_mixins wrapper class, not {wrapper!r}")
     _check_options(wrapper, options)
 
-    def decorate(cls: StorageClass) -> Any:
+    def decorate(cls: StorageClass) -> StorageClass:
         return _decorated(cls, wrapper, options)
 
     return decorate
 
 
+# A decorated class is a subclass of the class as written, whose instances
+# (wrapped, but proxies) are instances of it: to a type checker, that class.
+@overload
+def read_only(cls: StorageClass, /) -> StorageClass: ...
+@overload
+def read_only(cls: None = None, /) -> Callable[[StorageClass], StorageClass]: ...
 def read_only(cls: StorageClass | None = None, /) -> Any:
     """Wrap the instances of the decorated storage class in :class:`~storage_mixins.ReadOnly`.
 
@@ -74,12 +84,20 @@ def read_only(cls: StorageClass | None = None, /) -> Any:
     return _apply(ReadOnly, "read_only", cls, {})
 
 
+@overload
+def cached(cls: StorageClass, /) -> StorageClass: ...
+@overload
+def cached(cls: None = None, /, **options: Any) -> Callable[[StorageClass], StorageClass]: ...
 def cached(cls: StorageClass | None = None, /, **options: Any) -> Any:
     """Wrap the instances in :class:`~storage_mixins.Caching` with ``options``
     (``cache``, ``timeout``, ``contents``…). Use as ``@cached`` or ``@cached(...)``."""
     return _apply(Caching, "cached", cls, options)
 
 
+@overload
+def logged(cls: StorageClass, /) -> StorageClass: ...
+@overload
+def logged(cls: None = None, /, **options: Any) -> Callable[[StorageClass], StorageClass]: ...
 def logged(cls: StorageClass | None = None, /, **options: Any) -> Any:
     """Wrap the instances in :class:`~storage_mixins.Logging` with ``options``
     (``logger``, ``level``, ``slow``). Use as ``@logged`` or ``@logged(...)``."""
@@ -114,7 +132,9 @@ class StackedStorageType(type):
         return storage
 
 
-def _decorated(cls: Any, wrapper: type[StorageWrapper], options: dict[str, Any]) -> type:
+def _decorated(
+    cls: StorageClass, wrapper: type[StorageWrapper], options: dict[str, Any]
+) -> StorageClass:
     if not isinstance(cls, type):
         raise TypeError(f"a storage class decorator decorates a class, not {cls!r}")
     if issubclass(cls, StorageWrapper):
@@ -133,7 +153,7 @@ def _decorated(cls: Any, wrapper: type[StorageWrapper], options: dict[str, Any])
         "__doc__": cls.__doc__,
         "__storage_wrappers__": (*getattr(cls, "__storage_wrappers__", ()), (wrapper, options)),
     }
-    return _stacked_type(type(cls))(cls.__name__, (cls,), namespace)
+    return cast("StorageClass", _stacked_type(type(cls))(cls.__name__, (cls,), namespace))
 
 
 def _stacked_type(metaclass: type) -> type:

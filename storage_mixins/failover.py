@@ -19,10 +19,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal, overload
+
+from django.core.files.base import File
+from django.core.files.storage import Storage
 
 from .errors import is_not_found
 from .labels import storage_label
+from .storage_api import OpenMethod, TimeMethod
 
 __all__ = ["CircuitBreaker", "GuardedLayer", "is_transport_error", "watching_skips"]
 
@@ -151,33 +156,45 @@ class GuardedLayer:
     """A layer read through its circuit breaker: a transport error, or an open
     breaker, is a miss. Only the read methods a ``Fallback`` uses are here."""
 
-    def __init__(self, layer: Any, breaker: CircuitBreaker) -> None:
+    def __init__(self, layer: Storage, breaker: CircuitBreaker) -> None:
         self.layer = layer
         self.breaker = breaker
 
     def exists(self, name: str) -> bool:
         return bool(self._read("exists", name, missing=False))
 
-    def open(self, name: str, mode: str = "rb") -> Any:
+    def open(self, name: str, mode: str = "rb") -> File[Any]:
         return self._read("open", name, mode)
 
-    def _open(self, name: str, mode: str = "rb") -> Any:
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
         return self._read("_open", name, mode)
 
     def size(self, name: str) -> int:
         return self._read("size", name)
 
-    def get_accessed_time(self, name: str) -> Any:
+    def get_accessed_time(self, name: str) -> datetime:
         return self._read("get_accessed_time", name)
 
-    def get_created_time(self, name: str) -> Any:
+    def get_created_time(self, name: str) -> datetime:
         return self._read("get_created_time", name)
 
-    def get_modified_time(self, name: str) -> Any:
+    def get_modified_time(self, name: str) -> datetime:
         return self._read("get_modified_time", name)
 
-    def listdir(self, path: str) -> Any:
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
         return self._read("listdir", path)
+
+    # What each method answers, as Django's Storage declares it.
+    @overload
+    def _read(self, method: Literal["exists"], name: str, *, missing: bool) -> bool: ...
+    @overload
+    def _read(self, method: OpenMethod, name: str, mode: str, /) -> File[Any]: ...
+    @overload
+    def _read(self, method: TimeMethod, name: str) -> datetime: ...
+    @overload
+    def _read(self, method: Literal["size"], name: str) -> int: ...
+    @overload
+    def _read(self, method: Literal["listdir"], name: str) -> tuple[list[str], list[str]]: ...
 
     def _read(self, method: str, name: str, *args: Any, missing: Any = None) -> Any:
         if not self.breaker.allow():

@@ -18,11 +18,13 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import IO, Any, Literal, cast, overload
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.core.files.storage import Storage
+from django.core.files.base import File
+from django.core.files.storage import FileSystemStorage, Storage
 
 from . import recording
 from .backend_quirks import base_names, lists_full_names, opens_lazily
@@ -46,6 +48,7 @@ from .overlay import WritePolicy, labels, name_is_free
 from .probing import probing
 from .readonly import is_write_mode
 from .resolve import StorageSpec, resolve_storage
+from .storage_api import OpenMethod, Reader, SupportsExists, TimeMethod
 from .tombstones import RESERVED_DIRECTORY, Tombstones
 from .url_arguments import url_write_reason
 
@@ -175,7 +178,7 @@ class Fallback(StorageWrapper):
             self._self_tombstones = Tombstones(write_layer, before_write=self._check_local_write)
         # What reads go through: the layers themselves, or, with on_error="skip",
         # each behind a circuit breaker that turns an unreachable layer into a miss.
-        readers = resolved
+        readers: tuple[Reader, ...] = resolved
         if on_error == "skip":
             readers = tuple(
                 GuardedLayer(layer, CircuitBreaker(storage_label(layer), failures, retry_after))
@@ -201,7 +204,7 @@ class Fallback(StorageWrapper):
             for layer, reader in zip(resolved, readers, strict=True)
             if lists_full_names(_backend(layer))
         }
-        self._self_exists_readers = readers
+        self._self_exists_readers: tuple[SupportsExists, ...] = readers
         if self._self_tombstones is not None:
             self._self_exists_readers = (_TombstoneGate(self._self_tombstones), *readers)
         self._self_writes = WritePolicy(
@@ -229,12 +232,12 @@ class Fallback(StorageWrapper):
     # -- the stack ---------------------------------------------------------
 
     @property
-    def layers(self) -> tuple[Any, ...]:
+    def layers(self) -> tuple[Storage, ...]:
         """The layers, in the order reads try them."""
         return self._self_layers
 
     @property
-    def write_layer(self) -> Any | None:
+    def write_layer(self) -> Storage | None:
         """The layer that takes every write, or ``None`` if the stack is read-only."""
         return self._self_write_layer
 
@@ -252,7 +255,7 @@ class Fallback(StorageWrapper):
         """What a layer that cannot be reached does to reads: raise, or skip."""
         return self._self_on_error
 
-    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+    def _describe_node(self) -> tuple[str, list[tuple[str, Storage, str]]]:
         index = self._self_write_index
         notes = ["read-only: no writable layer" if index is None else f"writes go to [{index}]"]
         if self._self_shadow:
@@ -269,7 +272,7 @@ class Fallback(StorageWrapper):
             children.append((f"[{position}] ", layer, suffix))
         return f"{type(self).__name__}  ({', '.join(notes)})", children
 
-    def breaker_states(self) -> list[tuple[Any, str]]:
+    def breaker_states(self) -> list[tuple[Storage, str]]:
         """Each layer and the state of its circuit breaker (``on_error="skip"``)."""
         return [
             (reader.layer, reader.breaker.state())
@@ -277,7 +280,7 @@ class Fallback(StorageWrapper):
             if isinstance(reader, GuardedLayer)
         ]
 
-    def which(self, name: str) -> Any | None:
+    def which(self, name: str) -> Storage | None:
         """The layer that serves the file ``name``, or ``None`` if no layer has it."""
         try:
             name = file_name(name)
@@ -295,7 +298,7 @@ class Fallback(StorageWrapper):
         except RootName:  # the root directory, as collectstatic --clear asks
             return bool(self.__wrapped__.exists(""))
         except AbsoluteName as absolute:
-            return self._absolute("exists", absolute.name, (), {}, writes=False)
+            return cast("bool", self._absolute("exists", absolute.name, (), {}, writes=False))
         try:
             # The tombstones, if any, come first, as a reader that raises
             # _Hidden: a check that costs nothing on the hottest path without them.
@@ -308,12 +311,12 @@ class Fallback(StorageWrapper):
             return False
         return False
 
-    def open(self, name: str, mode: str = "rb") -> Any:
+    def open(self, name: str, mode: str = "rb") -> File[Any]:
         if mode != "rb" and is_write_mode(mode):
             return self._write("open", name, mode)
         return self._first_answer("open", name, (mode,))
 
-    def _open(self, name: str, mode: str = "rb") -> Any:
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
         if is_write_mode(mode):
             return self._write("_open", name, mode)
         return self._first_answer("_open", name, (mode,))
@@ -321,20 +324,21 @@ class Fallback(StorageWrapper):
     def size(self, name: str) -> int:
         return self._first_answer("size", name)
 
-    def get_accessed_time(self, name: str) -> Any:
+    def get_accessed_time(self, name: str) -> datetime:
         return self._first_answer("get_accessed_time", name)
 
-    def get_created_time(self, name: str) -> Any:
+    def get_created_time(self, name: str) -> datetime:
         return self._first_answer("get_created_time", name)
 
-    def get_modified_time(self, name: str) -> Any:
+    def get_modified_time(self, name: str) -> datetime:
         return self._first_answer("get_modified_time", name)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         try:
             path = directory_name(path)
         except AbsoluteName as absolute:
-            return self._absolute("listdir", absolute.name, (), {}, writes=False)
+            listing = self._absolute("listdir", absolute.name, (), {}, writes=False)
+            return cast("tuple[list[str], list[str]]", listing)
         directories: dict[str, None] = {}
         files: dict[str, None] = {}
         answered = False
@@ -379,7 +383,7 @@ class Fallback(StorageWrapper):
         except RootName:
             name = ""
         except AbsoluteName as absolute:
-            return self._absolute("url", absolute.name, args, kwargs, writes=False)
+            return cast("str", self._absolute("url", absolute.name, args, kwargs, writes=False))
         if (args or kwargs) and url_write_reason(self, args, kwargs) is not None:
             # A URL signed for a write is a write: the write layer's, or refused.
             writes = self._self_writes
@@ -402,7 +406,7 @@ class Fallback(StorageWrapper):
             recording.note_answer(self, answering)
         return answering.url(name, *args, **kwargs)
 
-    def _url_holder(self, name: str) -> Any | None:
+    def _url_holder(self, name: str) -> Storage | None:
         """The layer before the last that has the file ``name``, if any."""
         if self._self_tombstones is not None and name in self._self_tombstones:
             return None
@@ -417,14 +421,14 @@ class Fallback(StorageWrapper):
         except RootName:
             return self._root_path()
         except AbsoluteName as absolute:
-            return self._absolute("path", absolute.name, (), {}, writes=False)
+            return cast("str", self._absolute("path", absolute.name, (), {}, writes=False))
         if self._self_tombstones is not None and name in self._self_tombstones:
             return self._missing_path(name)
         holders_without_paths = []
         for layer, reader, local in self._self_routes:
             if not reader.exists(name) or (local and _is_directory(layer, name)):
                 continue
-            layer_path = getattr(layer, "path", None)
+            layer_path: Callable[[str], str] | None = getattr(layer, "path", None)
             if layer_path is not None:
                 if layer is self._self_write_layer:
                     self._refuse_path_through_link(name)
@@ -450,20 +454,20 @@ class Fallback(StorageWrapper):
         try:
             name = file_name(name)
         except UnusualName as unusual:
-            return self._unusual("get_available_name", unusual, max_length=max_length)
+            return cast("str", self._unusual("get_available_name", unusual, max_length=max_length))
         return self._self_naming.available_name(name, max_length)
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         try:
             name = file_name(name)
         except UnusualName as unusual:
-            return self._unusual("is_name_available", unusual, max_length=max_length)
+            return cast("bool", self._unusual("is_name_available", unusual, max_length=max_length))
         return self._self_naming.is_name_available(name, max_length)
 
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
         return self._self_naming.alternative_name(file_root, file_ext)
 
-    def generate_filename(self, filename: str) -> str:
+    def generate_filename(self, filename: str | os.PathLike[str]) -> str:
         name = self.__wrapped__.generate_filename(filename)
         try:
             return file_name(name)  # e.g. an absolute upload_to, which S3 would make relative
@@ -475,14 +479,15 @@ class Fallback(StorageWrapper):
 
     # -- writes ------------------------------------------------------------
 
-    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+    def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
         if name is None:
             validate_name(content.name)  # refuse before any I/O, as for a name given
         else:
             try:
                 name = file_name(name)
             except UnusualName as unusual:
-                return self._unusual("save", unusual, content, max_length=max_length, writes=True)
+                saved = self._unusual("save", unusual, content, max_length=max_length, writes=True)
+                return cast("str", saved)
         # Django's template, with this stack as ``self``: get_available_name
         # and _save below are the stack's, not the write layer's.
         if self._self_plain_save_target is not None:
@@ -498,18 +503,18 @@ class Fallback(StorageWrapper):
         finally:
             name_is_free.reset(token)
 
-    def _save(self, name: str, content: Any) -> str:
+    def _save(self, name: str, content: File[Any]) -> str:
         try:
             name = file_name(name)
         except UnusualName as unusual:
-            return self._unusual("_save", unusual, content, writes=True)
+            return cast("str", self._unusual("_save", unusual, content, writes=True))
         writes = self._self_writes
         write_layer = self._self_plain_save_target
         if write_layer is None:
             write_layer = writes.target("_save", name)
         elif writes.guard is not None:
             writes.check_local_write("_save", name)
-        saved = write_layer._save(name, content)
+        saved: str = write_layer._save(name, content)  # type: ignore[attr-defined]  # django-stubs' Storage lacks the backends' _save
         if recording.active_blocks:
             recording.note_answer(self, write_layer)
         return saved if saved == name else writes.saved(name, saved)
@@ -520,10 +525,19 @@ class Fallback(StorageWrapper):
         try:
             name = file_name(name)
         except UnusualName as unusual:
-            return self._unusual("delete", unusual, writes=True)
+            self._unusual("delete", unusual, writes=True)
+            return
         self._self_writes.delete(name)
 
     # -- routing -----------------------------------------------------------
+
+    # What each method answers, as Django's Storage declares it.
+    @overload
+    def _first_answer(self, method: OpenMethod, name: str, args: tuple[str]) -> File[Any]: ...
+    @overload
+    def _first_answer(self, method: TimeMethod, name: str) -> datetime: ...
+    @overload
+    def _first_answer(self, method: Literal["size"], name: str) -> int: ...
 
     def _first_answer(self, method: str, name: str, args: tuple[Any, ...] = ()) -> Any:
         """Ask each layer in order; return the answer of the first that has ``name``."""
@@ -533,8 +547,8 @@ class Fallback(StorageWrapper):
             return self._unusual(method, unusual, *args)
         if self._self_tombstones is not None and name in self._self_tombstones:
             raise FileNotFoundError(errno.ENOENT, "Deleted (hidden by a tombstone)", name)
-        missing: list[Any] = []
-        unsupported: list[Any] = []
+        missing: list[Reader] = []
+        unsupported: list[Reader] = []
         cause: BaseException | None = None
         about_the_file = method in _FILE_METADATA
         checked_before_open = self._self_checked_before_open if method in _OPENS else ()
@@ -576,7 +590,7 @@ class Fallback(StorageWrapper):
                 probing.reset(token)
         raise self._not_answered(method, name, missing, unsupported) from cause
 
-    def _holder(self, name: str) -> Any | None:
+    def _holder(self, name: str) -> Storage | None:
         """The first layer that has the file ``name`` (not a directory of that name)."""
         if self._self_tombstones is not None and name in self._self_tombstones:
             return None
@@ -587,13 +601,14 @@ class Fallback(StorageWrapper):
                 return layer
         return None
 
-    def _write(self, method: str, name: str, mode: str) -> Any:
+    def _write(self, method: OpenMethod, name: str, mode: str) -> File[Any]:
         """``open``/``_open`` in a mode that writes: the write layer's."""
         try:
             name = file_name(name)
         except UnusualName as unusual:
-            return self._unusual(method, unusual, mode, writes=True)
-        return getattr(self._self_writes.target(method, name, mode), method)(name, mode)
+            return cast("File[Any]", self._unusual(method, unusual, mode, writes=True))
+        opened = getattr(self._self_writes.target(method, name, mode), method)(name, mode)
+        return cast("File[Any]", opened)
 
     def _check_local_write(self, operation: str, name: str, *, follow_last: bool = True) -> None:
         self._self_writes.check_local_write(operation, name, follow_last=follow_last)
@@ -623,7 +638,7 @@ class Fallback(StorageWrapper):
             self._check_local_write(method, relative, follow_last=method != "delete")
         return getattr(owner, method)(path, *args, **kwargs)
 
-    def _local_layer_owning(self, path: str, *, writes: bool) -> Any | None:
+    def _local_layer_owning(self, path: str, *, writes: bool) -> FileSystemStorage | None:
         if has_control_characters(path):
             return None
         path = os.path.normpath(path)
@@ -666,7 +681,7 @@ class Fallback(StorageWrapper):
             )
 
     def _not_answered(
-        self, method: str, name: str, missing: list[Any], unsupported: list[Any]
+        self, method: str, name: str, missing: list[Reader], unsupported: list[Reader]
     ) -> Exception:
         if not missing:
             return NotImplementedError(f"No layer of {self!r} implements {method}()")
@@ -720,12 +735,12 @@ class _TombstoneGate:
         return False
 
 
-def _backend(layer: Any) -> Any:
+def _backend(layer: Storage) -> Storage:
     """The backend under a layer's single-storage wrappers (``ReadOnly``,
     ``Caching``…); a nested ``Fallback`` is its own backend, as it routes its
     layers itself. (``type()``, since ``isinstance`` sees through proxies.)"""
     while issubclass(type(layer), StorageWrapper) and not issubclass(type(layer), Fallback):
-        layer = layer.__wrapped__
+        layer = cast("StorageWrapper", layer).__wrapped__
     return layer
 
 
@@ -745,11 +760,11 @@ def _is_directory(layer: Any, name: str) -> bool:
     return os.path.isdir(os.path.join(layer.location, name))
 
 
-def _wants_probes(storage: Any) -> bool:
+def _wants_probes(storage: object) -> bool:
     return bool(getattr(type(storage), "wants_probe_context", False))
 
 
-def _choose_write_index(layers: tuple[Any, ...], writable: int | None) -> int | None:
+def _choose_write_index(layers: tuple[Storage, ...], writable: int | None) -> int | None:
     if writable is None:
         return next((index for index, layer in enumerate(layers) if not is_read_only(layer)), None)
     if not isinstance(writable, int) or isinstance(writable, bool):

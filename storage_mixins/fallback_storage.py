@@ -17,7 +17,7 @@ from .base import is_read_only
 from .fallback import Fallback
 from .labels import storage_label
 from .readonly import ReadOnly
-from .resolve import build_storage
+from .resolve import StorageSpec, build_storage
 
 __all__ = ["FallbackStorage"]
 
@@ -46,7 +46,7 @@ class FallbackStorage(Fallback):
 
     def __init__(
         self,
-        backends: Sequence[Any] | None = None,
+        backends: Sequence[StorageSpec] | None = None,
         *,
         writable: int | str = 0,
         read_only: bool = True,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+
+from django.core.files.storage import Storage
 
 from .base import StorageWrapper
 from .fallback import Fallback
@@ -12,7 +13,7 @@ from .labels import storage_label
 __all__ = ["describe", "find_fallback", "walk"]
 
 
-def describe(storage: Any) -> str:
+def describe(storage: Storage) -> str:
     """Draw ``storage`` as a tree: wrappers and their options, layers in order,
     which layer takes writes and which refuse them. For example::
 
@@ -27,7 +28,7 @@ def describe(storage: Any) -> str:
 
 
 def _draw(
-    storage: Any, prefix: str, suffix: str, indent: str, child_indent: str, lines: list[str]
+    storage: Storage, prefix: str, suffix: str, indent: str, child_indent: str, lines: list[str]
 ) -> None:
     if isinstance(storage, StorageWrapper):
         title, children = storage._describe_node()
@@ -46,7 +47,9 @@ def _draw(
         )
 
 
-def walk(storage: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+def walk(
+    storage: Storage, path: tuple[StorageWrapper, ...] = ()
+) -> Iterator[tuple[tuple[StorageWrapper, ...], Storage]]:
     """Yield ``(ancestors, storage)`` for ``storage`` and everything it wraps, in
     the order :func:`describe` draws them."""
     yield path, storage
@@ -55,7 +58,7 @@ def walk(storage: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, 
             yield from walk(child, (*path, storage))
 
 
-def find_fallback(storage: Any) -> Fallback | None:
+def find_fallback(storage: Storage) -> Fallback | None:
     """The outermost :class:`~storage_mixins.Fallback` in ``storage`` (which may be
     wrapped in ``Caching``, ``Logging``…), or ``None``."""
     for _ancestors, node in walk(storage):

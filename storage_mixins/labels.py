@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.files.storage import InMemoryStorage
 
 __all__ = ["storage_identity", "storage_label"]
@@ -13,7 +11,7 @@ __all__ = ["storage_identity", "storage_label"]
 _IDENTITY_ATTRIBUTES = ("bucket_name", "azure_container", "location")
 
 
-def storage_label(storage: Any) -> str:
+def storage_label(storage: object) -> str:
     """Describe ``storage`` in one line, e.g. ``S3Storage('production-media')``.
 
     Wrappers describe themselves (their ``repr``); a plain backend is shown as
@@ -50,7 +48,7 @@ _IDENTITY_OPTIONS = (
 )
 
 
-def storage_identity(storage: Any) -> str:
+def storage_identity(storage: object) -> str:
     """A string that differs between storages that hold different files.
 
     Used to keep the cache entries of different storages apart when they

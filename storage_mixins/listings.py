@@ -28,6 +28,7 @@ that is the caller's policy (``storage_mixins.names``).
 
 from __future__ import annotations
 
+import builtins
 import concurrent.futures
 import datetime
 import os
@@ -196,7 +197,11 @@ class S3Lister(Lister):
                 found.update(answers)
         return found
 
-    def _find_in(self, prefix: str, names_by_key: dict[str, list[str]]) -> dict[str, Entry | None]:
+    def _find_in(
+        self,
+        prefix: str,
+        names_by_key: dict[str, builtins.list[str]],  # not self.list
+    ) -> dict[str, Entry | None]:
         pending = sorted(names_by_key)  # S3 orders keys by UTF-8 bytes: code points
         found: dict[str, Entry | None] = {}
         index = 0

@@ -21,9 +21,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from typing import Any
+from typing import TypeGuard
 
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, Storage
 
 from .labels import storage_label
 
@@ -35,12 +35,14 @@ class LocalWriteGuard:
 
     __slots__ = ("layer", "others")
 
-    def __init__(self, write_layer: Any, other_layers: Iterable[Any]) -> None:
+    def __init__(self, write_layer: FileSystemStorage, other_layers: Iterable[Storage]) -> None:
         self.layer = write_layer
         self.others = tuple(layer for layer in other_layers if is_local(layer))
 
     @classmethod
-    def for_stack(cls, write_layer: Any, layers: Iterable[Any]) -> LocalWriteGuard | None:
+    def for_stack(
+        cls, write_layer: Storage | None, layers: Iterable[Storage]
+    ) -> LocalWriteGuard | None:
         """The guard a stack with these layers needs, or ``None`` (a remote write layer)."""
         if write_layer is None or not is_local(write_layer):
             return None
@@ -55,7 +57,8 @@ class LocalWriteGuard:
         overwrites (``allow_overwrite=True``) or is overridden.
         """
         layer = self.layer
-        return type(layer)._save is not FileSystemStorage._save or bool(
+        # django-stubs declare no _save (every backend has one).
+        return type(layer)._save is not FileSystemStorage._save or bool(  # type: ignore[attr-defined]
             getattr(layer, "_allow_overwrite", False)
         )
 
@@ -65,7 +68,7 @@ class LocalWriteGuard:
         The answer is ``(inside_another_layer, reason)``. ``follow_last=False``
         is for a delete, which removes a link itself rather than its target.
         """
-        root = self.layer.location
+        root: str = self.layer.location  # type: ignore[assignment]  # abspath()'s str; django-stubs say StrPath
         # The name is validated already (relative, no ".."): its parts are
         # joined by hand, as FileSystemStorage.path() would, but cheaply.
         parts = [part for part in name.split("/") if part not in ("", ".")]
@@ -91,7 +94,7 @@ class LocalWriteGuard:
         return None
 
 
-def is_local(storage: Any) -> bool:
+def is_local(storage: object) -> TypeGuard[FileSystemStorage]:
     """Whether ``storage`` (or the storage a wrapper proxies) keeps files in a
     local directory that writes could reach through the OS."""
     return isinstance(storage, FileSystemStorage)

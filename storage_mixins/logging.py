@@ -10,15 +10,19 @@ import logging
 import sys
 import time
 import traceback
-from typing import Any
+from datetime import datetime
+from typing import IO, Any, Literal, overload
 
 from django.core.exceptions import SuspiciousOperation
+from django.core.files.base import File
+from django.core.files.storage import Storage
 
 from .base import StorageWrapper
 from .errors import ReadOnlyError, is_not_found
 from .labels import storage_label
 from .probing import is_probing
 from .resolve import StorageSpec
+from .storage_api import OpenMethod, TextMethod, TimeMethod
 
 __all__ = ["Logging"]
 
@@ -75,7 +79,7 @@ class Logging(StorageWrapper):
         self._self_slow = slow
         self._self_backend_label: str | None = None
 
-    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+    def _describe_node(self) -> tuple[str, list[tuple[str, Storage, str]]]:
         options = [
             f"logger={self._self_logger.name!r}",
             f"level={logging.getLevelName(self._self_level)}",
@@ -86,16 +90,16 @@ class Logging(StorageWrapper):
 
     # One method per call, so that each interception is explicit.
 
-    def open(self, name: str, mode: str = "rb") -> Any:
+    def open(self, name: str, mode: str = "rb") -> File[Any]:
         return self._logged("open", name, (mode,))
 
-    def _open(self, name: str, mode: str = "rb") -> Any:
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
         return self._logged("_open", name, (mode,))
 
-    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+    def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
         return self._logged("save", name, (content,), {"max_length": max_length})
 
-    def _save(self, name: str, content: Any) -> str:
+    def _save(self, name: str, content: File[Any]) -> str:
         return self._logged("_save", name, (content,))
 
     def delete(self, name: str) -> None:
@@ -110,19 +114,19 @@ class Logging(StorageWrapper):
     def size(self, name: str) -> int:
         return self._logged("size", name)
 
-    def url(self, name: str, *args: Any, **kwargs: Any) -> str:
+    def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
         return self._logged("url", name, args, kwargs)
 
     def path(self, name: str) -> str:
         return self._logged("path", name)
 
-    def get_accessed_time(self, name: str) -> Any:
+    def get_accessed_time(self, name: str) -> datetime:
         return self._logged("get_accessed_time", name)
 
-    def get_created_time(self, name: str) -> Any:
+    def get_created_time(self, name: str) -> datetime:
         return self._logged("get_created_time", name)
 
-    def get_modified_time(self, name: str) -> Any:
+    def get_modified_time(self, name: str) -> datetime:
         return self._logged("get_modified_time", name)
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
@@ -130,10 +134,32 @@ class Logging(StorageWrapper):
 
     # -- the one place calls go through -------------------------------------
 
+    # What each method answers, as Django's Storage declares it.
+    @overload
+    def _logged(
+        self, method: OpenMethod, name: str, args: tuple[Any, ...] = ...,
+        kwargs: dict[str, Any] | None = ...,
+    ) -> File[Any]: ...  # fmt: skip
+    @overload
+    def _logged(
+        self, method: TextMethod, name: str | None, args: tuple[Any, ...] = ...,
+        kwargs: dict[str, Any] | None = ...,
+    ) -> str: ...  # fmt: skip
+    @overload
+    def _logged(self, method: TimeMethod, name: str) -> datetime: ...
+    @overload
+    def _logged(self, method: Literal["exists"], name: str) -> bool: ...
+    @overload
+    def _logged(self, method: Literal["size"], name: str) -> int: ...
+    @overload
+    def _logged(self, method: Literal["listdir"], name: str) -> tuple[list[str], list[str]]: ...
+    @overload
+    def _logged(self, method: Literal["delete"], name: str) -> None: ...
+
     def _logged(
         self,
         method: str,
-        name: Any,
+        name: object,
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
@@ -158,7 +184,7 @@ class Logging(StorageWrapper):
         return result
 
     def _log_result(
-        self, method: str, name: Any, args: tuple[Any, ...], result: Any, seconds: float
+        self, method: str, name: object, args: tuple[Any, ...], result: Any, seconds: float
     ) -> None:
         slow = self._self_slow is not None and seconds > self._self_slow
         level = logging.WARNING if slow else self._self_level
@@ -171,7 +197,7 @@ class Logging(StorageWrapper):
         self._emit(level, method, name, args, f"-> {answer}", seconds, outcome, suffix)
 
     def _log_failure(
-        self, method: str, name: Any, args: tuple[Any, ...], exc: BaseException, seconds: float
+        self, method: str, name: object, args: tuple[Any, ...], exc: BaseException, seconds: float
     ) -> None:
         missing = is_not_found(exc)
         # A miss in one layer while a Fallback tries the next is routine.
@@ -192,7 +218,7 @@ class Logging(StorageWrapper):
         )
 
     def _emit(
-        self, level: int, method: str, name: Any, args: tuple[Any, ...], answer: str,
+        self, level: int, method: str, name: object, args: tuple[Any, ...], answer: str,
         seconds: float, outcome: str, suffix: str, exc_info: BaseException | None = None,
     ) -> None:  # fmt: skip
         backend = self._backend_label()
@@ -282,5 +308,5 @@ def _describe_result(method: str, result: Any, size: int | None) -> str:
     if method == "delete":
         return "done"
     if hasattr(result, "isoformat"):
-        return result.isoformat()
+        return str(result.isoformat())
     return repr(result)

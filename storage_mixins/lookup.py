@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+
+from django.core.files.storage import Storage
 
 from .introspection import find_fallback
 from .listings import Entry, Lister, lister_for
@@ -26,7 +27,7 @@ class Location:
     listing knows of the file."""
 
     index: int
-    layer: Any
+    layer: Storage
     entry: Entry
 
 
@@ -39,17 +40,17 @@ class Locator:
     (:meth:`is_hidden` says why).
     """
 
-    def __init__(self, storage: Any) -> None:
+    def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self.fallback = find_fallback(storage)
-        self.layers: tuple[Any, ...] = (
+        self.layers: tuple[Storage, ...] = (
             self.fallback.layers if self.fallback is not None else (storage,)
         )
         self.listers: tuple[Lister, ...] = tuple(lister_for(layer) for layer in self.layers)
         self._tombstones = None if self.fallback is None else self.fallback._self_tombstones
 
     @property
-    def write_layer(self) -> Any | None:
+    def write_layer(self) -> Storage | None:
         """The stack's write layer, ``None`` for a read-only stack or a plain storage."""
         return None if self.fallback is None else self.fallback.write_layer
 

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest
 
 from .recording import Recording, active, installed, record
 
@@ -44,25 +45,27 @@ class StorageTimingMiddleware:
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+    # The response is Any: an HttpResponse, a streaming one (told apart by
+    # .streaming, as Django does), or, in async mode, an awaitable of either.
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
 
-    def __call__(self, request: Any) -> Any:
+    def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
         with record() as recording:
             response = self.get_response(request)
         return self._report(request, response, recording)
 
-    async def __acall__(self, request: Any) -> Any:
+    async def __acall__(self, request: HttpRequest) -> Any:
         with record() as recording:
             response = await self.get_response(request)
         return self._report(request, response, recording)
 
-    def _report(self, request: Any, response: Any, recording: Recording) -> Any:
+    def _report(self, request: HttpRequest, response: Any, recording: Recording) -> Any:
         _add_server_timing(response, recording)
         if not getattr(response, "streaming", False):
             _log_summary(request, recording)
@@ -87,7 +90,7 @@ def _add_server_timing(response: Any, recording: Recording) -> None:
     response.headers["Server-Timing"] = f"{existing}, {entry}" if existing else entry
 
 
-def _log_summary(request: Any, recording: Recording) -> None:
+def _log_summary(request: HttpRequest, recording: Recording) -> None:
     if not logger.isEnabledFor(logging.DEBUG):
         return
     requests = recording.summary().partition(", ")[2]
@@ -106,7 +109,7 @@ def _log_summary(request: Any, recording: Recording) -> None:
     )
 
 
-def _recorded(chunks: Iterator[Any], recording: Recording, request: Any) -> Iterator[Any]:
+def _recorded(chunks: Iterator[Any], recording: Recording, request: HttpRequest) -> Iterator[Any]:
     """A streaming body, produced with ``recording`` active; logged once finished."""
     iterator = iter(chunks)
     try:
@@ -122,7 +125,7 @@ def _recorded(chunks: Iterator[Any], recording: Recording, request: Any) -> Iter
 
 
 async def _recorded_async(
-    chunks: AsyncIterator[Any], recording: Recording, request: Any
+    chunks: AsyncIterator[Any], recording: Recording, request: HttpRequest
 ) -> AsyncIterator[Any]:
     iterator = aiter(chunks)
     try:

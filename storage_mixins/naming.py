@@ -20,9 +20,12 @@ asked directly, not through its circuit breaker.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.files.storage import Storage
+
+if TYPE_CHECKING:
+    from .tombstones import Tombstones
 
 __all__ = ["NamePolicy"]
 
@@ -40,12 +43,12 @@ class NamePolicy:
 
     def __init__(
         self,
-        layers: tuple[Any, ...],
+        layers: tuple[Storage, ...],
         write_index: int | None,
         *,
-        proxied: Any,
+        proxied: Storage,
         shadow: bool = False,
-        tombstones: Any = None,
+        tombstones: Tombstones | None = None,
     ) -> None:
         self.layers = layers
         self.write_index = write_index
@@ -70,10 +73,11 @@ class NamePolicy:
         # Django's own algorithm, asking whether a name is free in the stack
         # (before Django 5.1 it asks exists(); from 5.1, is_name_available()).
         chooser = _NameChooser(self, taken) if taken else self._chooser
-        return Storage.get_available_name(chooser, name, max_length=max_length)
+        # The chooser stands in for a Storage: it answers what the algorithm asks.
+        return Storage.get_available_name(chooser, name, max_length=max_length)  # type: ignore[arg-type]
 
     def _by_the_write_layer(
-        self, write_layer: Any, name: str, max_length: int | None
+        self, write_layer: Storage, name: str, max_length: int | None
     ) -> str | frozenset[str]:
         """The write layer's choice, if it hides nothing; otherwise the names
         that turned out to be taken, so that they are not asked again."""
@@ -84,7 +88,7 @@ class NamePolicy:
             return chosen
         return frozenset({name, chosen})
 
-    def _asks_the_write_layer(self, write_layer: Any) -> bool:
+    def _asks_the_write_layer(self, write_layer: Storage) -> bool:
         # Django's default rules give what the stack's algorithm gives, in one
         # pass over the layers: only other rules need the write layer asked.
         return (
@@ -123,7 +127,7 @@ class NamePolicy:
         return alternative
 
 
-def _names_like_django(storage: Any) -> bool:
+def _names_like_django(storage: Storage) -> bool:
     """Whether ``storage`` (through its wrappers) names new files by Django's
     default rules (unless its ``allow_overwrite``, checked at each call, says
     otherwise)."""

@@ -23,17 +23,23 @@ from __future__ import annotations
 
 import errno
 import logging
+from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import File
+from django.core.files.storage import Storage
 
 from . import recording
 from .errors import ReadOnlyError
 from .labels import storage_label
 from .local_writes import LocalWriteGuard
 from .tombstones import Tombstones
+
+if TYPE_CHECKING:
+    from .fallback import Fallback
+    from .storage_api import SupportsExists
 
 __all__ = ["WritePolicy", "name_is_free"]
 
@@ -47,7 +53,7 @@ name_is_free: ContextVar[bool] = ContextVar("storage_mixins_name_is_free", defau
 class WritePolicy:
     """Where the writes of ``stack`` go, by the rules above."""
 
-    def __init__(self, stack: Any, layers: tuple[Any, ...], write_index: int | None, *,
+    def __init__(self, stack: Fallback, layers: tuple[Storage, ...], write_index: int | None, *,
                  shadow: bool, on_delete: str, tombstones: Tombstones | None,
                  guard: LocalWriteGuard | None) -> None:  # fmt: skip
         self.stack = stack
@@ -59,7 +65,7 @@ class WritePolicy:
         self.tombstones = tombstones
         self.guard = guard
 
-    def writer(self, operation: str, name: object) -> Any:
+    def writer(self, operation: str, name: object) -> Storage:
         """The write layer, or ``ReadOnlyError`` if the stack has none."""
         if self.write_layer is None:
             raise ReadOnlyError(
@@ -67,7 +73,7 @@ class WritePolicy:
             )
         return self.write_layer
 
-    def target(self, operation: str, name: str, mode: str | None = None) -> Any:
+    def target(self, operation: str, name: str, mode: str | None = None) -> Storage:
         """The write layer, ready to take a write of ``name`` (in ``mode``, for
         ``open``) that reads will see."""
         write_layer = self.writer(operation, name)
@@ -81,6 +87,7 @@ class WritePolicy:
             if "x" in mode and not hidden and self.other_holders(name):
                 raise FileExistsError(errno.EEXIST, "A layer of the stack has the file", name)
             if ("a" in mode or "+" in mode) and not hidden and not write_layer.exists(name):
+                assert self.write_index is not None  # as there is a write layer
                 for layer in self.layers[self.write_index + 1 :]:
                     if layer.exists(name):
                         copy_file(layer, write_layer, name)  # copy-up, streamed
@@ -104,6 +111,7 @@ class WritePolicy:
         # and chose another name by its own lights, which may be one a
         # read-only layer serves: the new file must hide nothing.
         write_layer = self.write_layer
+        assert write_layer is not None  # it saved the file
         if not self.shadow and self.other_holders(saved):
             # Move what was written: the content may be spent (the write layer
             # moves a temporary upload into place rather than copy it).
@@ -129,6 +137,7 @@ class WritePolicy:
             self.check_local_write("delete", name, follow_last=False)
             if recording.active_blocks:
                 recording.note_answer(self.stack, write_layer)
+            assert write_layer is not None  # it has the file
             if tombstones is None:
                 write_layer.delete(name)
                 return
@@ -138,6 +147,7 @@ class WritePolicy:
             # still hidden, rather than the copies in other layers reappearing.
             tombstones.add(name)
         if in_write_layer:
+            assert write_layer is not None  # it has the file
             write_layer.delete(name)
         if not holders or tombstones is not None:
             return
@@ -157,7 +167,7 @@ class WritePolicy:
             self.stack,
         )
 
-    def other_holders(self, name: str) -> list[Any]:
+    def other_holders(self, name: str) -> list[Storage]:
         """The layers besides the write layer that have ``name``."""
         write_layer = self.write_layer
         return [layer for layer in self.layers if layer is not write_layer and layer.exists(name)]
@@ -198,7 +208,7 @@ class WritePolicy:
         return guard.refusal(name, follow_last=follow_last)
 
 
-def labels(layers: list[Any]) -> str:
+def labels(layers: Sequence[SupportsExists]) -> str:
     """The layers' labels, for messages (a guarded layer by its layer's)."""
     from .failover import GuardedLayer
 

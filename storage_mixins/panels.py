@@ -52,7 +52,7 @@ class StoragePanel(Panel):
 
     @property
     def nav_subtitle(self) -> str:
-        stats = self.get_stats()
+        stats = self.get_stats()  # type: ignore[no-untyped-call]  # debug-toolbar: partly typed
         if not stats:
             return ""
         return f"{stats['summary']} in {stats['milliseconds']:.1f} ms"
@@ -87,7 +87,7 @@ class StoragePanel(Panel):
             for key, storage in recording.storages.items()
         ]
         outside = sum(recording.requests.values()) - in_calls
-        self.record_stats(
+        self.record_stats(  # type: ignore[no-untyped-call]  # debug-toolbar: partly typed
             {
                 "calls": calls,
                 "summary": recording.summary(),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 import wrapt
+from django.core.files.base import File
+from django.core.files.storage import Storage
 
 from .base import StorageWrapper
 from .errors import ReadOnlyError
@@ -49,20 +53,21 @@ class ReadOnly(StorageWrapper):
     def refuses_writes(self) -> bool:
         return True
 
-    def _describe_node(self) -> tuple[str, list[tuple[str, Any, str]]]:
+    def _describe_node(self) -> tuple[str, list[tuple[str, Storage, str]]]:
         return "ReadOnly  (refuses writes)", [("", self.__wrapped__, "")]
 
-    def open(self, name: str, mode: str = "rb") -> Any:
+    def open(self, name: str, mode: str = "rb") -> ReadOnlyFile:
         if is_write_mode(mode):
             self._refuse("open", name, mode)
         return ReadOnlyFile(self.__wrapped__.open(name, mode), self, name)
 
-    def _open(self, name: str, mode: str = "rb") -> Any:
+    def _open(self, name: str, mode: str = "rb") -> ReadOnlyFile:
         if is_write_mode(mode):
             self._refuse("_open", name, mode)
-        return ReadOnlyFile(self.__wrapped__._open(name, mode), self, name)
+        opened = self.__wrapped__._open(name, mode)  # type: ignore[attr-defined]  # django-stubs' Storage lacks the backends' _open
+        return ReadOnlyFile(opened, self, name)
 
-    def url(self, name: str, *args: Any, **kwargs: Any) -> str:
+    def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
         if args or kwargs:  # Django's own url(name) signs nothing but a read
             reason = url_write_reason(self.__wrapped__, args, kwargs)
             if reason is not None:
@@ -75,10 +80,10 @@ class ReadOnly(StorageWrapper):
             "ReadOnly. Read the file with open()."
         )
 
-    def save(self, name: str | None, content: Any, max_length: int | None = None) -> NoReturn:
+    def save(self, name: str | None, content: object, max_length: int | None = None) -> NoReturn:
         self._refuse("save", name)
 
-    def _save(self, name: str, content: Any) -> NoReturn:
+    def _save(self, name: str, content: object) -> NoReturn:
         self._refuse("_save", name)
 
     def delete(self, name: str) -> NoReturn:
@@ -87,14 +92,14 @@ class ReadOnly(StorageWrapper):
     # Staticfiles storages write from these methods, with the wrapped storage
     # as ``self``; present only when the wrapped storage has them.
     @property
-    def post_process(self) -> Any:
+    def post_process(self) -> Callable[..., NoReturn]:
         return self._refusing_method("post_process")
 
     @property
-    def save_manifest(self) -> Any:
+    def save_manifest(self) -> Callable[..., NoReturn]:
         return self._refusing_method("save_manifest")
 
-    def _refusing_method(self, method_name: str) -> Any:
+    def _refusing_method(self, method_name: str) -> Callable[..., NoReturn]:
         getattr(self.__wrapped__, method_name)  # AttributeError if the backend lacks it
 
         def refuse(*args: Any, **kwargs: Any) -> NoReturn:
@@ -109,7 +114,22 @@ class ReadOnly(StorageWrapper):
         raise ReadOnlyError(operation, name, self, reason)
 
 
-class ReadOnlyFile(wrapt.BaseObjectProxy):
+if TYPE_CHECKING:
+    # A File to a type checker, as to isinstance(): what it does not refuse
+    # is the wrapped file's own.
+    class _FileProxy(wrapt.BaseObjectProxy[File[Any]], File[Any]):
+        def __exit__(
+            self,
+            exc_type: type[BaseException] | None,
+            exc_value: BaseException | None,
+            traceback: TracebackType | None,
+        ) -> None: ...
+
+else:
+    _FileProxy = wrapt.BaseObjectProxy
+
+
+class ReadOnlyFile(_FileProxy):
     """A file that reads, and refuses to write: what :class:`ReadOnly` returns.
 
     Django's ``File.open(mode)`` reopens a closed file from its path, so
@@ -117,13 +137,15 @@ class ReadOnlyFile(wrapt.BaseObjectProxy):
     the read-only storage. ``reason`` overrides the error's explanation.
     """
 
-    def __init__(self, file: Any, storage: Any, name: str, reason: str | None = None) -> None:
+    def __init__(
+        self, file: File[Any], storage: Storage, name: str, reason: str | None = None
+    ) -> None:
         super().__init__(file)
         self._self_storage = storage
         self._self_storage_name = name  # as asked of the storage, for errors
         self._self_reason = reason
 
-    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> ReadOnlyFile:
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> Self:
         """Reopen for reading; ``mode=None`` reopens in the mode it was opened with."""
         if is_write_mode(mode):
             self._refuse("open", f"mode {mode!r} would write")
@@ -145,11 +167,11 @@ class ReadOnlyFile(wrapt.BaseObjectProxy):
             reason = f"{detail}, and {reason}"
         raise ReadOnlyError(operation, self._self_storage_name, self._self_storage, reason)
 
-    def __enter__(self) -> ReadOnlyFile:
+    def __enter__(self) -> Self:
         self.__wrapped__.__enter__()
         return self
 
-    def __exit__(self, *exc_info: object) -> Any:
+    def __exit__(self, *exc_info: Any) -> None:
         return self.__wrapped__.__exit__(*exc_info)
 
     def __iter__(self) -> Any:

@@ -49,11 +49,15 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import Storage
 
 from .errors import ReadOnlyError, is_not_found
+
+if TYPE_CHECKING:
+    from .base import StorageWrapper
+    from .fallback import Fallback
 
 __all__ = [
     "Call",
@@ -132,7 +136,7 @@ def _recorded(method: str, function: Callable[..., Any]) -> Callable[..., Any]:
             return function(self, *args, **kwargs)
         return _call(state, self, method, function, args, kwargs)
 
-    recorded._storage_mixins_recorded = True  # type: ignore[attr-defined]
+    recorded._storage_mixins_recorded = True  # type: ignore[attr-defined]  # a function's own attribute
     return recorded
 
 
@@ -152,7 +156,9 @@ class Call:
         "storage",
     )
 
-    def __init__(self, recording: Recording, storage: Any, method: str, args: tuple) -> None:
+    def __init__(
+        self, recording: Recording, storage: Storage, method: str, args: tuple[Any, ...]
+    ) -> None:
         self.recording = recording
         self.storage = storage
         self.method = method
@@ -161,13 +167,14 @@ class Call:
         self.outcome = "ok"
         self.error: str | None = None
         self.requests: Counter[str] = Counter()
-        # (Fallback, layer) of the first layer whose answer came back, if any.
-        self.answer: tuple[Any, Any] | None = None
+        # (Fallback, layer) of the first layer whose answer came back, if any
+        # (the layer is _EVERY_LAYER for a listdir()).
+        self.answer: tuple[Fallback, object] | None = None
         # The wrappers the call went through below the outermost (detail only).
-        self.entered: list[Any] | None = [] if recording.detail else None
+        self.entered: list[StorageWrapper] | None = [] if recording.detail else None
 
     @property
-    def name(self) -> Any:
+    def name(self) -> object:
         """The file or directory name the call was about (``None`` if none)."""
         return self.args[0] if self.args else None
 
@@ -205,7 +212,7 @@ class Recording:
         self.call_count = 0
         self.seconds = 0.0  # spent in recorded calls
         self.requests: Counter[str] = Counter()  # backend requests by kind ("S3")
-        self.storages: dict[int, Any] = {}  # the outermost storages called (detail)
+        self.storages: dict[int, Storage] = {}  # the outermost storages called (detail)
         self._lock = threading.Lock()
 
     def backend_request(self, kind: str) -> None:
@@ -242,7 +249,7 @@ def _plural(count: int, noun: str) -> str:
 _EVERY_LAYER = object()  # the answer of a listdir(): the union of the layers
 
 
-def note_answer(fallback: Any, layer: Any = _EVERY_LAYER) -> None:
+def note_answer(fallback: Fallback, layer: object = _EVERY_LAYER) -> None:
     """Tell the call being recorded that ``fallback``'s ``layer`` answered.
 
     Called by ``Fallback`` only while something is recorded; the first answer
@@ -425,11 +432,11 @@ def _s3_leaves(storage: Any) -> tuple[Any, ...]:
     """The ``S3Storage`` instances in ``storage``'s stack, remembered on the wrapper."""
     try:
         # Its own attribute only: a proxy would hand over the wrapped storage's.
-        return object.__getattribute__(storage, "_self_recorded_s3_leaves")
+        leaves: tuple[Any, ...] = object.__getattribute__(storage, "_self_recorded_s3_leaves")
     except AttributeError:
         leaves = tuple(leaf for leaf in _leaves(storage) if _is_s3(leaf))
         storage._self_recorded_s3_leaves = leaves
-        return leaves
+    return leaves
 
 
 def _leaves(storage: Any) -> Iterator[Any]:
@@ -459,7 +466,7 @@ def _count_layer_call(call: Call) -> None:
     """Other remote backends: one request per call a layer of theirs answered."""
     from .base import StorageWrapper
 
-    _fallback, layer = call.answer  # type: ignore[misc]
+    _fallback, layer = call.answer  # type: ignore[misc]  # set: _finish() checked it
     if layer is _EVERY_LAYER:
         return
     while isinstance(layer, StorageWrapper) and getattr(layer, "layers", None) is None:
@@ -482,7 +489,8 @@ def _is_local(storage: Any) -> bool:
 
 
 def _carrier_type() -> Any:
-    botocore_context = sys.modules.get("botocore.context")
+    # The module as sys.modules has it (Any): botocore may never be imported.
+    botocore_context: Any = sys.modules.get("botocore.context")
     if botocore_context is None:
         if "botocore" not in sys.modules:
             return None
@@ -493,7 +501,7 @@ def _carrier_type() -> Any:
     carrier = getattr(botocore_context, "_storage_mixins_carrier", None)
     if carrier is None:
 
-        class Carrier(botocore_context.ClientContext):  # type: ignore[name-defined,misc]
+        class Carrier(botocore_context.ClientContext):  # type: ignore[misc]  # looked up: Any
             recording_state: Any = None
 
             def __deepcopy__(self, memo: dict[int, Any]) -> Any:

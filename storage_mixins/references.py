@@ -64,7 +64,7 @@ def file_fields(
                 references.append(FieldReference(model, field))
     if not field_labels:
         return references
-    chosen = []
+    chosen: list[FieldReference] = []
     for label in field_labels:
         matches = [r for r in references if label in (r.field.name, r.label)]
         if not matches:

@@ -32,7 +32,7 @@ StorageSpec = Storage | str | Mapping[str, Any]
 _resolving = threading.local()
 
 
-def resolve_storage(storage: StorageSpec, *, owner: str = "storage_mixins") -> Any:
+def resolve_storage(storage: StorageSpec, *, owner: str = "storage_mixins") -> Storage:
     """Return ``storage`` itself, Django's shared instance for an alias name, or
     a new storage built from a ``{"BACKEND": ..., "OPTIONS": ...}`` dict."""
     if isinstance(storage, str):
@@ -52,7 +52,7 @@ def resolve_storage(storage: StorageSpec, *, owner: str = "storage_mixins") -> A
     return storage
 
 
-def build_storage(spec: object, *, setting: str = "FALLBACK_STORAGES") -> Any:
+def build_storage(spec: object, *, setting: str = "FALLBACK_STORAGES") -> Storage:
     """Build one backend of a ``FallbackStorage``.
 
     ``spec`` is a ``STORAGES`` alias, a dotted path to a storage class
@@ -74,12 +74,11 @@ def build_storage(spec: object, *, setting: str = "FALLBACK_STORAGES") -> Any:
                 f"{setting} item {spec!r} is neither an alias in settings.STORAGES "
                 f"nor an importable storage class: {exc}"
             ) from exc
-        _require_storage_class(cls, spec, setting)
-        return cls()
+        return _require_storage_class(cls, spec, setting)()
     if isinstance(spec, Mapping):
         return _storage_from_dict(spec, setting=setting)
     try:
-        return resolve_storage(spec, owner=setting)  # type: ignore[arg-type]
+        return resolve_storage(spec, owner=setting)  # type: ignore[arg-type]  # it checks spec
     except TypeError as exc:
         raise ImproperlyConfigured(
             f"{setting} items must be STORAGES aliases, dotted paths to storage "
@@ -88,7 +87,7 @@ def build_storage(spec: object, *, setting: str = "FALLBACK_STORAGES") -> Any:
         ) from exc
 
 
-def alias_of(storage: Any) -> str | None:
+def alias_of(storage: object) -> str | None:
     """The ``STORAGES`` alias whose shared instance (``storages[alias]``) is
     ``storage``, or ``None``; ``default_storage`` is ``"default"``.
 
@@ -103,7 +102,7 @@ def alias_of(storage: Any) -> str | None:
     return next((str(alias) for alias, instance in built if instance is storage), None)
 
 
-def storage_class(backend: object, *, setting: str = "STORAGES") -> type:
+def storage_class(backend: object, *, setting: str = "STORAGES") -> type[Storage]:
     """The storage class that the dotted path ``backend`` names.
 
     Raises ``InvalidStorageError`` (an ``ImproperlyConfigured``) if it cannot
@@ -117,11 +116,11 @@ def storage_class(backend: object, *, setting: str = "STORAGES") -> type:
         cls = import_string(backend)
     except ImportError as exc:
         raise InvalidStorageError(f"Could not find backend {backend!r}: {exc}") from exc
-    _require_storage_class(cls, backend, setting)
-    return cls
+    return _require_storage_class(cls, backend, setting)
 
 
-def _require_storage_class(cls: object, backend: str, setting: str) -> None:
+def _require_storage_class(cls: object, backend: str, setting: str) -> type[Storage]:
+    """``cls``, if it is a storage class (a wrapper class is one)."""
     from .base import StorageWrapper  # circular: base resolves through this module
 
     if not (isinstance(cls, type) and issubclass(cls, Storage | StorageWrapper)):
@@ -130,9 +129,10 @@ def _require_storage_class(cls: object, backend: str, setting: str) -> None:
             f"django.core.files.storage.Storage or of storage_mixins.StorageWrapper), "
             f"so it is not called"
         )
+    return cls
 
 
-def _storage_from_dict(spec: Mapping[Any, Any], *, setting: str) -> Any:
+def _storage_from_dict(spec: Mapping[Any, Any], *, setting: str) -> Storage:
     # Errors name the keys, never the OPTIONS' values: they may be credentials.
     keys = ", ".join(map(repr, sorted(map(str, spec))))
     if "BACKEND" not in spec:
@@ -151,7 +151,7 @@ def _storage_from_dict(spec: Mapping[Any, Any], *, setting: str) -> Any:
     return storages.create_storage({"BACKEND": backend, "OPTIONS": dict(options)})
 
 
-def _storage_for_alias(alias: str) -> Any:
+def _storage_for_alias(alias: str) -> Storage:
     chain: list[str] = _resolving.__dict__.setdefault("chain", [])
     if alias in chain:
         cycle = " -> ".join([*chain[chain.index(alias) :], alias])

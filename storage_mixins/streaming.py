@@ -15,11 +15,12 @@ import io
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from django.core.files import File
+from django.core.files.storage import Storage
 
 from .base import StorageWrapper
 from .fallback import Fallback
@@ -48,7 +49,7 @@ class Stream:
 
 
 def open_stream(
-    storage: Any, name: str, backend: Any = None, chunk_size: int = CHUNK_SIZE
+    storage: Storage, name: str, backend: Storage | None = None, chunk_size: int = CHUNK_SIZE
 ) -> Stream:
     """Start reading ``name`` through ``storage``, ``chunk_size`` bytes at a time.
 
@@ -86,7 +87,7 @@ def write_atomically(path: str, chunks: Iterator[bytes], modified: float | None 
         raise
 
 
-def local_path(backend: Any, name: str) -> str | None:
+def local_path(backend: Storage, name: str) -> str | None:
     """The path of ``name`` if ``backend`` (see :func:`serving_backend`) keeps it
     on local disk."""
     try:
@@ -96,7 +97,7 @@ def local_path(backend: Any, name: str) -> str | None:
     return path if os.path.isfile(path) else None
 
 
-def serving_backend(storage: Any, name: str) -> Any:
+def serving_backend(storage: Storage, name: str) -> Storage:
     """The unwrapped backend that reads of ``name`` through ``storage`` reach."""
     while isinstance(storage, StorageWrapper):
         if isinstance(storage, Fallback):
@@ -109,12 +110,12 @@ def serving_backend(storage: Any, name: str) -> Any:
     return storage
 
 
-def _file_chunks(storage: Any, name: str, chunk_size: int) -> Iterator[bytes]:
+def _file_chunks(storage: Storage, name: str, chunk_size: int) -> Iterator[bytes]:
     with storage.open(name, "rb") as handle:
         yield from handle.chunks(chunk_size)
 
 
-def is_s3(backend: Any) -> bool:
+def is_s3(backend: object) -> bool:
     """Whether ``backend`` is django-storages' ``S3Storage``."""
     # Looked up, never imported: without boto3, importing storages.backends.s3
     # raises ImproperlyConfigured, and an S3Storage can only exist once it is.
@@ -134,7 +135,7 @@ class _S3Object:
     parameters: dict[str, Any]
 
 
-def _s3_object(backend: Any, name: str) -> _S3Object:
+def _s3_object(backend: Any, name: str) -> _S3Object:  # an S3Storage (untyped)
     from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
     from storages.utils import clean_name
 
@@ -164,7 +165,7 @@ def _s3_get(s3_object: _S3Object, name: str, **arguments: Any) -> Any:
         raise
 
 
-def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
+def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:  # an S3Storage
     response = _s3_get(_s3_object(backend, name), name)
     body = response["Body"]
 
@@ -176,7 +177,7 @@ def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:
 
 
 def copy_file(
-    source: Any, target: Any, name: str, on_chunk: Callable[[int], None] | None = None
+    source: Storage, target: Storage, name: str, on_chunk: Callable[[int], None] | None = None
 ) -> int:
     """Stream ``name`` from ``source`` into ``target``, never leaving a partial
     file; return the number of bytes copied.
@@ -201,13 +202,13 @@ def copy_file(
             spool.seek(0)
             if target.exists(name):
                 target.delete(name)
-            target._save(name, File(spool, name=name))
+            target._save(name, File(spool, name=name))  # type: ignore[attr-defined]  # django-stubs lack _save
     return copied[0]
 
 
 def _observed(
     chunks: Iterator[bytes], on_chunk: Callable[[int], None] | None, copied: list[int]
-) -> Iterator[bytes]:
+) -> Generator[bytes]:
     """``chunks``, counted into ``copied[0]`` and shown to ``on_chunk``; closing
     it closes ``chunks`` (and so the response it reads from)."""
     try:
@@ -222,7 +223,7 @@ def _observed(
             close()
 
 
-def make_parent_directory(storage: Any, name: str) -> None:
+def make_parent_directory(storage: Storage, name: str) -> None:
     """Create the directory of ``name`` in a local ``storage``, as its ``_save``
     would (honouring ``directory_permissions_mode``); a remote one needs none."""
     path = _new_local_path(storage, name)
@@ -240,14 +241,14 @@ def make_parent_directory(storage: Any, name: str) -> None:
         os.umask(old_umask)
 
 
-def _new_local_path(storage: Any, name: str) -> str | None:
+def _new_local_path(storage: Storage, name: str) -> str | None:
     try:
         return storage.path(name)
     except (NotImplementedError, AttributeError):
         return None
 
 
-def open_s3_file(backend: Any, name: str, buffer_size: int = 64 * 1024) -> Any:
+def open_s3_file(backend: Any, name: str, buffer_size: int = 64 * 1024) -> File[bytes]:
     """Open ``name`` of an ``S3Storage`` for reading, in bounded memory.
 
     ``S3File`` downloads the whole object into memory on its first read (its
@@ -262,9 +263,17 @@ def open_s3_file(backend: Any, name: str, buffer_size: int = 64 * 1024) -> Any:
     return _StreamedFile(reader, name, buffer_size)
 
 
-class _StreamedFile(File):
+if TYPE_CHECKING:
+    _BytesFile = File[bytes]  # File is generic to django-stubs only
+else:
+    _BytesFile = File
+
+
+class _StreamedFile(_BytesFile):
     """A ``File`` over an :class:`_S3Reader`; reopened from S3 once closed
     (``File.open()`` would look for ``name`` on the local disk)."""
+
+    name: str  # always given
 
     def __init__(self, reader: _S3Reader, name: str, buffer_size: int) -> None:
         super().__init__(io.BufferedReader(reader, buffer_size), name=name)
@@ -273,7 +282,7 @@ class _StreamedFile(File):
         self._reader = reader
         self._buffer_size = buffer_size
 
-    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> _StreamedFile:
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> Self:
         if mode not in (None, "rb"):
             raise ValueError(f"{self.name!r} is streamed from S3, for reading only")
         if self.closed:
@@ -288,7 +297,7 @@ class _S3Reader(io.RawIOBase):
     """The bytes of one S3 object, read from the response body as they come;
     a seek drops the body, and the next read asks for the rest from there."""
 
-    def __init__(self, s3_object: Any, name: str, response: Any) -> None:
+    def __init__(self, s3_object: _S3Object, name: str, response: Any) -> None:
         super().__init__()
         self.s3_object = s3_object
         self._name = name

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 
 from .local_writes import is_local
 
@@ -91,12 +92,14 @@ class Tombstones:
 
     def __init__(
         self,
-        write_layer: Any,
+        write_layer: Storage,
         refresh_after: float = 30.0,
         before_write: Callable[..., None] | None = None,
     ) -> None:
         self.layer = write_layer
-        self.backend = _unwrapped(write_layer)
+        # Any: a FileSystemStorage (whose .location the checks read) exactly
+        # when self.local, which mypy cannot tie to it.
+        self.backend: Any = _unwrapped(write_layer)
         self.local = is_local(self.backend)
         self.refresh_after = refresh_after
         self._before_write = before_write
@@ -197,7 +200,7 @@ class Tombstones:
             yield from self._walk(f"{directory}/{child}")
 
 
-def _unwrapped(storage: Any) -> Any:
+def _unwrapped(storage: Storage) -> Storage:
     from .base import StorageWrapper  # circular: fallback imports this module
 
     while isinstance(storage, StorageWrapper):

@@ -32,9 +32,10 @@ import re
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any
+
+from django.core.files.storage import Storage
 
 from .listings import Entry
 from .streaming import copy_file, local_path, open_stream
@@ -79,7 +80,7 @@ class Transfer:
     why the target cannot hold it (see :func:`blocked_by_each_other`)."""
 
     name: str
-    source: Any
+    source: Storage
     entry: Entry
     present: Entry | None = None
     blocked: str | None = None
@@ -113,7 +114,7 @@ class Transfers:
 
     def __init__(
         self,
-        target: Any,
+        target: Storage,
         *,
         jobs: int = 8,
         force: bool = False,
@@ -149,7 +150,7 @@ class Transfers:
         transfers: Iterable[Transfer],
         tick: Callable[[], None] | None = None,
         tick_seconds: float = 0.2,
-    ) -> Iterator[Result]:
+    ) -> Generator[Result]:
         """Yield each transfer's result as it finishes; call ``tick`` (in the
         caller's thread) at least every ``tick_seconds`` meanwhile.
 
@@ -259,7 +260,7 @@ def blocked_by_each_other(
     return blocked
 
 
-def blocked_locally(target: Any, name: str) -> str | None:
+def blocked_locally(target: Storage, name: str) -> str | None:
     """Why a local ``target`` cannot hold ``name`` as a file now, or ``None``
     (also for a target without local paths: its own writes will say)."""
     try:
@@ -278,7 +279,7 @@ def blocked_locally(target: Any, name: str) -> str | None:
     return None
 
 
-def same_contents(source: Any, entry: Entry, target: Any, present: Entry) -> bool:
+def same_contents(source: Storage, entry: Entry, target: Storage, present: Entry) -> bool:
     """Whether the target's file has the bytes of the source's.
 
     Sizes first (from the listings, or asked); at equal sizes, the source's ETag
@@ -347,7 +348,7 @@ def _multipart_etag(path: str, part_size: int) -> str:
     return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
 
 
-def _file_hash(target: Any, name: str, path: str | None) -> bytes:
+def _file_hash(target: Storage, name: str, path: str | None) -> bytes:
     digest = hashlib.sha256()
     if path is not None:
         with open(path, "rb") as handle:

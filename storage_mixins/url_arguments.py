@@ -29,6 +29,8 @@ import inspect
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.core.files.storage import Storage
+
 __all__ = ["READ_METHODS", "url_write_reason"]
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -41,7 +43,7 @@ _METHOD_OVERRIDE_HEADERS = frozenset(
 )
 
 
-def url_write_reason(storage: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+def url_write_reason(storage: Storage, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     """Why ``storage.url(name, *args, **kwargs)`` could sign a write, or ``None``.
 
     ``storage`` may be a stack: the arguments are read by the signature of every
@@ -54,7 +56,7 @@ def url_write_reason(storage: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     return None
 
 
-def _reason_for(backend: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+def _reason_for(backend: Storage, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     try:
         signature = inspect.signature(backend.url)
     except (TypeError, ValueError):  # no url(), or a signature that cannot be read
@@ -83,7 +85,7 @@ def _reason_for(backend: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     return None
 
 
-def _argument_reason(argument: str, value: Any) -> str | None:
+def _argument_reason(argument: str, value: object) -> str | None:
     key = argument.lower()
     if key in _METHOD_ARGUMENTS:
         return None if _is_read_method(value) else f"url({argument}={value!r}) could sign a write"
@@ -98,7 +100,7 @@ def _argument_reason(argument: str, value: Any) -> str | None:
     return f"url({argument}=...) is not known to be read-only"
 
 
-def _parameters_reason(parameters: Any) -> str | None:
+def _parameters_reason(parameters: object) -> str | None:
     if parameters is None:
         return None
     if not isinstance(parameters, Mapping):
@@ -118,12 +120,12 @@ def _parameters_reason(parameters: Any) -> str | None:
     return None
 
 
-def _is_read_method(value: Any) -> bool:
+def _is_read_method(value: object) -> bool:
     # str.upper, not value.upper: a str subclass could answer anything.
     return value is None or (isinstance(value, str) and str.upper(value) in READ_METHODS)
 
 
-def _backends(storage: Any) -> Iterator[Any]:
+def _backends(storage: Storage) -> Iterator[Storage]:
     """The unwrapped backends of ``storage``: itself, or every layer of a stack."""
     from .base import StorageWrapper  # circular: base's users import this module
 

@@ -659,6 +659,18 @@ def test_storages_that_differ_only_in_base_url_keep_their_own_urls(tmp_path: Pat
         assert two.url("a.txt") == "/two/a.txt"
 
 
+@pytest.mark.parametrize("first", [None, "None"], ids=["root-first", "file-first"])
+def test_the_root_s_url_and_a_file_named_none_keep_their_own_urls(
+    tmp_path: Path, first: str | None
+) -> None:
+    # url(None) is the root's URL (Django's FileSystemStorage gives base_url);
+    # "None" is a file. One cache entry for both answered for the other.
+    raw = FileSystemStorage(location=tmp_path, base_url="/media/")
+    cached = Caching(raw)
+    for name in (first, "None" if first is None else None, first):
+        assert cached.url(name) == raw.url(name)
+
+
 # -- names spelled two ways ---------------------------------------------------------------
 
 

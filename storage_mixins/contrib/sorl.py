@@ -28,7 +28,7 @@ from ..resolve import alias_of
 __all__ = ["KVStore"]
 
 
-class KVStore(CachedDBKVStore):
+class KVStore(CachedDBKVStore):  # type: ignore[misc]  # sorl-thumbnail is untyped
     """sorl's ``cached_db_kvstore.KVStore``, recording storages by alias."""
 
     def _set(self, key: str, value: Any, identity: str = "image") -> None:

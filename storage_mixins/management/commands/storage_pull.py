@@ -172,7 +172,9 @@ class Command(BaseCommand):
         """Every file under ``prefix`` in a source layer (the first that has it
         wins), from one walk of each source and of the target."""
         target_lister = lister_for(plan.target)
-        present = {entry.name: entry for entry in target_lister.walk(prefix)}
+        present: dict[str, Entry | None] = {
+            entry.name: entry for entry in target_lister.walk(prefix)
+        }
         found: dict[str, tuple[Any, Entry]] = {}
         for source in _sources(plan.fallback):
             lister = lister_for(source)
