@@ -28,7 +28,7 @@ from .contents_cache import ContentsCache
 from .failover import watching_skips
 from .labels import storage_identity, storage_label
 from .metadata_cache import DEFAULT, MetadataCache
-from .readonly import ReadOnlyFile, _FileProxy, is_write_mode
+from .readonly import ReadOnlyFile, _FileProxy, checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
 from .streaming import is_s3, local_path, open_s3_file, open_stream, serving_backend
@@ -190,11 +190,15 @@ class Caching(StorageWrapper):
     # -- contents ------------------------------------------------------------
 
     def open(self, name: str, mode: str = "rb") -> File[Any]:
+        if mode.__class__ is not str:
+            mode = checked_mode(mode)  # what decides invalidation is what is passed on
         if self._self_contents is None and mode == "rb":
             return self.__wrapped__.open(name, mode)  # nothing to cache or invalidate
         return self._opened(name, mode, self.__wrapped__.open)
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        if mode.__class__ is not str:
+            mode = checked_mode(mode)
         opener = self.__wrapped__._open  # type: ignore[attr-defined]  # django-stubs lack _open
         return self._opened(name, mode, opener)
 

@@ -46,7 +46,7 @@ from .names import (
 from .naming import NamePolicy
 from .overlay import WritePolicy, labels, name_is_free
 from .probing import probing
-from .readonly import is_write_mode
+from .readonly import checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .storage_api import OpenMethod, Reader, SupportsExists, TimeMethod
 from .tombstones import RESERVED_DIRECTORY, Tombstones
@@ -312,11 +312,15 @@ class Fallback(StorageWrapper):
         return False
 
     def open(self, name: str, mode: str = "rb") -> File[Any]:
+        if mode.__class__ is not str:
+            mode = checked_mode(mode)  # what is routed is what is passed on
         if mode != "rb" and is_write_mode(mode):
             return self._write("open", name, mode)
         return self._first_answer("open", name, (mode,))
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        if mode.__class__ is not str:
+            mode = checked_mode(mode)
         if is_write_mode(mode):
             return self._write("_open", name, mode)
         return self._first_answer("_open", name, (mode,))

@@ -14,14 +14,31 @@ from .base import StorageWrapper
 from .errors import ReadOnlyError
 from .url_arguments import url_write_reason
 
-__all__ = ["ReadOnly", "ReadOnlyFile", "is_write_mode"]
+__all__ = ["ReadOnly", "ReadOnlyFile", "checked_mode", "is_write_mode", "plain_text"]
 
 
 def is_write_mode(mode: str | None) -> bool:
-    """Whether opening a file with ``mode`` could change it."""
+    """Whether opening a file with ``mode`` could change it.
+
+    Judged by the mode's text, which is what ``open()`` reads: a ``str``
+    subclass cannot make a write mode look like ``"rb"``, and a mode that is
+    not a string at all counts as one that could write.
+    """
+    if mode.__class__ is not str:
+        if mode is None:
+            return False
+        if not isinstance(mode, str):
+            return True
+        mode = plain_text(mode)
     if mode == "rb" or not mode:
         return False  # the common case, first
     return "w" in mode or "a" in mode or "x" in mode or "+" in mode
+
+
+def plain_text(text: str) -> str:
+    """``text`` as a plain ``str``: a subclass's methods (``__eq__``, ``upper``,
+    iteration…) cannot then answer differently from what it holds."""
+    return text if text.__class__ is str else str.__str__(text)
 
 
 class ReadOnly(StorageWrapper):
@@ -41,8 +58,12 @@ class ReadOnly(StorageWrapper):
     files: an OS path would let callers write around the wrapper (Django's
     ``collectstatic --link`` does). Read the file with ``open()`` instead.
 
+    ``get_available_name`` runs the backend's own rules with the ``ReadOnly``
+    as ``self``, so a rule that writes (the ``OverwriteStorage`` recipe
+    deletes the existing file) is refused too.
+
     Everything else (``exists``, ``url`` for reading, ``listdir``, ``size``,
-    ``get_*_time``, ``get_available_name``…) is the wrapped storage's own.
+    ``get_*_time``…) is the wrapped storage's own.
 
     ``ReadOnly`` guards the storage API. Objects reached through a backend's
     attributes (``S3Storage.bucket``, the ``.file`` of an in-memory file) are
@@ -57,11 +78,15 @@ class ReadOnly(StorageWrapper):
         return "ReadOnly  (refuses writes)", [("", self.__wrapped__, "")]
 
     def open(self, name: str, mode: str = "rb") -> ReadOnlyFile:
+        if mode.__class__ is not str:
+            mode = checked_mode(mode)  # what is checked is what is passed on
         if is_write_mode(mode):
             self._refuse("open", name, mode)
         return ReadOnlyFile(self.__wrapped__.open(name, mode), self, name)
 
     def _open(self, name: str, mode: str = "rb") -> ReadOnlyFile:
+        if mode.__class__ is not str:
+            mode = checked_mode(mode)
         if is_write_mode(mode):
             self._refuse("_open", name, mode)
         opened = self.__wrapped__._open(name, mode)  # type: ignore[attr-defined]  # django-stubs' Storage lacks the backends' _open
@@ -73,6 +98,13 @@ class ReadOnly(StorageWrapper):
             if reason is not None:
                 raise ReadOnlyError("url", name, self, f"{reason}, and {self!r} is read-only")
         return self.__wrapped__.url(name, *args, **kwargs)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        # The backend's own rules, with this wrapper as ``self``: what they ask
+        # (exists) is answered, what they would write (the OverwriteStorage
+        # recipe deletes the name it is given) is refused.
+        naming = type(_unwrapped(self.__wrapped__)).get_available_name
+        return naming(self, name, max_length=max_length)  # type: ignore[arg-type]  # a proxy of that class
 
     def path(self, name: str) -> NoReturn:
         raise NotImplementedError(
@@ -114,6 +146,17 @@ class ReadOnly(StorageWrapper):
         raise ReadOnlyError(operation, name, self, reason)
 
 
+def checked_mode(mode: Any) -> Any:
+    """A mode as it is checked and passed on: a ``str`` subclass as its text."""
+    return plain_text(mode) if isinstance(mode, str) else mode
+
+
+def _unwrapped(storage: Storage) -> Storage:
+    while isinstance(storage, StorageWrapper):
+        storage = storage.__wrapped__
+    return storage
+
+
 if TYPE_CHECKING:
     # A File to a type checker, as to isinstance(): what it does not refuse
     # is the wrapped file's own.
@@ -146,9 +189,13 @@ class ReadOnlyFile(_FileProxy):
         self._self_reason = reason
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> Self:
-        """Reopen for reading; ``mode=None`` reopens in the mode it was opened with."""
-        if is_write_mode(mode):
-            self._refuse("open", f"mode {mode!r} would write")
+        """Reopen for reading; ``mode=None`` reopens in the mode it was opened
+        with (``File.mode``, which anyone can set: it is checked too)."""
+        reopened_in = mode if mode is not None else getattr(self.__wrapped__, "mode", None)
+        if is_write_mode(reopened_in):
+            self._refuse("open", f"mode {reopened_in!r} would write")
+        if mode is not None and mode.__class__ is not str:
+            mode = checked_mode(mode)
         self.__wrapped__.open(mode, *args, **kwargs)
         return self
 

@@ -30,7 +30,7 @@ STORAGE_API = {
 } | {"_open", "_save"}
 
 INTERCEPTED = {
-    ReadOnly: {"open", "_open", "save", "_save", "delete", "path", "url"},
+    ReadOnly: {"open", "_open", "save", "_save", "delete", "path", "url", "get_available_name"},
     Fallback: {
         "open", "_open", "save", "_save", "delete", "exists", "listdir", "size", "url",
         "path", "get_accessed_time", "get_created_time", "get_modified_time",
@@ -51,7 +51,7 @@ DELEGATED = {
     # to the wrapped storage
     ReadOnly: {
         "exists", "listdir", "size", "get_accessed_time",
-        "get_created_time", "get_modified_time", "get_available_name",
+        "get_created_time", "get_modified_time",
         "is_name_available", "get_alternative_name", "get_valid_name",
         "generate_filename",
     },

@@ -59,12 +59,6 @@ class OverwriteStorage(FileSystemStorage):
     [ReadOnly, lambda s: Caching(ReadOnly(s)), lambda s: Logging(ReadOnly(s))],
     ids=["ReadOnly", "Caching(ReadOnly)", "Logging(ReadOnly)"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="ReadOnly delegates get_available_name() to the backend with the backend "
-    "as self: the OverwriteStorage recipe deletes the production file, through the "
-    "storage API of a ReadOnly",
-)
 def test_read_only_get_available_name_never_deletes(tmp_path: Path, wrap: Any) -> None:
     # Fix: ReadOnly.get_available_name runs Storage.get_available_name with the
     # ReadOnly as self (Django's algorithm, asking the ReadOnly's exists() and
@@ -72,8 +66,10 @@ def test_read_only_get_available_name_never_deletes(tmp_path: Path, wrap: Any) -
     # and update the interception inventory in tests/test_api.py.
     production = OverwriteStorage(location=tmp_path / "production")
     production.save("photos/a.jpg", ContentFile(b"production bytes"))
-    wrap(production).get_available_name("photos/a.jpg")
+    with pytest.raises(ReadOnlyError, match="delete"):  # the recipe's delete, refused
+        wrap(production).get_available_name("photos/a.jpg")
     assert production.exists("photos/a.jpg")
+    assert wrap(production).get_available_name("photos/new.jpg") == "photos/new.jpg"
 
 
 @pytest.mark.xfail(
@@ -296,11 +292,6 @@ class ComparesAsRb(str):
     ],
     ids=["ReadOnly", "Fallback(ReadOnly, local)"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="is_write_mode() starts with mode == 'rb', which a str subclass answers, "
-    "while open() uses the text: ReadOnly opens production for writing",
-)
 def test_a_mode_is_judged_by_its_text(tmp_path: Path, build: Any) -> None:
     # Fix: is_write_mode() (and Fallback.open's `mode != "rb"`) reads the plain
     # text: mode = str.__str__(mode) when isinstance(mode, str), else refuse a
@@ -313,11 +304,6 @@ def test_a_mode_is_judged_by_its_text(tmp_path: Path, build: Any) -> None:
     assert Path(production.path("a.txt")).read_bytes() == b"production"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ReadOnlyFile.open() without a mode reopens in File.mode, an attribute "
-    "anyone may set: the reopened file truncates production",
-)
 def test_a_read_only_file_reopens_for_reading_only(tmp_path: Path) -> None:
     # Fix: ReadOnlyFile.open(mode=None) checks is_write_mode(mode or self.mode)
     # (or remembers the mode it was opened with and always reopens in it).
