@@ -50,7 +50,7 @@ from .readonly import checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .storage_api import OpenMethod, Reader, SupportsExists, TimeMethod
 from .tombstones import RESERVED_DIRECTORY, Tombstones
-from .url_arguments import url_write_reason
+from .url_arguments import plain_arguments, url_write_reason
 
 __all__ = ["Fallback"]
 
@@ -388,12 +388,12 @@ class Fallback(StorageWrapper):
             name = ""
         except AbsoluteName as absolute:
             return cast("str", self._absolute("url", absolute.name, args, kwargs, writes=False))
-        if (args or kwargs) and url_write_reason(self, args, kwargs) is not None:
-            # A URL signed for a write is a write: the write layer's, or refused.
-            writes = self._self_writes
-            write_layer = writes.writer("url", name)
-            writes.refuse_if_shadowed("url", name)
-            return write_layer.url(name, *args, **kwargs)
+        if args or kwargs:
+            args, kwargs = plain_arguments(args, kwargs)  # checked as passed on
+            if url_write_reason(self, args, kwargs) is not None:
+                # A URL signed for a write is a write: the write layer's, or
+                # refused; the upload it allows clears the name's tombstone.
+                return self._self_writes.target("url", name).url(name, *args, **kwargs)
         if not name or name[-1] == "/":
             # The root or a directory names no file: its URL is that of the
             # layer the stack proxies, whose base_url the stack shows.
@@ -401,9 +401,11 @@ class Fallback(StorageWrapper):
         answering = self._url_holder(name)
         if answering is None:
             # What a staticfiles URL names may have a query or a fragment,
-            # which the layer that has the file deals with (manifest hashing).
+            # which the layer that has the file deals with (manifest hashing);
+            # unless a file has that very name, in the last layer too.
             file, query = _without_query(name)
-            answering = self._url_holder(file) if query else None
+            if query and not self._self_routes[-1][1].exists(name):
+                answering = self._url_holder(file)
         if answering is None:
             answering = self._self_routes[-1][0]  # as for a missing file, not asked
         if recording.active_blocks:
@@ -637,9 +639,13 @@ class Fallback(StorageWrapper):
         owner = self._local_layer_owning(path, writes=writes)
         if owner is None:
             raise SuspiciousFileOperation(f"Detected path traversal attempt in {path!r}")
+        relative = os.path.relpath(os.path.normpath(path), owner.location)
         if writes:
-            relative = os.path.relpath(os.path.normpath(path), owner.location)
-            self._check_local_write(method, relative, follow_last=method != "delete")
+            # The write layer's name: the stack's own rules apply to it
+            # (tombstones, on_delete, the symlink guard…).
+            return getattr(self, method)(relative, *args, **kwargs)
+        if method == "path" and owner is self._self_write_layer and relative != ".":
+            self._refuse_path_through_link(relative)
         return getattr(owner, method)(path, *args, **kwargs)
 
     def _local_layer_owning(self, path: str, *, writes: bool) -> FileSystemStorage | None:

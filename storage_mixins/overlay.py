@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import File
-from django.core.files.storage import Storage
+from django.core.files.storage import FileSystemStorage, Storage
 
 from . import recording
 from .errors import ReadOnlyError
 from .labels import storage_label
-from .local_writes import LocalWriteGuard
+from .local_writes import LocalWriteGuard, is_local
 from .tombstones import Tombstones
 
 if TYPE_CHECKING:
@@ -131,7 +132,12 @@ class WritePolicy:
         tombstones = self.tombstones
         if tombstones is not None and name in tombstones:
             return  # hidden already
-        in_write_layer = write_layer is not None and write_layer.exists(name)
+        # A directory names no file, in a local write layer as in every read.
+        in_write_layer = (
+            write_layer is not None
+            and write_layer.exists(name)
+            and not (is_local(write_layer) and _is_directory(write_layer, name))
+        )
         if in_write_layer:
             # A delete removes a link itself, never its target.
             self.check_local_write("delete", name, follow_last=False)
@@ -215,3 +221,7 @@ def labels(layers: Sequence[SupportsExists]) -> str:
     return ", ".join(
         storage_label(layer.layer if isinstance(layer, GuardedLayer) else layer) for layer in layers
     )
+
+
+def _is_directory(layer: FileSystemStorage, name: str) -> bool:
+    return os.path.isdir(os.path.join(layer.location, name))

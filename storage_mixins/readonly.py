@@ -12,7 +12,7 @@ from django.core.files.storage import Storage
 
 from .base import StorageWrapper
 from .errors import ReadOnlyError
-from .url_arguments import url_write_reason
+from .url_arguments import plain_arguments, url_write_reason
 
 __all__ = ["ReadOnly", "ReadOnlyFile", "checked_mode", "is_write_mode", "plain_text"]
 
@@ -94,6 +94,7 @@ class ReadOnly(StorageWrapper):
 
     def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
         if args or kwargs:  # Django's own url(name) signs nothing but a read
+            args, kwargs = plain_arguments(args, kwargs)  # checked as passed on
             reason = url_write_reason(self.__wrapped__, args, kwargs)
             if reason is not None:
                 raise ReadOnlyError("url", name, self, f"{reason}, and {self!r} is read-only")
@@ -104,7 +105,7 @@ class ReadOnly(StorageWrapper):
         # (exists) is answered, what they would write (the OverwriteStorage
         # recipe deletes the name it is given) is refused.
         naming = type(_unwrapped(self.__wrapped__)).get_available_name
-        return naming(self, name, max_length=max_length)  # type: ignore[arg-type]  # a proxy of that class
+        return naming(self, name, max_length=max_length)
 
     def path(self, name: str) -> NoReturn:
         raise NotImplementedError(

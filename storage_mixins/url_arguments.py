@@ -31,7 +31,7 @@ from typing import Any
 
 from django.core.files.storage import Storage
 
-__all__ = ["READ_METHODS", "url_write_reason"]
+__all__ = ["READ_METHODS", "plain_arguments", "url_write_reason"]
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -43,11 +43,37 @@ _METHOD_OVERRIDE_HEADERS = frozenset(
 )
 
 
+def plain_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments as plain values: ``str`` and ``dict`` subclasses become
+    ``str`` and ``dict`` (read with ``str``'s and ``dict``'s own methods), in
+    lists and tuples too. Check these, and pass these on: a subclass could
+    answer the check one way (``upper()``, ``items()``, iteration) and the
+    signer another."""
+    return tuple(_plain(value) for value in args), {
+        _plain(key): _plain(value) for key, value in kwargs.items()
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if value.__class__ is str else str.__str__(value)
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in dict.items(value)}
+    if isinstance(value, list):
+        return [_plain(item) for item in list.__iter__(value)]
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in tuple.__iter__(value))
+    return value
+
+
 def url_write_reason(storage: Storage, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     """Why ``storage.url(name, *args, **kwargs)`` could sign a write, or ``None``.
 
     ``storage`` may be a stack: the arguments are read by the signature of every
     backend in it, and count as a write if any backend would read them so.
+    Give it :func:`plain_arguments`' answer, and pass that on.
     """
     for backend in _backends(storage):
         reason = _reason_for(backend, args, kwargs)

@@ -120,12 +120,6 @@ def test_collectstatic_post_processing_never_writes_through_a_link(
     assert files_under(production) == before  # today: css/app.<hash>.css appears there
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="path() of an absolute name goes straight to the local layer: the path "
-    "through a symlink into production is given, while path() of the relative "
-    "name is refused",
-)
 def test_path_of_an_absolute_name_through_a_link_is_refused(tmp_path: Path) -> None:
     # Fix: Fallback._absolute("path", ...) on the write layer applies
     # _refuse_path_through_link to the relative name, as path() does (and
@@ -195,11 +189,6 @@ class LiesAboutUpper(str):
         return "PUT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="url_arguments checks str.upper(value), but botocore's signer calls "
-    "value.upper(): a str subclass gets a URL signed for PUT through ReadOnly",
-)
 def test_read_only_signs_what_it_checked(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Fix: ReadOnly.url (and Fallback.url) forward the values they checked,
     # as plain types: str.__str__(value) for str subclasses, a plain dict with
@@ -258,12 +247,6 @@ def _generate_blob_sas(policy_id: Any = None, **kwargs: Any) -> Any:
     [{"mode": IteratesAsRead("rw")}, {"parameters": HidesItsItems(policy_id="uploads")}],
     ids=["mode-iterates-as-r", "parameters-hide-policy_id"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="The url() argument check reads values through methods a subclass "
-    "overrides (set(mode), parameters.items()), the backend reads them another way "
-    "(in, ** unpacking): Azure write permissions or a stored policy pass ReadOnly",
-)
 def test_read_only_reads_url_arguments_as_the_backend_does(kwargs: Any) -> None:
     # Fix: as above, normalise before checking and forward the normalised
     # values: mode = str.__str__(mode), parameters = {str.__str__(k): v for k, v
@@ -321,11 +304,6 @@ def test_a_read_only_file_reopens_for_reading_only(tmp_path: Path) -> None:
 # == data lost or hidden =====================================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="url(name, http_method='PUT') of a tombstoned name signs an upload to the "
-    "write layer but keeps the tombstone: the uploaded file stays hidden",
-)
 def test_an_upload_through_a_signed_url_is_seen(s3: Any) -> None:
     # Fix: in Fallback.url's write branch, tombstones.discard(name) before
     # signing (as target() does for any other write), or refuse to sign a
@@ -382,11 +360,6 @@ def test_overlapping_reloads_never_undo_a_delete() -> None:
     assert not stack.exists("photos/a.jpg")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A write by absolute name goes straight to the write layer "
-    "(Fallback._absolute) and keeps the name's tombstone: the new file stays hidden",
-)
 def test_a_write_by_absolute_name_clears_the_tombstone(tmp_path: Path) -> None:
     # Fix: for a write, Fallback._absolute turns a path inside the write
     # layer's location into its relative name and calls the stack's own method
@@ -401,11 +374,6 @@ def test_a_write_by_absolute_name_clears_the_tombstone(tmp_path: Path) -> None:
     assert read(stack, "x.txt") == b"local x"  # today: FileNotFoundError (hidden)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A delete by absolute name goes straight to the write layer "
-    "(Fallback._absolute) and skips on_delete='hide': production's copy answers again",
-)
 def test_a_delete_by_absolute_name_follows_on_delete(tmp_path: Path) -> None:
     # Fix: as above (WritePolicy.delete with the relative name).
     local = FileSystemStorage(location=tmp_path / "local")
@@ -420,11 +388,6 @@ def test_a_delete_by_absolute_name_follows_on_delete(tmp_path: Path) -> None:
 # == wrong answers ===========================================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="delete() of a name the write layer has only as a directory removes that "
-    "directory and returns: on_delete='raise' does not raise, production's file stays",
-)
 def test_a_local_directory_is_not_the_file_a_delete_names(tmp_path: Path) -> None:
     # Fix: in WritePolicy.delete, in_write_layer is false when a local write
     # layer has a directory of that name (fallback._is_directory), as every
@@ -439,11 +402,6 @@ def test_a_local_directory_is_not_the_file_a_delete_names(tmp_path: Path) -> Non
         stack.delete("a")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Fallback.url() reads '#' or '?' in any missing name as a URL fragment or "
-    "query: a file named 'report#1.pdf' gets the URL of the layer that has 'report'",
-)
 def test_a_name_with_a_hash_is_routed_as_a_file(tmp_path: Path) -> None:
     # Fix: in Fallback.url, try the name without its query only when the
     # layer that would answer for the whole name (the last layer) does not
