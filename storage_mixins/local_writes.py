@@ -31,13 +31,22 @@ __all__ = ["LocalWriteGuard"]
 
 
 class LocalWriteGuard:
-    """The real-path check of writes to ``write_layer``, against ``other_layers``."""
+    """The real-path check of writes to ``write_layer``, against ``other_layers``:
+    every local backend in them (beneath their wrappers, in every layer of a
+    nested stack), except the one the writes go to."""
 
     __slots__ = ("layer", "others")
 
     def __init__(self, write_layer: FileSystemStorage, other_layers: Iterable[Storage]) -> None:
         self.layer = write_layer
-        self.others = tuple(layer for layer in other_layers if is_local(layer))
+        target = _write_backend(write_layer)
+        # Each local backend, with the layer to name in messages.
+        self.others = tuple(
+            (backend, layer)
+            for layer in [write_layer, *other_layers]
+            for backend in _local_backends(layer)
+            if backend is not target
+        )
 
     @classmethod
     def for_stack(
@@ -47,6 +56,29 @@ class LocalWriteGuard:
         if write_layer is None or not is_local(write_layer):
             return None
         return cls(write_layer, [layer for layer in layers if layer is not write_layer])
+
+    def separate(self, name: str, *, keep_contents: bool) -> None:
+        """Before a write that changes the file ``name`` in place (open with
+        ``w``, ``a`` or ``+``, an overwriting ``_save``): give it an inode of its
+        own if it has other hard links. A copy made with ``cp -al`` or ``rsync
+        --link-dest`` shares production's inode, which a write in place would
+        change. ``keep_contents`` copies the bytes over first (atomically);
+        otherwise the link is removed, and the write creates a new file."""
+        path = os.path.join(self.layer.location, *_parts(name))
+        try:
+            status = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        if not stat.S_ISREG(status.st_mode) or status.st_nlink < 2:
+            return
+        if not keep_contents:
+            os.unlink(path)
+            return
+        from .streaming import write_atomically  # it imports the stacks
+
+        with open(path, "rb") as original:
+            write_atomically(path, iter(lambda: original.read(1024 * 1024), b""), status.st_mtime)
+        os.chmod(path, stat.S_IMODE(status.st_mode))
 
     def saves_follow_links(self) -> bool:
         """Whether the write layer's ``_save`` follows a link at the name itself.
@@ -58,9 +90,10 @@ class LocalWriteGuard:
         """
         layer = self.layer
         # django-stubs declare no _save (every backend has one).
-        return type(layer)._save is not FileSystemStorage._save or bool(  # type: ignore[attr-defined]
-            getattr(layer, "_allow_overwrite", False)
-        )
+        overridden = type(layer)._save is not FileSystemStorage._save  # type: ignore[attr-defined]
+        # Before Django 5.1 the flags were an attribute that subclasses set.
+        exclusive = getattr(layer, "OS_OPEN_FLAGS", os.O_EXCL) & os.O_EXCL
+        return overridden or not exclusive or bool(getattr(layer, "_allow_overwrite", False))
 
     def refusal(self, name: str, *, follow_last: bool = True) -> tuple[bool, str] | None:
         """Why a write of ``name`` must not happen, or ``None`` if it may.
@@ -71,7 +104,7 @@ class LocalWriteGuard:
         root: str = self.layer.location  # type: ignore[assignment]  # abspath()'s str; django-stubs say StrPath
         # The name is validated already (relative, no ".."): its parts are
         # joined by hand, as FileSystemStorage.path() would, but cheaply.
-        parts = [part for part in name.split("/") if part not in ("", ".")]
+        parts = _parts(name)
         linked = _goes_through_a_link(root, parts, follow_last)
         if not linked and not self.others:
             return None  # the common case: no link, no other local layer
@@ -80,11 +113,11 @@ class LocalWriteGuard:
         else:
             real = os.path.join(os.path.realpath(root), *parts)
         how = " (through a symlink)" if linked else ""
-        for other in self.others:
-            if _is_inside(real, os.path.realpath(other.location)):
+        for backend, layer in self.others:
+            if _is_inside(real, os.path.realpath(backend.location)):
                 return True, (
                     f"its real path {real!r}{how} is inside the location of "
-                    f"{storage_label(other)}, and writes never reach another layer"
+                    f"{storage_label(layer)}, and writes never reach another layer"
                 )
         real_root = os.path.realpath(root)
         if linked and not _is_inside(real, real_root):
@@ -122,3 +155,32 @@ def _real_path(target: str, follow_last: bool) -> str:
 
 def _is_inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _parts(name: str) -> list[str]:
+    return [part for part in name.split("/") if part not in ("", ".")]
+
+
+def _local_backends(storage: Storage) -> list[FileSystemStorage]:
+    """Every local backend beneath ``storage``: its own, or, for a stack, each layer's."""
+    from .base import StorageWrapper  # circular: base's users import this module
+
+    if not isinstance(storage, StorageWrapper):
+        return [storage] if is_local(storage) else []
+    return [
+        backend
+        for _prefix, child, _suffix in storage._describe_node()[1]
+        for backend in _local_backends(child)
+    ]
+
+
+def _write_backend(storage: Storage) -> Storage:
+    """The backend that a write to ``storage`` reaches (through nested write layers)."""
+    from .base import StorageWrapper
+
+    while isinstance(storage, StorageWrapper):
+        write_layer = getattr(type(storage), "write_layer", None)
+        storage = storage.write_layer if write_layer is not None else storage.__wrapped__
+        if storage is None:
+            break
+    return storage

@@ -93,6 +93,9 @@ class WritePolicy:
                     if layer.exists(name):
                         copy_file(layer, write_layer, name)  # copy-up, streamed
                         break
+            if self.guard is not None and ("w" in mode or "a" in mode or "+" in mode):
+                # Written in place: never through a hard link to another file.
+                self.guard.separate(name, keep_contents="w" not in mode)
             if "r" not in mode:
                 # The directory may exist only in another layer: the stack
                 # shows it, so a new file can be opened in it.
@@ -196,6 +199,8 @@ class WritePolicy:
         layer, is outside it or inside another layer."""
         reason = self.link_refusal(name, follow_last=follow_last, saving=operation == "_save")
         if reason is None:
+            if operation == "_save" and self.guard is not None and self.guard.saves_follow_links():
+                self.guard.separate(name, keep_contents=False)  # it truncates in place
             return
         into_another_layer, why = reason
         if into_another_layer:

@@ -139,11 +139,6 @@ def test_path_of_an_absolute_name_through_a_link_is_refused(tmp_path: Path) -> N
         stack.path(str(local / "shared" / "a.txt"))  # today: the path into production
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The local write guard checks symlinks only: a write layer file that is a "
-    "hard link to production's (cp -al, rsync --link-dest) is appended to in place",
-)
 def test_a_hard_link_never_carries_a_write_into_production(tmp_path: Path) -> None:
     # Fix: before a write that opens an existing write-layer file in place
     # (modes a, +, w, and _save with allow_overwrite), if os.stat(path).st_nlink
@@ -162,12 +157,6 @@ def test_a_hard_link_never_carries_a_write_into_production(tmp_path: Path) -> No
     assert Path(production.path("a.txt")).read_bytes() == b"production"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LocalWriteGuard knows a layer by its location, and a nested Fallback's "
-    "location is its write layer's: a read-only inner layer inside the outer write "
-    "layer's location is written to",
-)
 def test_the_guard_sees_every_local_layer_of_a_nested_stack(tmp_path: Path) -> None:
     # Fix: LocalWriteGuard.for_stack collects the local backends beneath each
     # layer (walk _describe_node() children, as url_arguments._backends does),

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
@@ -258,3 +259,45 @@ def test_a_path_through_a_link_out_of_the_stack_is_given(tmp_path: Path) -> None
     stack = Fallback(FileSystemStorage(location=static),
                      ReadOnly(FileSystemStorage(location=tmp_path / "production")))  # fmt: skip
     assert stack.path("app.css") == str(static / "app.css")
+
+
+@pytest.mark.parametrize("mode", ["wb", "w+b", "ab", "r+b"])
+def test_hard_links_are_separated_before_a_write_in_place(tmp_path: Path, mode: str) -> None:
+    # A dev copy made with cp -al shares production's inodes.
+    production = FileSystemStorage(location=tmp_path / "production")
+    production.save("a.txt", ContentFile(b"production"))
+    local = FileSystemStorage(location=tmp_path / "local")
+    os.makedirs(local.location)
+    os.link(production.path("a.txt"), os.path.join(local.location, "a.txt"))
+    stack = Fallback(local, ReadOnly(production))
+    with stack.open("a.txt", mode) as handle:
+        handle.write(b"dev")
+    assert Path(production.path("a.txt")).read_bytes() == b"production"
+    assert os.stat(local.path("a.txt")).st_nlink == 1
+    expected = {"wb": b"dev", "w+b": b"dev", "ab": b"productiondev", "r+b": b"devduction"}
+    assert Path(local.path("a.txt")).read_bytes() == expected[mode]
+
+
+class TruncatingStorage(FileSystemStorage):
+    """How an overwriting FileSystemStorage was written before Django 5.1: it
+    opens the existing file again, truncated."""
+
+    OS_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return name
+
+
+def test_an_overwriting_save_never_truncates_a_hard_link(tmp_path: Path) -> None:
+    production = FileSystemStorage(location=tmp_path / "production")
+    production.save("a.txt", ContentFile(b"production"))
+    if django.VERSION >= (5, 1):
+        local = FileSystemStorage(location=tmp_path / "local", allow_overwrite=True)
+    else:
+        local = TruncatingStorage(location=tmp_path / "local")
+    os.makedirs(local.location)
+    os.link(production.path("a.txt"), os.path.join(local.location, "a.txt"))
+    stack = Fallback(local, ReadOnly(FileSystemStorage(location=tmp_path / "elsewhere")))
+    assert stack.save("a.txt", ContentFile(b"dev")) == "a.txt"
+    assert Path(production.path("a.txt")).read_bytes() == b"production"
+    assert Path(local.path("a.txt")).read_bytes() == b"dev"
