@@ -41,16 +41,22 @@ RESERVED_DIRECTORY = ".storage-mixins"
 TOMBSTONE_PREFIX = f"{RESERVED_DIRECTORY}/tombstones/"
 _DIRECTORY, _FILE, _HASHED = "~d", "~f", "~h"
 _MAX_PART_BYTES = 255
+# S3 takes keys of up to 1,024 bytes, the write layer's location prefix included.
+_MAX_MARKER_BYTES = 1024 - 128
 
 
 def marker_name(name: str) -> str:
     """The name, in the write layer, of the marker that hides ``name``."""
     *directories, last = name.split("/")
-    return (
+    marker = (
         TOMBSTONE_PREFIX
         + "".join(f"{_part(part, _DIRECTORY)}/" for part in directories)
         + _part(last, _FILE)
     )
+    if len(marker.encode("utf-8")) > _MAX_MARKER_BYTES:
+        # Longer than S3 takes under a location prefix: one hashed part.
+        return TOMBSTONE_PREFIX + _part(name, _FILE, hashed=True)
+    return marker
 
 
 def name_of_marker(marker: str) -> str | None:
@@ -68,11 +74,15 @@ def name_of_marker(marker: str) -> str | None:
     return "/".join([*(part[: -len(_DIRECTORY)] for part in directories), last[: -len(_FILE)]])
 
 
-def _part(part: str, suffix: str) -> str:
+def _part(part: str, suffix: str, *, hashed: bool = False) -> str:
     # A part that the suffix would make too long for a filesystem (or that
     # looks like a hashed one) is written as a hash; the marker then holds the
     # name itself, for listings.
-    if part.startswith(_HASHED) or len(part.encode("utf-8")) + len(suffix) > _MAX_PART_BYTES:
+    if (
+        hashed
+        or part.startswith(_HASHED)
+        or len(part.encode("utf-8")) + len(suffix) > _MAX_PART_BYTES
+    ):
         digest = hashlib.blake2b(part.encode("utf-8"), digest_size=16).hexdigest()
         return f"{_HASHED}{digest}{suffix}"
     return f"{part}{suffix}"
@@ -110,6 +120,8 @@ class Tombstones:
         # before one of them cannot undo it (remote layers only).
         self._sequence = 0
         self._changes: list[tuple[int, str, bool]] = []
+        self._listing: list[int] = []  # the sequences at which listings under way began
+        self._installed = -1  # that of the listing in memory
 
     def __contains__(self, name: str) -> bool:
         if self.local:
@@ -153,14 +165,23 @@ class Tombstones:
         """Every tombstoned name, freshly listed."""
         with self._lock:
             started = self._sequence
-        found = set(self._list_markers())
+            self._listing.append(started)
+        try:
+            found = set(self._list_markers())
+        finally:
+            with self._lock:
+                self._listing.remove(started)
         with self._lock:
             # Changes made while the listing ran may be missing from it.
             for sequence, name, present in self._changes:
                 if sequence > started:
                     (found.add if present else found.discard)(name)
-            self._changes = [change for change in self._changes if change[0] > started]
-            self._names, self._loaded_at = found, time.monotonic()
+            # Keep what a listing still under way may miss, and never let an
+            # older listing replace a newer one.
+            oldest = min([started, *self._listing])
+            self._changes = [change for change in self._changes if change[0] > oldest]
+            if started >= self._installed:
+                self._names, self._loaded_at, self._installed = found, time.monotonic(), started
         return sorted(found)
 
     def _remembered(self) -> set[str]:

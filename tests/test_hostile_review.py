@@ -311,12 +311,6 @@ def test_an_upload_through_a_signed_url_is_seen(s3: Any) -> None:
     assert read(stack, "photos/a.jpg") == b"uploaded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Tombstones.names(): a reload that started before this process's delete "
-    "and ends after a later reload installs its older listing, and the later reload "
-    "pruned the change it would have replayed: the deleted file is back",
-)
 def test_overlapping_reloads_never_undo_a_delete() -> None:
     # Fix: keep the `started` of the listing installed last, and never install
     # an older one (return its names without storing them); prune _changes only
@@ -405,12 +399,6 @@ def test_a_name_with_a_hash_is_routed_as_a_file(tmp_path: Path) -> None:
     assert stack.url("report#1.pdf") == production.url("report#1.pdf")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="An S3 key may be up to 1024 bytes, and so may a stack's name; its "
-    "tombstone marker adds the reserved prefix and ~d/~f, which real S3 refuses "
-    "(KeyTooLongError), so hiding such a name fails on a remote write layer",
-)
 def test_a_marker_fits_wherever_its_name_fits() -> None:
     # moto does not enforce S3's key limit, so this checks the key itself.
     # Fix: hash the whole marker (TOMBSTONE_PREFIX + "~h<digest>~f", name in the

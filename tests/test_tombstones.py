@@ -192,3 +192,13 @@ def test_local_markers_are_files_in_the_reserved_directory(local: Any, productio
     ]
     assert sorted(stack._self_tombstones.names()) == ["a", "a/b"]
     assert os.listdir(local.location) == [".storage-mixins"]
+
+
+def test_names_as_long_as_s3_takes_can_be_hidden(local: Any, s3: Any, production: Any) -> None:
+    long = "/".join(["q" * 200] * 5)  # 1,004 bytes: its marker is hashed whole
+    s3.put(long, b"production")
+    for write_layer in (local, s3.storage("dev-media", location="media")):
+        stack = Fallback(write_layer, ReadOnly(production), on_delete="hide")
+        stack.delete(long)
+        assert not stack.exists(long)
+        assert stack._self_tombstones.names() == [long]
