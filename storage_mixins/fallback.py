@@ -485,6 +485,17 @@ class Fallback(StorageWrapper):
 
     # -- writes ------------------------------------------------------------
 
+    # Staticfiles storages write from these, with themselves as ``self``: run
+    # over a view of the write layer whose writes the stack checks. Present
+    # only where the write layer has them (collectstatic asks hasattr()).
+    @property
+    def post_process(self) -> Any:
+        return self._self_writes.write_layer_method("post_process")
+
+    @property
+    def save_manifest(self) -> Any:
+        return self._self_writes.write_layer_method("save_manifest")
+
     def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
         if name is None:
             validate_name(content.name)  # refuse before any I/O, as for a name given

@@ -22,12 +22,15 @@ asked directly, not through its circuit breaker.
 from __future__ import annotations
 
 import errno
+import inspect
 import logging
 import os
+import types
 from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import wrapt
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage, Storage
@@ -36,6 +39,7 @@ from . import recording
 from .errors import ReadOnlyError
 from .labels import storage_label
 from .local_writes import LocalWriteGuard, is_local
+from .readonly import checked_mode, is_write_mode
 from .tombstones import Tombstones
 
 if TYPE_CHECKING:
@@ -135,12 +139,17 @@ class WritePolicy:
         tombstones = self.tombstones
         if tombstones is not None and name in tombstones:
             return  # hidden already
-        # A directory names no file, in a local write layer as in every read.
-        in_write_layer = (
-            write_layer is not None
-            and write_layer.exists(name)
-            and not (is_local(write_layer) and _is_directory(write_layer, name))
-        )
+        in_write_layer = write_layer is not None and write_layer.exists(name)
+        if (
+            in_write_layer
+            and is_local(write_layer)
+            and _is_directory(write_layer, name)
+            and self.other_holders(name)
+        ):
+            # A directory names no file: the file another layer has is the one
+            # reads serve, and the one this deletes. (A directory alone goes,
+            # empty, as FileSystemStorage.delete() removes it.)
+            in_write_layer = False
         if in_write_layer:
             # A delete removes a link itself, never its target.
             self.check_local_write("delete", name, follow_last=False)
@@ -175,6 +184,17 @@ class WritePolicy:
             labels(holders),
             self.stack,
         )
+
+    def write_layer_method(self, method: str) -> Any:
+        """The write layer's own ``method`` (``post_process``, ``save_manifest``:
+        staticfiles storages write from them), run with a view of the write
+        layer whose writes are checked as the stack's are; ``AttributeError``
+        if the write layer has no such method."""
+        proxied = self.stack.__wrapped__
+        getattr(proxied, method)  # AttributeError where the write layer has none
+        write_layer = self.writer(method, None)
+        function = getattr(type(_unwrapped(write_layer)), method)
+        return function.__get__(WriteLayerView(write_layer, self))
 
     def other_holders(self, name: str) -> list[Storage]:
         """The layers besides the write layer that have ``name``."""
@@ -230,3 +250,58 @@ def labels(layers: Sequence[SupportsExists]) -> str:
 
 def _is_directory(layer: FileSystemStorage, name: str) -> bool:
     return os.path.isdir(os.path.join(layer.location, name))
+
+
+def _unwrapped(storage: Storage) -> Storage:
+    from .base import StorageWrapper  # circular: base's users import this module
+
+    while isinstance(storage, StorageWrapper):
+        storage = storage.__wrapped__
+    return storage
+
+
+class WriteLayerView(wrapt.BaseObjectProxy[Storage]):
+    """The write layer, as a storage's own code sees it when it runs with this
+    view as ``self`` (see :meth:`WritePolicy.write_layer_method`).
+
+    A staticfiles storage writes from its own methods (``post_process`` saves
+    hashed copies, ``save_manifest`` the manifest), with itself as ``self``:
+    through a stack, those writes must pass the stack's checks (the symlink
+    guard above all). So the backend's methods are bound to this view, and
+    its writes (``_save``, ``save``, ``delete``, ``open`` for writing) are
+    checked by the write policy, then made by the write layer. Reads and data
+    are the write layer's; a ``manifest_storage`` that is the write layer
+    itself is this view.
+    """
+
+    def __init__(self, write_layer: Storage, policy: WritePolicy) -> None:
+        super().__init__(write_layer)
+        self._self_policy = policy
+        self._self_backend = _unwrapped(write_layer)
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("_self_"):
+            raise AttributeError(attribute)
+        function = inspect.getattr_static(type(self._self_backend), attribute, None)
+        if isinstance(function, types.FunctionType):
+            return function.__get__(self)  # its own code, with this view as self
+        value = getattr(self.__wrapped__, attribute)
+        return self if value is self._self_backend else value
+
+    def _save(self, name: str, content: Any) -> str:
+        self._self_policy.check_local_write("_save", name)
+        saved: str = self.__wrapped__._save(name, content)  # type: ignore[attr-defined]  # django-stubs lack _save
+        return saved
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        return Storage.save(self, name, content, max_length=max_length)  # type: ignore[arg-type]  # a proxy
+
+    def delete(self, name: str) -> None:
+        self._self_policy.check_local_write("delete", name, follow_last=False)
+        self.__wrapped__.delete(name)
+
+    def open(self, name: str, mode: str = "rb") -> Any:
+        mode = checked_mode(mode)
+        if is_write_mode(mode):
+            self._self_policy.check_local_write("open", name)
+        return self.__wrapped__.open(name, mode)
