@@ -210,16 +210,19 @@ class Caching(StorageWrapper):
                 return known  # a local copy, without asking the storage
         try:
             return self.__wrapped__.path(name)
-        except NotImplementedError:
+        except NotImplementedError as no_path:
             if self._self_contents is None:
                 raise
+            refusal = no_path
         copy = self._local_copy(name)
-        if not isinstance(copy, str):
+        if isinstance(copy, str):
+            return copy
+        limit = self._self_max_content_size
+        if limit is not None and self.size(name) > limit:
             raise NotImplementedError(
-                f"{name!r} is larger than max_content_size={self._self_max_content_size}, "
-                "so it has no local copy"
-            )
-        return copy
+                f"{name!r} is larger than max_content_size={limit}, so it has no local copy"
+            ) from refusal
+        raise refusal  # read from the storage itself (it is on local disk already)
 
     # -- writes ----------------------------------------------------------------
 
@@ -488,7 +491,9 @@ def _canonical(path: str | None) -> str | None:
     ``None`` for a name whose meaning only the storage knows, which is not
     cached at all.
 
-    Such names are the absolute ones and those with a trailing slash.
+    Such names are the absolute ones, those with a trailing slash, and those
+    with a backslash, which S3 (and ``Fallback.url()``) read as a slash and a
+    filesystem does not.
     ``FileSystemStorage`` reads ``/srv/media/a.txt`` as ``a.txt`` (under its
     location) and refuses any other absolute name, while S3 reads ``/a.txt`` as
     ``a.txt``; ``a/`` is ``a`` on a filesystem but another key on S3. Django's
@@ -505,7 +510,7 @@ def _canonical(path: str | None) -> str | None:
         return ""
     if _already_canonical(path):
         return path  # the common case, without normpath's cost
-    if path[0] == "/" or path[-1] == "/":
+    if path[0] == "/" or path[-1] == "/" or "\\" in path:
         return None
     normal = posixpath.normpath(path)
     return "" if normal == "." else normal
@@ -530,6 +535,7 @@ def _already_canonical(path: str) -> bool:
         or path.startswith("./")
         or path.endswith("/.")
         or ".." in path
+        or "\\" in path
     )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+import threading
+import weakref
+
 from django.core.files.storage import InMemoryStorage
 
 __all__ = ["storage_identity", "storage_label"]
@@ -35,6 +39,32 @@ def storage_label(storage: object) -> str:
     return f"{cls_name}()"
 
 
+# Options of django-storages' backends that shape what url() gives (signed or
+# not, how, for how long), so that storages differing in them keep apart.
+_URL_OPTIONS = (
+    "querystring_auth",
+    "querystring_expire",
+    "url_protocol",
+    "addressing_style",
+    "signature_version",
+    "region_name",
+    "expiration_secs",
+    "cloudfront_key_id",
+)
+
+_tokens: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+_tokens_lock = threading.Lock()
+
+
+def _token_of(storage: object) -> str:
+    """A random token for ``storage``, the same for as long as it lives."""
+    with _tokens_lock:
+        token = _tokens.get(storage)
+        if token is None:
+            token = _tokens[storage] = secrets.token_hex(8)
+    return token
+
+
 # Attributes that, with the class, say which store a backend reads and writes.
 # Not base_url: it says where files are served, not which files there are,
 # and a lazy one (reverse_lazy) must wait until url() is called.
@@ -66,9 +96,15 @@ def storage_identity(storage: object) -> str:
     cls = type(storage)
     parts = [f"{cls.__module__}.{cls.__qualname__}"]
     if isinstance(storage, InMemoryStorage):
-        parts.append(f"id={id(storage)}")  # its files live in this object only
+        # Its files live in this object only. Not id(): CPython gives a dead
+        # object's id to the next one, which would inherit its cached facts.
+        parts.append(f"instance={_token_of(storage)}")
     for attribute in _IDENTITY_OPTIONS:
         value = getattr(storage, attribute, None)
         if isinstance(value, str) and value:
             parts.append(f"{attribute}={value}")
+    for attribute in _URL_OPTIONS:
+        value = getattr(storage, attribute, None)
+        if isinstance(value, str | bool | int) and not isinstance(value, type):
+            parts.append(f"{attribute}={value!r}")
     return "|".join(parts)
