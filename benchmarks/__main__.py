@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import compare, memory, middleware, overhead, pull, scaling
+from benchmarks import compare, hot_paths, listings, memory, middleware, overhead, pull, scaling
 from benchmarks.harness import Table, s3_environment, setup_django
 from benchmarks.workloads import DESCRIPTIONS, WORKLOADS
 
@@ -43,6 +43,8 @@ def main() -> int:
             elif legacy:
                 compare.measure_legacy(column, s3, root, legacy)
         report["comparison"] = _comparison(columns, report["targets"])
+        report["listings"] = _listings(s3, root, report["targets"])
+        report["hot paths"] = _hot_paths(report["targets"])
         report["overhead"] = _overhead(report["targets"])
         report["middleware"] = _middleware()
         report["memory"] = _memory(s3, report["targets"])
@@ -76,6 +78,7 @@ def _settings_storages(s3: Any, root: Path) -> dict[str, Any]:
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": s3.storage_options(),
         },
+        **listings.settings_storages(),
     }
 
 
@@ -142,6 +145,16 @@ def _requests(requests: dict[str, int]) -> str:
     total = sum(requests.values())
     methods = " ".join(f"{method} {count}" for method, count in sorted(requests.items()))
     return f"{total} ({methods})" if total else "0"
+
+
+def _listings(s3: Any, root: Path, targets: list[dict[str, Any]]) -> dict[str, Any]:
+    results = listings.measure(s3, root)
+    return listings.report(results, lambda what, passed: _target(targets, what, passed), Table)
+
+
+def _hot_paths(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    runs = hot_paths.measure_runs()
+    return hot_paths.report(runs, lambda what, passed: _target(targets, what, passed), Table)
 
 
 def _overhead(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -286,9 +299,29 @@ def _markdown(report: dict[str, Any], columns: list[compare.Column]) -> str:
     ]
     for column in columns:
         lines.append(f"| {column.label} | " + " | ".join(_cells(column, columns[0])) + " |")
+    lines += ["", *_listings_markdown(report["listings"])]
     lines += ["", "| target | result |", "|---|---|"]
     lines += [f"| {t['target']} | {'PASS' if t['passed'] else 'FAIL'} |" for t in report["targets"]]
     return "\n".join(lines) + "\n"
+
+
+def _listings_markdown(results: dict[str, Any]) -> list[str]:
+    """Answers from listings: S3 requests / time in ms, per stack and workload."""
+    stacks = results["workloads"]
+    workloads = list(listings.WORKLOADS)
+    lines = [
+        "Answers from listings, production first: S3 requests per run / wall time.",
+        "",
+        "| stack | " + " | ".join(workloads) + " |",
+        "|---|" + "---|" * len(workloads),
+    ]
+    for label, cells in stacks.items():
+        row = [
+            f"{sum(cells[w]['requests'].values())} / {cells[w]['seconds'] * 1000:.0f} ms"
+            for w in workloads
+        ]
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    return lines
 
 
 def _plot(columns: list[compare.Column], path: Path) -> None:

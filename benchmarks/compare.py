@@ -103,9 +103,11 @@ def seeded_local_dir(root: Path) -> Path:
     return directory
 
 
-def measure_in_process(column: Column, s3: Any) -> None:
+def measure_in_process(
+    column: Column, s3: Any, workloads: dict[str, Callable[[Any, int], None]] = WORKLOADS
+) -> None:
     assert column.make is not None
-    for name, workload in WORKLOADS.items():
+    for name, workload in workloads.items():
         times, counts = [], Counter()
         storage = column.make()
         for run in range(RUNS + 1):  # the first run warms up
@@ -121,7 +123,7 @@ def measure_in_process(column: Column, s3: Any) -> None:
             elapsed = time.perf_counter() - start
             if run:
                 times.append(elapsed)
-                counts = Counter(s3.server.counts())
+                counts = requests_by_kind(s3)
         else:
             column.cells[name] = Cell(dict(counts), statistics.median(times))
 
@@ -159,12 +161,21 @@ def measure_legacy(column: Column, s3: Any, root: Path, python: str) -> None:
         report = json.loads(completed.stdout.strip().splitlines()[-1])
         if "error" in report:
             return name, Cell(error=report["error"])
-        total = Counter(s3.server.counts(buckets[name]))
+        total = requests_by_kind(s3, buckets[name])
         per_run = {method: count // LEGACY_RUNS for method, count in total.items()}
         return name, Cell(per_run, statistics.median(report["times"]))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         column.cells.update(dict(pool.map(run, WORKLOADS)))
+
+
+def requests_by_kind(s3: Any, bucket: str | None = None) -> Counter[str]:
+    """The requests the server received, by HTTP method, a listing (a GET of
+    the bucket itself, ListObjects or ListObjectsV2) counted as ``LIST``."""
+    return Counter(
+        "LIST" if request.method == "GET" and not request.key else request.method
+        for request in s3.server.requests(bucket)
+    )
 
 
 def legacy_python() -> str | None:

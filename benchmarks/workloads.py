@@ -109,6 +109,9 @@ class Floor:
     def get_modified_time(self, name: str) -> Any:
         return self._holder(name).get_modified_time(name)
 
+    def path(self, name: str) -> str:
+        return self._holder(name).path(name)
+
     def save(self, name: str, content: Any) -> str:
         self.s3.exists(name)  # the name must be free in production too
         return self.local.save(name, content)

@@ -3,8 +3,11 @@
 Metadata (``exists``, ``size``, ``get_*_time``, ``listdir``, ``url``) is kept in
 a Django cache, so a Redis or Memcached cache shares it between processes and
 machines (see ``storage_mixins.metadata_cache`` for how invalidation stays
-coherent). Optionally, file contents are copied to a local directory on first
-read and served from there (see ``storage_mixins.contents_cache``).
+coherent). A directory's listing answers for all its files, in one request
+(see ``storage_mixins.listing_cache``, which states when a directory is listed
+and when files are asked about one by one). Optionally, file contents are
+copied to a local directory on first read and served from there (see
+``storage_mixins.contents_cache``).
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ from typing import IO, Any, Self, TypeVar, cast
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import Storage
 
 from .base import StorageWrapper, contains
 from .contents_cache import ContentsCache
-from .failover import watching_skips
+from .failover import GuardedLayer, watching_skips
+from .fallback import Fallback
 from .labels import storage_identity, storage_label
-from .metadata_cache import DEFAULT, MetadataCache
+from .listed_reader import ListedReader
+from .listing_cache import LISTING_LIMIT, LayerListings, wants_listing
+from .metadata_cache import _MISSING, DEFAULT, MAX_LISTED_LAYERS, MetadataCache
 from .readonly import ReadOnlyFile, _FileProxy, checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
@@ -52,18 +59,31 @@ class Caching(StorageWrapper):
     local time). Entries are namespaced by the wrapped
     storage's identity (its class, bucket, location…), or by ``key_prefix``.
 
+    With ``listings`` (``"auto"``, the default: the directories of an
+    ``S3Storage``; ``True``: every backend's; ``False``: none), a fact that is
+    not cached is answered from the cached listing of the file's directory,
+    listed in one request per 1,000 entries if need be: ``exists`` (a miss
+    too), ``size``, ``get_modified_time``, and so which layer of a
+    ``Fallback`` inside serves ``url()``, ``path()`` and ``open()``. A
+    directory of more than ``listing_limit`` entries is asked about file by
+    file. Listings are facts like the others, fenced by every write below
+    them; a listing that fails falls back to asking per file. The policy, in
+    full: ``storage_mixins.listing_cache``.
+
     Every write through the wrapper (``save``, ``_save``, ``delete``, and
     write-mode ``open`` when it opens and when it closes) invalidates what is
     cached about that name, and the existence, listings, sizes and times of
     the directories above it, before it returns, and also when it raises (it
     may have written part of a file), in every process that shares the
-    cache; those facts then stay uncached for ``FENCE_SECONDS``. Evictions
-    cannot bring a stale answer back, and an invalidation the cache missed
-    while it was down is replayed when it answers again: see
-    ``storage_mixins.metadata_cache`` for how, and for the exact limits.
-    Absolute names and names with a trailing slash, whose meaning is the
-    storage's, are not cached. Writes that bypass the wrapper are seen when
-    their entries expire, or after :meth:`invalidate`.
+    cache (listings included); those facts then stay uncached for
+    ``FENCE_SECONDS``. Evictions cannot bring a stale answer back, and an
+    invalidation the cache missed while it was down is replayed when it
+    answers again: see ``storage_mixins.metadata_cache`` for how, and for the
+    exact limits.
+    Absolute names, names with a trailing slash and names with a ``..``
+    part, whose meaning is the storage's, are not cached. Writes that bypass
+    the wrapper are seen when their entries expire, or after
+    :meth:`invalidate`.
 
     With ``contents`` (a storage, or alias, with local paths), the first
     ``open(name, "rb")`` of a file that is not already on local disk copies it
@@ -94,14 +114,37 @@ class Caching(StorageWrapper):
         contents: StorageSpec | None = None,
         max_content_size: int | None = None,
         key_prefix: str | None = None,
+        listings: bool | str = "auto",
+        listing_limit: int = LISTING_LIMIT,
     ) -> None:
         super().__init__(storage)
         caches[cache]
+        if listings not in (True, False, "auto"):
+            raise ImproperlyConfigured(f'listings must be True, False or "auto", not {listings!r}')
+        if isinstance(listing_limit, bool) or not isinstance(listing_limit, int) or (
+                listing_limit < 1):  # fmt: skip
+            raise ImproperlyConfigured(
+                f"listing_limit must be a number of entries (1 or more), not {listing_limit!r}"
+            )
         # The namespace is worked out at the first call, not here: it reads
         # attributes (FileSystemStorage.location, from MEDIA_ROOT) that Django
         # itself evaluates lazily, and a wrapper may be built at import time.
         namespace = key_prefix or functools.partial(_namespace_of, self.__wrapped__)
-        self._self_metadata = metadata = MetadataCache(_CacheAlias(cache), namespace, timeout)
+        # Over a whole stack, each layer's listings are facts of their own,
+        # which every write fences, whether this process lists or not.
+        wrapped = self.__wrapped__
+        stack = cast(Fallback, wrapped) if issubclass(type(wrapped), Fallback) else None
+        layers = 1 if stack is None else len(stack.layers)
+        self._self_metadata = metadata = MetadataCache(
+            _CacheAlias(cache), namespace, timeout, layers=layers
+        )
+        self._self_hot = _HotPath(metadata)
+        self._self_stack = stack
+        self._self_listings_option = listings
+        self._self_listing_limit = listing_limit
+        self._self_reads: Any = None  # what reads go through: see _reads()
+        self._self_layer_listings: tuple[LayerListings | None, ...] = ()
+        self._self_reads_lock = threading.Lock()
         self._self_timeout = timeout
         self._self_missing_timeout = timeout if missing_timeout is None else missing_timeout
         self._self_contents = (
@@ -132,36 +175,79 @@ class Caching(StorageWrapper):
             options.append(f"contents={storage_label(self._self_contents.storage)}")
         if self._self_max_content_size is not None:
             options.append(f"max_content_size={self._self_max_content_size}")
+        options.extend(self._describe_listings())
         return f"Caching  ({', '.join(options)})", [("", self.__wrapped__, "")]
+
+    def _describe_listings(self) -> list[str]:
+        option = self._self_listings_option
+        if option is False:
+            return ["listings=False"]
+        self._reads()
+        listed = self._self_layer_listings
+        if not any(listed):
+            return [] if option == "auto" else [f"listings={option!r}: none listable"]
+        limit = f"≤ {self._self_listing_limit:,} entries"
+        if self._self_stack is None:
+            assert listed[0] is not None
+            return [f"listings: {listed[0].describe()}, {limit}"]
+        layers = ", ".join(
+            f"[{position}] {listings.describe()}"
+            for position, listings in enumerate(listed)
+            if listings is not None
+        )
+        return [f"listings: {layers}, {limit}"]
 
     # -- cached metadata -----------------------------------------------------
 
     def exists(self, name: str) -> bool:
-        path = _canonical(name)  # inlined _remembered: the hottest path
+        # The hottest path: one attribute of the proxy (each costs more than a
+        # dict lookup), the name's key from a memo, one get; MetadataCache.entry
+        # inlined, down to its check, after the get, that nothing waits to be
+        # replayed. Anything else takes the full path.
+        hot = self._self_hot
+        key = hot.exists_keys.get(name)
+        if key is not None:
+            try:
+                entry = hot.cache.current.get(key, _MISSING)
+            except Exception:  # noqa: BLE001 - the full path reports it
+                entry = None
+            if entry.__class__ is tuple and not hot.metadata._unsettled:
+                found: bool = entry[0]  # what a miss below stored
+                return found
+        return self._exists_slowly(name)
+
+    def _exists_slowly(self, name: str) -> bool:
+        path = _canonical(name)
         if path is None:
-            return self.__wrapped__.exists(name)
-        metadata = self._self_metadata
-        hit, value = metadata.get("exists", path)
-        if hit:
-            found: bool = value  # what a miss below stored
+            return self.__wrapped__.exists(name)  # not cached: see _canonical
+        hot = self._self_hot
+        entry = hot.metadata.entry(hot.exists_key(name, path))
+        if entry.__class__ is tuple:
+            found: bool = entry[0]
             return found
-        reservation = metadata.reserve("exists", path, value)
-        found, complete = self._computed(self.__wrapped__.exists, name)
+        return self._exists_missed(name, entry)
+
+    def _exists_missed(self, name: str, seen: Any) -> bool:
+        metadata = self._self_metadata
+        path = _canonical(name)
+        assert path is not None
+        reservation = metadata.reserve("exists", path, seen)
+        found, complete = self._computed(self._exists_of, name)
         if complete:
             metadata.add(reservation, found, self._exists_timeout(found))
         return found
 
     def size(self, name: str) -> int:
-        return self._remembered("size", name, _canonical(name), self.__wrapped__.size)
+        return self._remembered("size", name, _canonical(name), self._size_of)
 
     def get_accessed_time(self, name: str) -> datetime.datetime:
-        return self._remembered_time("get_accessed_time", name, self.__wrapped__.get_accessed_time)
+        return self._remembered_time("get_accessed_time", name)
 
     def get_created_time(self, name: str) -> datetime.datetime:
-        return self._remembered_time("get_created_time", name, self.__wrapped__.get_created_time)
+        return self._remembered_time("get_created_time", name)
 
     def get_modified_time(self, name: str) -> datetime.datetime:
-        return self._remembered_time("get_modified_time", name, self.__wrapped__.get_modified_time)
+        return self._remembered_time("get_modified_time", name)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         directories, files = self._remembered(
@@ -171,7 +257,8 @@ class Caching(StorageWrapper):
 
     def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
         if args or kwargs or name is None:  # made to measure, or the root's: not shared
-            return self.__wrapped__.url(name, *args, **kwargs)
+            answer: str = self._reads().url(name, *args, **kwargs)
+            return answer
         # Kept with the base URL it was made with, which is not part of the
         # namespace: reading it forces a lazy base_url (reverse_lazy), which
         # Django does only in url(). Storages of one location but different
@@ -181,11 +268,14 @@ class Caching(StorageWrapper):
             "url", name, _canonical(name), self._url_made_with, self._url_timeout
         )
         if made_with != base_url:
-            return self.__wrapped__.url(name)
+            fresh: str = self._reads().url(name)
+            return fresh
         return url
 
     def _url_made_with(self, name: str) -> tuple[str | None, str]:
-        return _base_url_of(self.__wrapped__), self.__wrapped__.url(name)
+        # The layer that serves the file (in a Fallback) is asked through the
+        # listings, if any; the URL is that layer's own.
+        return _base_url_of(self.__wrapped__), self._reads().url(name)
 
     # -- contents ------------------------------------------------------------
 
@@ -193,14 +283,14 @@ class Caching(StorageWrapper):
         if mode.__class__ is not str:
             mode = checked_mode(mode)  # what decides invalidation is what is passed on
         if self._self_contents is None and mode == "rb":
-            return self.__wrapped__.open(name, mode)  # nothing to cache or invalidate
-        return self._opened(name, mode, self.__wrapped__.open)
+            file: File[Any] = self._reads().open(name, mode)  # nothing to cache or invalidate
+            return file
+        return self._opened(name, mode, "open")
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         if mode.__class__ is not str:
             mode = checked_mode(mode)
-        opener = self.__wrapped__._open  # type: ignore[attr-defined]  # django-stubs lack _open
-        return self._opened(name, mode, opener)
+        return self._opened(name, mode, "_open")
 
     def path(self, name: str) -> str:
         canonical = _canonical(name)
@@ -209,7 +299,8 @@ class Caching(StorageWrapper):
             if isinstance(known, str):
                 return known  # a local copy, without asking the storage
         try:
-            return self.__wrapped__.path(name)
+            found: str = self._reads().path(name)  # a Fallback probes its layers by listings
+            return found
         except NotImplementedError as no_path:
             if self._self_contents is None:
                 raise
@@ -278,15 +369,79 @@ class Caching(StorageWrapper):
             metadata.add(reservation, value, timeout)
         return value
 
-    def _remembered_time(
-        self, fact: str, name: str, compute: Callable[[str], datetime.datetime]
-    ) -> datetime.datetime:
+    def _remembered_time(self, fact: str, name: str) -> datetime.datetime:
         """A time fact, kept in UTC and given as Django's storages give it now:
         aware if ``USE_TZ``, naive local time otherwise (the setting may have
         changed since the answer was cached)."""
         return _as_storages_give(
-            self._remembered(fact, name, _canonical(name), lambda n: _in_utc(compute(n)))
+            self._remembered(fact, name, _canonical(name), lambda n: self._time_of(fact, n))
         )
+
+    def _time_of(self, fact: str, name: str) -> datetime.datetime:
+        time: datetime.datetime = getattr(self._reads(), fact)(name)
+        return _in_utc(time)
+
+    def _size_of(self, name: str) -> int:
+        size: int = self._reads().size(name)
+        return size
+
+    def _exists_of(self, name: str) -> bool:
+        found: bool = self._reads().exists(name)
+        return found
+
+    def _serving_backend(self, name: str) -> Any:
+        """The backend that reads of ``name`` reach: through a stack, found by
+        asking its layers through the listings, if any."""
+        stack = self._self_stack
+        return serving_backend(self.__wrapped__ if stack is None else self._reads(), name)
+
+    def _reads(self) -> Any:
+        """What this wrapper's reads of the storage go through: the storage; or,
+        with listings, a reader that answers from them (see listing_cache),
+        and for a Fallback, a view of it whose layers are read so. Worked out
+        at the first read: the layers' kinds are read then."""
+        reads = self._self_reads
+        if reads is None:
+            with self._self_reads_lock:
+                reads = self._self_reads
+                if reads is None:
+                    reads = self._self_reads = self._build_reads()
+        return reads
+
+    def _build_reads(self) -> Any:
+        option = self._self_listings_option
+        stack = self._self_stack
+        layers = (self.__wrapped__,) if stack is None else stack.layers
+        listings = tuple(
+            LayerListings(
+                self._self_metadata,
+                position,
+                layer,
+                limit=self._self_listing_limit,
+                timeout=self._self_timeout,
+                missing_timeout=self._self_missing_timeout,
+                canonical=_canonical,
+            )
+            if position < MAX_LISTED_LAYERS and wants_listing(option, layer)
+            else None
+            for position, layer in enumerate(layers)
+        )
+        self._self_layer_listings = listings
+        if not any(listings):
+            return self.__wrapped__
+        if stack is None:
+            assert listings[0] is not None
+            return ListedReader(self.__wrapped__, listings[0])
+
+        def listed(position: int, _layer: Any, reader: Any) -> Any:
+            layer_listings = listings[position]
+            if layer_listings is None:
+                return reader
+            if isinstance(reader, GuardedLayer):  # on_error="skip": listing goes through
+                layer_listings.breaker = reader.breaker  # the layer's breaker too
+            return ListedReader(reader, layer_listings)
+
+        return stack.reading_through(listed)
 
     def _computed(self, compute: Callable[[str], _Fact], name: str) -> tuple[_Fact, bool]:
         """``compute(name)``, and whether every layer took part in the answer."""
@@ -351,23 +506,25 @@ class Caching(StorageWrapper):
         if isinstance(name, str) and name:
             self._invalidate(name)
 
-    def _opened(self, name: str, mode: str, opener: Callable[[str, str], File[Any]]) -> File[Any]:
+    def _opened(self, name: str, mode: str, method: str) -> File[Any]:
+        """``open`` or ``_open`` (``method``) of ``name`` in ``mode``."""
         if is_write_mode(mode):
             self._invalidate(name)
             try:
-                file = opener(name, mode)
+                file = getattr(self.__wrapped__, method)(name, mode)
             except BaseException:
                 self._invalidate(name)  # it may have created or truncated the file
                 raise
             return _InvalidatingFile(file, self, name)
         copy = None if self._self_contents is None else self._local_copy(name)
         if copy is _TOO_LARGE and mode == "rb":
-            backend = serving_backend(self.__wrapped__, name)
+            backend = self._serving_backend(name)
             if is_s3(backend):  # S3File would hold the whole object in memory
                 reason = "it is streamed from the storage; write through the storage instead"
                 return ReadOnlyFile(open_s3_file(backend, name), self, name, reason)
         if copy is None or copy is _TOO_LARGE:
-            return opener(name, mode)
+            read: File[Any] = getattr(self._reads(), method)(name, mode)
+            return read
         reason = "it is a cached copy; write through the storage instead"
         return ReadOnlyFile(File(open(cast("str", copy), mode)), self, name, reason)
 
@@ -390,7 +547,7 @@ class Caching(StorageWrapper):
             if copy is not _UNKNOWN:
                 return copy
             reservation = metadata.reserve("contents", path, seen)
-            backend = serving_backend(self.__wrapped__, name)
+            backend = self._serving_backend(name)
             limit = self._self_max_content_size
             if local_path(backend, name):
                 metadata.add(reservation, _FROM_STORAGE)
@@ -403,7 +560,7 @@ class Caching(StorageWrapper):
                 if modified is not None and contents.matches(path, size, modified):
                     metadata.add(reservation, (size, modified))
                     return contents.path(path)
-            stream = open_stream(self.__wrapped__, name, backend)
+            stream = open_stream(self._reads(), name, backend)
             modified = stream.modified.timestamp() if stream.modified else None
             if modified is None:
                 modified = self._modified_timestamp(name)
@@ -441,20 +598,36 @@ _FROM_STORAGE = "from-storage"
 _STREAMED = "streamed"
 
 
-class _CacheAlias:
+class _HotPath:
+    """What the hottest path (a cached ``exists()``) needs, in one plain object:
+    each attribute read on a proxy costs more than a dict lookup."""
+
+    __slots__ = ("cache", "exists_keys", "metadata")
+    _MEMO_SIZE = 8192
+
+    def __init__(self, metadata: MetadataCache) -> None:
+        self.metadata = metadata
+        self.cache = metadata.cache
+        self.exists_keys: dict[Any, str] = {}  # a name as given -> its exists key
+
+    def exists_key(self, name: Any, path: str) -> str:
+        key = self.metadata.key("exists", path)
+        keys = self.exists_keys
+        if len(keys) >= self._MEMO_SIZE:
+            keys.clear()  # pages ask about the same few names: start again
+        keys[name] = key
+        return key
+
+
+class _CacheAlias(threading.local):
     """A Django cache, by alias, looked up once per thread: Django gives each
-    thread its own cache object, and its lookup costs more than a cache hit."""
+    thread its own cache object, and its lookup costs more than a cache hit.
+    ``current`` is this thread's (``threading.local`` runs ``__init__`` again
+    in each thread that reads it)."""
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
-        self._per_thread = threading.local()
-
-    def connection(self) -> Any:
-        try:
-            return self._per_thread.cache
-        except AttributeError:
-            cache = self._per_thread.cache = caches[self.alias]
-            return cache
+        self.current = caches[alias]
 
     def __repr__(self) -> str:
         return f"caches[{self.alias!r}]"
@@ -493,12 +666,13 @@ def _canonical(path: str | None) -> str | None:
 
     Such names are the absolute ones, those with a trailing slash, and those
     with a backslash, which S3 (and ``Fallback.url()``) read as a slash and a
-    filesystem does not.
+    filesystem does not, and those with a ``..`` part.
     ``FileSystemStorage`` reads ``/srv/media/a.txt`` as ``a.txt`` (under its
     location) and refuses any other absolute name, while S3 reads ``/a.txt`` as
     ``a.txt``; ``a/`` is ``a`` on a filesystem but another key on S3. Django's
     own ``save`` and ``Fallback`` refuse them; collectstatic asks
-    ``exists(location)`` and ``listdir(location)`` once a run. Caching them
+    ``exists(location)`` and ``listdir(location)`` once a run. ``a/../b`` is
+    ``b`` to the raw backends and refused by a ``Fallback``. Caching them
     would save nothing, and any shared key would be wrong for one backend.
     ``None`` (``url(None)``, the root) is not cached either: ``str()`` would
     make it the file ``"None"``.
@@ -510,7 +684,7 @@ def _canonical(path: str | None) -> str | None:
         return ""
     if _already_canonical(path):
         return path  # the common case, without normpath's cost
-    if path[0] == "/" or path[-1] == "/" or "\\" in path:
+    if path[0] == "/" or path[-1] == "/" or "\\" in path or ".." in path.split("/"):
         return None
     normal = posixpath.normpath(path)
     return "" if normal == "." else normal

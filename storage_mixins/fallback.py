@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import IO, Any, Literal, cast, overload
 
+import wrapt
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage, Storage
@@ -723,6 +724,19 @@ class Fallback(StorageWrapper):
             errno.ENOENT, f"Not found in any layer (tried {labels(missing)})", name
         )
 
+    # -- reading through other readers (Caching with listings) ---------------
+
+    def reading_through(self, wrap: Callable[[int, Any, Any], Any]) -> Fallback:
+        """A view of this stack that reads layer ``position`` through
+        ``wrap(position, layer, reader)`` instead of its own reader, and shares
+        everything else with it: layers, write layer, tombstones, breakers.
+
+        For reads only. ``Caching(..., listings=...)`` over a whole stack gives
+        readers that answer from directory listings, and the stack routes as
+        ever: the first layer that has the file wins.
+        """
+        return _ReadView(self, wrap)
+
     # -- plumbing ----------------------------------------------------------
 
     def _repr_arguments(self) -> list[str]:
@@ -736,6 +750,43 @@ class Fallback(StorageWrapper):
         if self._self_on_error != "raise":
             arguments.append(f"on_error={self._self_on_error!r}")
         return arguments
+
+
+class _ReadView(Fallback):
+    """What :meth:`Fallback.reading_through` returns: its readers are its own
+    (and what the stack keeps by reader, re-keyed), every other ``_self_``
+    attribute is the stack's."""
+
+    def __init__(self, stack: Fallback, wrap: Callable[[int, Any, Any], Any]) -> None:
+        wrapt.BaseObjectProxy.__init__(self, stack.__wrapped__)
+        self._self_stack = stack
+        routes = stack._self_routes
+        readers = tuple(
+            wrap(position, layer, reader) for position, (layer, reader, _local) in enumerate(routes)
+        )
+        self._self_readers = readers
+        self._self_routes = tuple(
+            (layer, reader, local)
+            for (layer, _reader, local), reader in zip(routes, readers, strict=True)
+        )
+        gate = stack._self_exists_readers[: len(stack._self_exists_readers) - len(readers)]
+        self._self_exists_readers = (*gate, *readers)  # the tombstones first, if any
+        # What the stack keeps by id(reader), for these readers.
+        renamed = {id(old): id(new) for (_l, old, _local), new in zip(routes, readers, strict=True)}
+        self._self_checked_before_open = frozenset(
+            renamed[reader] for reader in stack._self_checked_before_open
+        )
+        self._self_full_name_listers = {
+            renamed[reader]: backend for reader, backend in stack._self_full_name_listers.items()
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_self_"):
+            return getattr(self._self_stack, name)
+        return super().__getattr__(name)
+
+    def __repr__(self) -> str:
+        return repr(self._self_stack)
 
 
 class _Hidden(Exception):

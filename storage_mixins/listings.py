@@ -82,13 +82,17 @@ class Listing:
     ``files`` maps each file's base name to its :class:`Entry`; ``directories``
     holds the base names of subdirectories. ``complete`` is ``False`` when the
     lister stopped at the caller's cap: then a name absent from the listing
-    may still exist. A directory that does not exist lists as empty.
+    may still exist. A directory that does not exist lists as empty;
+    ``not_a_directory`` then says whether a part of its path is a file
+    (:class:`FileSystemLister`), where a filesystem answers ``NotADirectoryError``
+    rather than ``FileNotFoundError`` for the names in it.
     """
 
     directory: str
     files: dict[str, Entry] = field(default_factory=dict)
     directories: list[str] = field(default_factory=list)
     complete: bool = True
+    not_a_directory: bool = False
 
     def __len__(self) -> int:
         return len(self.files) + len(self.directories)
@@ -310,8 +314,10 @@ class FileSystemLister(Lister):
                         listing.directories.append(item.name)
                     else:
                         listing.files[item.name] = _fs_entry(_join(directory, item.name), item)
-        except (FileNotFoundError, NotADirectoryError):
+        except FileNotFoundError:
             pass
+        except NotADirectoryError:
+            return Listing(directory, not_a_directory=True)
         return listing
 
     def walk(self, directory: str = "") -> Iterator[Entry]:

@@ -1,8 +1,9 @@
 """Facts about files, kept in a Django cache, and never stale once a write returned.
 
-Each fact about a path (``exists``, ``size``, ``url``, ``listdir``…) has a key
-of its own, and a hit costs one ``get``. Three mechanisms keep the facts
-coherent between every process that shares the cache:
+Each fact about a path (``exists``, ``size``, ``url``, ``listdir``, a layer's
+listing of a directory…) has a key of its own, and a hit costs one ``get``.
+Three mechanisms keep the facts coherent between every process that shares
+the cache:
 
 *Fences.* Readers only ever *add* a fact (``cache.add``: set if absent). A
 write replaces every fact about the written name, and what it changes about
@@ -74,7 +75,14 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DEFAULT", "FENCE_SECONDS", "MetadataCache", "Reservation"]
+__all__ = [
+    "DEFAULT",
+    "FENCE_SECONDS",
+    "MAX_LISTED_LAYERS",
+    "MetadataCache",
+    "Reservation",
+    "listing_fact",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +108,25 @@ _CODES = {
     "contents": "x",
     "version": "v",
 }
+# The listing of a directory as layer N of the storage sees it (N is 0 for a
+# storage that is not a Fallback): see storage_mixins.listing_cache.
+MAX_LISTED_LAYERS = 16
+_CODES.update({f"listing:{position}": f"L{position:x}" for position in range(MAX_LISTED_LAYERS)})
 # Facts a write changes: everything about the file itself…
 _FACTS_OF_A_FILE = ("exists", "size", "get_accessed_time", "get_created_time",
                     "get_modified_time", "url", "contents")  # fmt: skip
 # …and, for each directory above it, everything a new or removed entry can
 # change: whether it exists (a save creates the directories of its name), what
-# it lists, and its own size and times (FileSystemStorage answers them for a
-# directory). Not its url, which names it whatever it holds.
+# it lists (its listdir, and its listings), and its own size and times
+# (FileSystemStorage answers them for a directory). Not its url, which names
+# it whatever it holds.
 _FACTS_OF_A_PARENT = ("exists", "listdir", "size", "get_accessed_time", "get_created_time",
                       "get_modified_time")  # fmt: skip
+
+
+def listing_fact(position: int) -> str:
+    """The fact that holds a directory's listing by layer ``position``."""
+    return f"listing:{position}"
 
 
 @functools.lru_cache(maxsize=8192)
@@ -161,10 +179,13 @@ class Reservation:
 class MetadataCache:
     """Cached facts about the files of one storage.
 
-    ``cache.connection()`` gives the Django cache to use; ``namespace``
+    ``cache.current`` is the Django cache to use (this thread's); ``namespace``
     separates storages sharing one cache (a string, or a function that gives
     it, called at the first use); ``timeout`` is the lifetime of a fact, in
-    seconds (``None``: until a write fences it).
+    seconds (``None``: until a write fences it). ``layers`` is how many
+    layers' listings a directory can have (see ``listing_fact``): a write
+    fences all of them, in every directory above it, whether this process
+    lists or not, since another process sharing the cache may.
 
     A reader calls :meth:`get`; on a miss, :meth:`reserve` with what ``get``
     saw, then asks the storage, then :meth:`add`. A writer calls
@@ -172,9 +193,16 @@ class MetadataCache:
     """
 
     def __init__(
-        self, cache: Any, namespace: str | Callable[[], str], timeout: float | None
+        self,
+        cache: Any,
+        namespace: str | Callable[[], str],
+        timeout: float | None,
+        *,
+        layers: int = 1,
     ) -> None:
         self.cache = cache
+        listed = range(min(layers, MAX_LISTED_LAYERS))
+        self.parent_facts = (*_FACTS_OF_A_PARENT, *(listing_fact(position) for position in listed))
         self._namespace_source = namespace
         self._namespace: str | None = namespace if isinstance(namespace, str) else None
         self.timeout = timeout
@@ -198,32 +226,46 @@ class MetadataCache:
 
     # -- readers -------------------------------------------------------------------
 
-    def get(self, fact: str, path: str) -> tuple[bool, Any]:
-        """``(True, value)`` for a cached fact; otherwise ``(False, seen)``, where
-        ``seen`` is for :meth:`reserve`."""
-        # The hot path of every hit: kept to one call into the cache.
+    def key(self, fact: str, path: str) -> str:
+        """The cache key of ``fact`` about ``path``: for :meth:`entry`."""
         namespace = self._namespace
         if namespace is None:
             namespace = self._resolve_namespace()
-        try:
-            entry = self.cache.connection().get(_key(namespace, fact, path), _MISSING)
-        except Exception as exc:  # noqa: BLE001 - see _call
-            self._failed(exc)
-            return False, None
-        if self._unsettled:
-            # Back after a failure: what this process wrote meanwhile must reach
-            # the cache before it serves anything, and the entry read may be
-            # one of the facts it fences: read it again.
-            if not self._settle():
-                return False, None
-            try:
-                entry = self.cache.connection().get(_key(namespace, fact, path), _MISSING)
-            except Exception as exc:  # noqa: BLE001 - see _call
-                self._failed(exc)
-                return False, None
+        return _key(namespace, fact, path)
+
+    def get(self, fact: str, path: str) -> tuple[bool, Any]:
+        """``(True, value)`` for a cached fact; otherwise ``(False, seen)``, where
+        ``seen`` is for :meth:`reserve`."""
+        entry = self.entry(self.key(fact, path))
         if type(entry) is tuple and len(entry) == 1:
             return True, entry[0]
         return False, entry  # missing, or fenced by a recent write
+
+    def entry(self, key: str) -> Any:
+        """What the cache holds under ``key`` (from :meth:`key`): ``(value,)`` for
+        a cached fact, which is the only tuple it can hold; otherwise what
+        :meth:`reserve` needs to know of the miss."""
+        # The hot path of every hit: kept to one call into the cache.
+        try:
+            entry = self.cache.current.get(key, _MISSING)
+        except Exception as exc:  # noqa: BLE001 - see _call
+            self._failed(exc)
+            return None
+        if self._unsettled:
+            return self._entry_after_settling(key)
+        return entry
+
+    def _entry_after_settling(self, key: str) -> Any:
+        # Back after a failure: what this process wrote meanwhile must reach
+        # the cache before it serves anything, and the entry read may be one
+        # of the facts it fences: read it again.
+        if not self._settle():
+            return None
+        try:
+            return self.cache.current.get(key, _MISSING)
+        except Exception as exc:  # noqa: BLE001 - see _call
+            self._failed(exc)
+            return None
 
     def reserve(self, fact: str, path: str, seen: Any) -> Reservation | None:
         """Before asking the storage for a fact :meth:`get` missed: read the path's
@@ -295,7 +337,7 @@ class MetadataCache:
             directory = path
             while directory:
                 directory = posixpath.dirname(directory)
-                for fact in _FACTS_OF_A_PARENT:
+                for fact in self.parent_facts:
                     fences[_key(namespace, fact, directory)] = _FENCE
                 versions[_key(namespace, "version", directory)] = _new_token()
         # Versions first: a backend that applies set_many key by key (all but
@@ -362,7 +404,7 @@ class MetadataCache:
 
     def _call(self, operation: str, *args: Any) -> Any:
         try:
-            return getattr(self.cache.connection(), operation)(*args)
+            return getattr(self.cache.current, operation)(*args)
         # The cache only saves round-trips; whatever its backend raises
         # (redis, pymemcache, socket errors), storage calls go on without it.
         except Exception as exc:  # noqa: BLE001

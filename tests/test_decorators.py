@@ -239,8 +239,8 @@ def test_fields_name_the_class_or_its_arguments_in_migrations(
 
 
 def test_options_are_checked_when_decorating() -> None:
-    with pytest.raises(TypeError, match=r"Caching has no option 'listings' \(it takes: cache, "):
-        cached(listings=True)
+    with pytest.raises(TypeError, match=r"Caching has no option 'listing' \(it takes: cache, "):
+        cached(listing=True)
     with pytest.raises(TypeError, match=r"Logging has no option 'lvl'"):
         logged(lvl="INFO")
 

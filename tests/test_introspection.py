@@ -25,7 +25,8 @@ def test_describe_a_deep_stack(s3: Any) -> None:
     )
     assert describe(stack) == (
         "Logging  (logger='storage_mixins', level=INFO)\n"
-        "└── Caching  (cache='default', timeout=60, contents=FileSystemStorage('/var/cache/media'))\n"
+        "└── Caching  (cache='default', timeout=60, contents=FileSystemStorage('/var/cache/media'), "
+        "listings: [1] ListObjectsV2, ≤ 5,000 entries)\n"
         "    └── Fallback  (writes go to [0])\n"
         "        ├── [0] FileSystemStorage('/srv/media')  ← writes\n"
         "        ├── [1] Logging  (logger='storage_mixins', level=DEBUG, slow=0.5 s)\n"

@@ -195,7 +195,9 @@ def test_s3_requests_match_what_the_server_received(s3: Any, fs: Any, cached: bo
         received = len(s3.server.requests())
         assert recording.requests["S3"] == received, attempt
         outside = received - sum(call.requests["S3"] for call in recording.calls)
-        assert outside == 2  # the contents: read after open() returned
+        # S3File reads the contents after open() returned (HEAD and GET); a
+        # Caching whose listing knows the file streams it, its GET inside open().
+        assert outside == (0 if cached else 2)
     print(f"\n{recording.summary()} (server received {received})")
     assert received > 0
 
