@@ -33,6 +33,7 @@ import pathlib
 import posixpath
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import SuspiciousFileOperation
@@ -80,8 +81,29 @@ class RootName(UnusualName):
     given ``"."`` raises ``SuspiciousFileOperation``, as Django does."""
 
 
-@functools.lru_cache(maxsize=8192)
-def file_name(name: Any) -> str:
+class _Memo(dict[str, str]):
+    """Answers of a name function, by name: a lookup is one C-level dict
+    subscript (cheaper than ``lru_cache``'s bookkeeping), and a miss computes
+    the answer. Only plain ``str`` names are remembered, under their text, so a
+    ``str`` subclass with an odd ``__eq__`` or ``__hash__`` can never stand in
+    for another name; exceptions (unsafe names, ``UnusualName``) are never
+    remembered. Full, it starts again: pages ask about the same few names."""
+
+    def __init__(self, compute: Any, size: int) -> None:
+        super().__init__()
+        self._compute = compute
+        self._size = size
+
+    def __missing__(self, name: Any) -> str:
+        answer: str = self._compute(name)
+        if name.__class__ is str:
+            if len(self) >= self._size:
+                self.clear()
+            self[name] = answer
+        return answer
+
+
+def _file_name(name: Any) -> str:
     """The one spelling of the file ``name`` that a stack uses: a plain,
     validated, relative ``str``.
 
@@ -100,8 +122,7 @@ def file_name(name: Any) -> str:
     return _one_spelling(name)
 
 
-@functools.lru_cache(maxsize=1024)
-def directory_name(path: Any) -> str:
+def _directory_name(path: Any) -> str:
     """:func:`file_name` for a directory: ``""`` (also for ``"."``) is the root,
     and a trailing slash is allowed and dropped."""
     if path.__class__ is not str:
@@ -117,8 +138,7 @@ def directory_name(path: Any) -> str:
     return _one_spelling(stripped)
 
 
-@functools.lru_cache(maxsize=4096)
-def url_name(name: Any) -> str:
+def _url_name(name: Any) -> str:
     """:func:`file_name` for ``url()``, which also names directories: ``None``
     and ``""`` are the root (:class:`RootName`), and ``"path/"`` keeps its
     trailing slash (Django gives the directory's URL, as ``{% static "path/" %}``
@@ -136,6 +156,12 @@ def url_name(name: Any) -> str:
             raise RootName("")
         return f"{directory}/"
     return file_name(name)
+
+
+# The name functions: each a memo's lookup (see _Memo), documented above.
+file_name: Callable[[Any], str] = _Memo(_file_name, 8192).__getitem__
+directory_name: Callable[[Any], str] = _Memo(_directory_name, 1024).__getitem__
+url_name: Callable[[Any], str] = _Memo(_url_name, 4096).__getitem__
 
 
 def _plain_str(name: Any, kind: str) -> str:

@@ -198,3 +198,19 @@ def test_urls_with_a_query_or_fragment_go_to_the_layer_that_has_the_file(tmp_pat
     assert stack.url("css/app.css?v=1") == "/static/css/app.css.HASH?v=1"
     assert stack.url("css/app.css#top") == "/static/css/app.css.HASH#top"
     assert stack.url("css/other.css?v=1") == "https://cdn.example/css/other.css%3Fv%3D1"
+
+
+def test_a_str_subclass_never_stands_in_for_another_name(stack: Any) -> None:
+    # The name functions remember answers by name: a subclass that says it
+    # equals anything, with another name's hash, must not poison them.
+    class Impostor(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return hash("photos/cat.jpg")
+
+    stack.exists(Impostor("photos/none.jpg"))  # what it answers is its own business
+    assert stack.exists("photos/cat.jpg")
+    assert stack.url("photos/cat.jpg") == "https://production.example/photos/cat.jpg"
+    assert not stack.exists("photos/none.jpg")
