@@ -35,10 +35,11 @@ class LocalWriteGuard:
     every local backend in them (beneath their wrappers, in every layer of a
     nested stack), except the one the writes go to."""
 
-    __slots__ = ("layer", "others")
+    __slots__ = ("layer", "others", "saves_follow_links")
 
     def __init__(self, write_layer: FileSystemStorage, other_layers: Iterable[Storage]) -> None:
         self.layer = write_layer
+        self.saves_follow_links = _saves_follow_links(write_layer)
         target = _write_backend(write_layer)
         # Each local backend, with the layer to name in messages.
         self.others = tuple(
@@ -79,21 +80,6 @@ class LocalWriteGuard:
         with open(path, "rb") as original:
             write_atomically(path, iter(lambda: original.read(1024 * 1024), b""), status.st_mtime)
         os.chmod(path, stat.S_IMODE(status.st_mode))
-
-    def saves_follow_links(self) -> bool:
-        """Whether the write layer's ``_save`` follows a link at the name itself.
-
-        ``FileSystemStorage._save`` creates the file with ``O_EXCL``, which
-        refuses an existing name, link or not, and moves temporary uploads with
-        a rename, which replaces a link rather than follow it: unless it
-        overwrites (``allow_overwrite=True``) or is overridden.
-        """
-        layer = self.layer
-        # django-stubs declare no _save (every backend has one).
-        overridden = type(layer)._save is not FileSystemStorage._save  # type: ignore[attr-defined]
-        # Before Django 5.1 the flags were an attribute that subclasses set.
-        exclusive = getattr(layer, "OS_OPEN_FLAGS", os.O_EXCL) & os.O_EXCL
-        return overridden or not exclusive or bool(getattr(layer, "_allow_overwrite", False))
 
     def refusal(self, name: str, *, follow_last: bool = True) -> tuple[bool, str] | None:
         """Why a write of ``name`` must not happen, or ``None`` if it may.
@@ -184,3 +170,18 @@ def _write_backend(storage: Storage) -> Storage:
         if storage is None:
             break
     return storage
+
+
+def _saves_follow_links(layer: FileSystemStorage) -> bool:
+    """Whether the write layer's ``_save`` follows a link at the name itself.
+
+    ``FileSystemStorage._save`` creates the file with ``O_EXCL``, which
+    refuses an existing name, link or not, and moves temporary uploads with
+    a rename, which replaces a link rather than follow it: unless it
+    overwrites (``allow_overwrite=True``) or is overridden.
+    """
+    # django-stubs declare no _save (every backend has one).
+    overridden = type(layer)._save is not FileSystemStorage._save  # type: ignore[attr-defined]
+    # Before Django 5.1 the flags were an attribute that subclasses set.
+    exclusive = getattr(layer, "OS_OPEN_FLAGS", os.O_EXCL) & os.O_EXCL
+    return overridden or not exclusive or bool(getattr(layer, "_allow_overwrite", False))

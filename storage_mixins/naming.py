@@ -38,7 +38,7 @@ class NamePolicy:
     makes alternatives; ``tombstones`` the stack's, if any.
     """
 
-    __slots__ = ("_chooser", "_own_rules", "layers", "proxied", "shadow", "tombstones",
+    __slots__ = ("_asks_the_write_layer", "_chooser", "layers", "proxied", "shadow", "tombstones",
                  "write_index", "write_layer")  # fmt: skip
 
     def __init__(
@@ -59,13 +59,19 @@ class NamePolicy:
         self._chooser = _NameChooser(self)
         # A write layer named by Django's own rules needs no asking: the stack's
         # algorithm, free in every layer, is what they give, in one pass.
-        self._own_rules = self.write_layer is not None and not _names_like_django(self.write_layer)
+        write_layer = self.write_layer
+        self._asks_the_write_layer = write_layer is not None and (
+            shadow
+            or not _names_like_django(write_layer)
+            or bool(getattr(write_layer, "_allow_overwrite", False))
+        )
 
     def available_name(self, name: str, max_length: int | None = None) -> str:
         """A name for a new file called ``name``."""
         write_layer = self.write_layer
         taken: frozenset[str] = frozenset()  # names known not to be free
-        if write_layer is not None and self._asks_the_write_layer(write_layer):
+        if self._asks_the_write_layer:
+            assert write_layer is not None  # as it is asked
             answer = self._by_the_write_layer(write_layer, name, max_length)
             if isinstance(answer, str):
                 return answer
@@ -87,13 +93,6 @@ class NamePolicy:
         if self.shadow or chosen == name or not self.served_elsewhere(chosen):
             return chosen
         return frozenset({name, chosen})
-
-    def _asks_the_write_layer(self, write_layer: Storage) -> bool:
-        # Django's default rules give what the stack's algorithm gives, in one
-        # pass over the layers: only other rules need the write layer asked.
-        return (
-            self.shadow or self._own_rules or bool(getattr(write_layer, "_allow_overwrite", False))
-        )
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         """Whether a new file may take ``name``: free in every layer."""

@@ -216,27 +216,27 @@ class WritePolicy:
 
     def check_local_write(self, operation: str, name: str, *, follow_last: bool = True) -> None:
         """Refuse a write whose real target, through a symlink in a local write
-        layer, is outside it or inside another layer."""
-        reason = self.link_refusal(name, follow_last=follow_last, saving=operation == "_save")
+        layer, is outside it or inside another layer (a no-op for a remote one)."""
+        guard = self.guard
+        if guard is None:
+            return
+        if operation == "_save":
+            follow_last = guard.saves_follow_links
+        reason = guard.refusal(name, follow_last=follow_last)
         if reason is None:
-            if operation == "_save" and self.guard is not None and self.guard.saves_follow_links():
-                self.guard.separate(name, keep_contents=False)  # it truncates in place
+            if operation == "_save" and follow_last:
+                guard.separate(name, keep_contents=False)  # it truncates in place
             return
         into_another_layer, why = reason
         if into_another_layer:
             raise ReadOnlyError(operation, name, self.stack, why)
         raise SuspiciousFileOperation(f"{operation}({name!r}) refused: {why}")
 
-    def link_refusal(
-        self, name: str, *, follow_last: bool = True, saving: bool = False
-    ) -> tuple[bool, str] | None:
-        """:meth:`LocalWriteGuard.refusal` for the write layer, if it is local."""
+    def link_refusal(self, name: str) -> tuple[bool, str] | None:
+        """:meth:`LocalWriteGuard.refusal` of a write of ``name`` to the write
+        layer, if it is local."""
         guard = self.guard
-        if guard is None:
-            return None
-        if saving:
-            follow_last = guard.saves_follow_links()
-        return guard.refusal(name, follow_last=follow_last)
+        return None if guard is None else guard.refusal(name)
 
 
 def labels(layers: Sequence[SupportsExists]) -> str:
