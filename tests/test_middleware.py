@@ -55,7 +55,7 @@ def test_a_page_has_a_server_timing_entry_and_a_log_line(
     assert response.status_code == 200
     entry = _entry(response)
     assert entry["desc"] == PAGE_CALLS
-    (record,) = caplog.records
+    (record,) = _lines(caplog)
     assert re.fullmatch(r"GET /page/\?x=1: 7 storage calls in \d+\.\d ms", record.getMessage())
     assert record.storage_calls == 7
     assert f"{record.duration_ms:.1f}" == entry["dur"]
@@ -80,10 +80,10 @@ def test_a_streaming_response(caplog: pytest.LogCaptureFixture) -> None:
         response = Client().get("/stream/")
         # Headers go first: they count the view's exists() only.
         assert _entry(response)["desc"] == "1 call"
-        assert caplog.records == []
+        assert _lines(caplog) == []
         body = b"".join(response.streaming_content)
     assert body == b"a" * 10 + b"b" * 20
-    (record,) = caplog.records
+    (record,) = _lines(caplog)
     assert record.storage_calls == 3  # and the two opens made while streaming
 
 
@@ -98,7 +98,7 @@ def test_an_async_streaming_response_under_asgi(caplog: pytest.LogCaptureFixture
         response, body = _run(fetch())
     assert body == b"1020"
     assert _entry(response)["desc"] == "1 call"
-    assert [record.storage_calls for record in caplog.records] == [3]
+    assert [record.storage_calls for record in _lines(caplog)] == [3]
 
 
 @pytest.mark.usefixtures("site")
@@ -135,7 +135,7 @@ def test_the_entry_quotes_its_description() -> None:
 def test_no_log_line_when_debug_is_off(site: None, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="storage_mixins.middleware"):
         response = Client().get("/page/")
-    assert caplog.records == []
+    assert _lines(caplog) == []
     assert "storage;dur=" in response.headers["Server-Timing"]
 
 
@@ -146,3 +146,9 @@ def _run(coroutine: Any) -> Any:
         return await coroutine
 
     return async_to_sync(run)()
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The middleware's own log lines: under PYTHONDEVMODE asyncio's debug mode
+    also logs slow callbacks, which a busy machine has."""
+    return [record for record in caplog.records if record.name == "storage_mixins.middleware"]
