@@ -73,7 +73,10 @@ def measure() -> list[dict[str, Any]]:
             path = directory
             for part in name.split("/")[:-1]:
                 path = f"{path}/{part}"
-                os.lstat(path)
+                try:
+                    os.lstat(path)
+                except FileNotFoundError:
+                    return  # nothing below exists yet: the guard stops here too
 
         def save_then_invalidate(_storage: Any) -> None:
             name = two.save(new_name(), ContentFile(b"\xff" * 1024))

@@ -8,19 +8,18 @@ functions of ``storage_mixins.names`` (memoised, so this costs one lookup),
 which gives the one spelling every layer is asked about, or raises
 ``UnusualName`` for the two kinds of names that are routed differently
 (absolute paths and the root directory, see :meth:`Fallback._unusual`). Per-file
-reads are then routed by :meth:`Fallback._first_answer`; writes are decided by
+reads are then routed by the stack's :class:`~storage_mixins.routing.Router`; writes are decided by
 the stack's :class:`~storage_mixins.overlay.WritePolicy` and names of new files
 by its :class:`~storage_mixins.naming.NamePolicy`.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import IO, Any, Literal, cast, overload
+from typing import IO, Any, cast
 
 import wrapt
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
@@ -28,9 +27,7 @@ from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage, Storage
 
 from . import recording
-from .backend_quirks import base_names, lists_full_names, opens_lazily
 from .base import StorageWrapper, contains, is_read_only
-from .errors import is_not_found, not_found_types
 from .failover import CircuitBreaker, GuardedLayer
 from .labels import storage_label
 from .local_writes import LocalWriteGuard, is_local
@@ -46,19 +43,15 @@ from .names import (
 )
 from .naming import NamePolicy
 from .overlay import WritePolicy, labels, name_is_free
-from .probing import probing
 from .readonly import checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
-from .storage_api import OpenMethod, Reader, SupportsExists, TimeMethod
-from .tombstones import RESERVED_DIRECTORY, Tombstones
+from .routing import Router, is_directory
+from .storage_api import OpenMethod, Reader
+from .tombstones import Tombstones
 from .url_arguments import plain_arguments, url_write_reason
 
 __all__ = ["Fallback"]
 
-# Reads of metadata that a directory would answer wrongly in a local layer
-# (FileSystemStorage.size() of a directory is the directory's size).
-_FILE_METADATA = frozenset({"size", "get_accessed_time", "get_created_time", "get_modified_time"})
-_OPENS = frozenset({"open", "_open"})
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
 
@@ -165,8 +158,6 @@ class Fallback(StorageWrapper):
         self._self_write_index = write_index
         self._self_write_layer = write_layer
         self._self_shadow = bool(shadow)
-        # Whether a wrapper in a layer wants to know when a miss is routine.
-        self._self_reports_probes = any(contains(layer, _wants_probes) for layer in resolved)
         self._self_on_delete = _choice("on_delete", on_delete, ("ignore", "raise", "hide"))
         self._self_on_error = _choice("on_error", on_error, ("raise", "skip"))
         guard = LocalWriteGuard.for_stack(write_layer, resolved)  # symlinks
@@ -186,28 +177,13 @@ class Fallback(StorageWrapper):
                 for layer in resolved
             )
         self._self_readers = readers
-        # Each layer with its reader, and whether it is local (where a
-        # directory answers exists() and size() as if it were a file).
-        self._self_routes = tuple(
-            (layer, reader, is_local(layer))
-            for layer, reader in zip(resolved, readers, strict=True)
+        self._self_router = Router(
+            self,
+            resolved,
+            readers,
+            tombstones=self._self_tombstones,
+            reports_probes=any(contains(layer, _wants_probes) for layer in resolved),
         )
-        # Readers (by id) whose open() of a missing file succeeds: asked
-        # exists() first, so that such a file never answers for another layer's.
-        self._self_checked_before_open = frozenset(
-            id(reader)
-            for layer, reader in zip(resolved, readers, strict=True)
-            if opens_lazily(_backend(layer))
-        )
-        # Readers whose listdir() gives full names, and the backend behind each.
-        self._self_full_name_listers = {
-            id(reader): _backend(layer)
-            for layer, reader in zip(resolved, readers, strict=True)
-            if lists_full_names(_backend(layer))
-        }
-        self._self_exists_readers: tuple[SupportsExists, ...] = readers
-        if self._self_tombstones is not None:
-            self._self_exists_readers = (_TombstoneGate(self._self_tombstones), *readers)
         self._self_writes = WritePolicy(
             self,
             resolved,
@@ -266,7 +242,8 @@ class Fallback(StorageWrapper):
         if self._self_on_error != "raise":
             notes.append(f"on_error={self._self_on_error!r}")
         children = []
-        for position, (layer, reader, _local) in enumerate(self._self_routes):
+        for position, route in enumerate(self._self_router.routes):
+            layer, reader = route.layer, route.reader
             suffix = "  ← writes" if position == index else ""
             if isinstance(reader, GuardedLayer):
                 suffix += f"  [circuit {reader.breaker.state()}]"
@@ -289,7 +266,10 @@ class Fallback(StorageWrapper):
             raise SuspiciousFileOperation(
                 f"which() needs a file name, not {unusual.name!r}"
             ) from None
-        return self._holder(name)
+        holder = self._self_router.holder(name)
+        if holder is not None and recording.active_blocks:
+            recording.note_answer(self, holder)
+        return holder
 
     # -- reads -------------------------------------------------------------
 
@@ -300,43 +280,33 @@ class Fallback(StorageWrapper):
             return bool(self.__wrapped__.exists(""))
         except AbsoluteName as absolute:
             return cast("bool", self._absolute("exists", absolute.name, (), {}, writes=False))
-        try:
-            # The tombstones, if any, come first, as a reader that raises
-            # _Hidden: a check that costs nothing on the hottest path without them.
-            for layer in self._self_exists_readers:
-                if layer.exists(name):
-                    if recording.active_blocks:
-                        recording.note_answer(self, layer)
-                    return True
-        except _Hidden:
-            return False
-        return False
+        return self._self_router.exists(name)
 
     def open(self, name: str, mode: str = "rb") -> File[Any]:
         if mode.__class__ is not str:
             mode = checked_mode(mode)  # what is routed is what is passed on
         if mode != "rb" and is_write_mode(mode):
             return self._write("open", name, mode)
-        return self._first_answer("open", name, (mode,))
+        return self._self_router.first_answer("open", name, (mode,))
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         if mode.__class__ is not str:
             mode = checked_mode(mode)
         if is_write_mode(mode):
             return self._write("_open", name, mode)
-        return self._first_answer("_open", name, (mode,))
+        return self._self_router.first_answer("_open", name, (mode,))
 
     def size(self, name: str) -> int:
-        return self._first_answer("size", name)
+        return self._self_router.first_answer("size", name)
 
     def get_accessed_time(self, name: str) -> datetime:
-        return self._first_answer("get_accessed_time", name)
+        return self._self_router.first_answer("get_accessed_time", name)
 
     def get_created_time(self, name: str) -> datetime:
-        return self._first_answer("get_created_time", name)
+        return self._self_router.first_answer("get_created_time", name)
 
     def get_modified_time(self, name: str) -> datetime:
-        return self._first_answer("get_modified_time", name)
+        return self._self_router.first_answer("get_modified_time", name)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         try:
@@ -344,43 +314,10 @@ class Fallback(StorageWrapper):
         except AbsoluteName as absolute:
             listing = self._absolute("listdir", absolute.name, (), {}, writes=False)
             return cast("tuple[list[str], list[str]]", listing)
-        directories: dict[str, None] = {}
-        files: dict[str, None] = {}
-        answered = False
-        missing, unsupported = [], []
-        token = probing.set(True) if self._self_reports_probes else None
-        try:
-            for layer in self._self_readers:
-                try:
-                    layer_directories, layer_files = layer.listdir(path)
-                except NotImplementedError:
-                    unsupported.append(layer)
-                    continue
-                except not_found_types() as exc:
-                    if not is_not_found(exc):
-                        raise
-                    missing.append(layer)
-                    continue
-                answered = True
-                backend = self._self_full_name_listers.get(id(layer))
-                if backend is not None:
-                    layer_directories, layer_files = base_names(backend, path, layer_files)
-                directories.update(dict.fromkeys(layer_directories))
-                files.update(dict.fromkeys(layer_files))
-        finally:
-            if token is not None:
-                probing.reset(token)
-        if not answered:
-            raise self._not_answered("listdir", path, missing, unsupported)
+        listing = self._self_router.listdir(path)
         if recording.active_blocks:
             recording.note_answer(self)  # every layer that has the directory
-        if path == "":
-            directories.pop(RESERVED_DIRECTORY, None)  # the tombstones' home
-        tombstones = self._self_tombstones
-        if tombstones is not None:
-            prefix = f"{path}/" if path else ""
-            return list(directories), [f for f in files if f"{prefix}{f}" not in tombstones]
-        return list(directories), list(files)
+        return listing
 
     def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
         try:
@@ -399,28 +336,20 @@ class Fallback(StorageWrapper):
             # The root or a directory names no file: its URL is that of the
             # layer the stack proxies, whose base_url the stack shows.
             return self.__wrapped__.url(name, *args, **kwargs)
-        answering = self._url_holder(name)
+        router = self._self_router
+        answering = router.holder(name, last=False)
         if answering is None:
             # What a staticfiles URL names may have a query or a fragment,
             # which the layer that has the file deals with (manifest hashing);
             # unless a file has that very name, in the last layer too.
             file, query = _without_query(name)
-            if query and not self._self_routes[-1][1].exists(name):
-                answering = self._url_holder(file)
+            if query and not router.routes[-1].reader.exists(name):
+                answering = router.holder(file, last=False)
         if answering is None:
-            answering = self._self_routes[-1][0]  # as for a missing file, not asked
+            answering = router.routes[-1].layer  # as for a missing file, not asked
         if recording.active_blocks:
             recording.note_answer(self, answering)
         return answering.url(name, *args, **kwargs)
-
-    def _url_holder(self, name: str) -> Storage | None:
-        """The layer before the last that has the file ``name``, if any."""
-        if self._self_tombstones is not None and name in self._self_tombstones:
-            return None
-        for layer, reader, local in self._self_routes[:-1]:
-            if reader.exists(name) and not (local and _is_directory(layer, name)):
-                return layer
-        return None
 
     def path(self, name: str) -> str:
         try:
@@ -432,8 +361,9 @@ class Fallback(StorageWrapper):
         if self._self_tombstones is not None and name in self._self_tombstones:
             return self._missing_path(name)
         holders_without_paths = []
-        for layer, reader, local in self._self_routes:
-            if not reader.exists(name) or (local and _is_directory(layer, name)):
+        for route in self._self_router.routes:
+            layer = route.layer
+            if not route.reader.exists(name) or (route.local and is_directory(layer, name)):
                 continue
             layer_path: Callable[[str], str] | None = getattr(layer, "path", None)
             if layer_path is not None:
@@ -547,77 +477,7 @@ class Fallback(StorageWrapper):
             return
         self._self_writes.delete(name)
 
-    # -- routing -----------------------------------------------------------
-
-    # What each method answers, as Django's Storage declares it.
-    @overload
-    def _first_answer(self, method: OpenMethod, name: str, args: tuple[str]) -> File[Any]: ...
-    @overload
-    def _first_answer(self, method: TimeMethod, name: str) -> datetime: ...
-    @overload
-    def _first_answer(self, method: Literal["size"], name: str) -> int: ...
-
-    def _first_answer(self, method: str, name: str, args: tuple[Any, ...] = ()) -> Any:
-        """Ask each layer in order; return the answer of the first that has ``name``."""
-        try:
-            name = file_name(name)
-        except UnusualName as unusual:
-            return self._unusual(method, unusual, *args)
-        if self._self_tombstones is not None and name in self._self_tombstones:
-            raise FileNotFoundError(errno.ENOENT, "Deleted (hidden by a tombstone)", name)
-        missing: list[Reader] = []
-        unsupported: list[Reader] = []
-        cause: BaseException | None = None
-        about_the_file = method in _FILE_METADATA
-        checked_before_open = self._self_checked_before_open if method in _OPENS else ()
-        # A layer's miss is routine while the next one is tried: say so to the
-        # wrappers that care (Logging), only if there are any (it has a cost).
-        token = probing.set(True) if self._self_reports_probes else None
-        try:
-            for layer, reader, local in self._self_routes:
-                layer_method = getattr(reader, method, None)
-                if layer_method is None:
-                    unsupported.append(reader)
-                    continue
-                if local and about_the_file and _is_directory(layer, name):
-                    missing.append(reader)  # a directory here: the file may be further on
-                    continue
-                if (
-                    checked_before_open
-                    and id(reader) in checked_before_open
-                    and not reader.exists(name)
-                ):
-                    missing.append(reader)  # its open() would "succeed" anyway
-                    continue
-                try:
-                    answer = layer_method(name, *args)
-                except NotImplementedError as exc:
-                    unsupported.append(reader)
-                    cause = exc
-                except not_found_types() as exc:
-                    if not is_not_found(exc):
-                        raise
-                    missing.append(reader)
-                    cause = exc
-                else:
-                    if recording.active_blocks:
-                        recording.note_answer(self, layer)
-                    return answer
-        finally:
-            if token is not None:
-                probing.reset(token)
-        raise self._not_answered(method, name, missing, unsupported) from cause
-
-    def _holder(self, name: str) -> Storage | None:
-        """The first layer that has the file ``name`` (not a directory of that name)."""
-        if self._self_tombstones is not None and name in self._self_tombstones:
-            return None
-        for layer, reader, local in self._self_routes:
-            if reader.exists(name) and not (local and _is_directory(layer, name)):
-                if recording.active_blocks:
-                    recording.note_answer(self, layer)
-                return layer
-        return None
+    # -- writes through open() ----------------------------------------------
 
     def _write(self, method: OpenMethod, name: str, mode: str) -> File[Any]:
         """``open``/``_open`` in a mode that writes: the write layer's."""
@@ -702,28 +562,6 @@ class Fallback(StorageWrapper):
                 "Read the file with open()."
             )
 
-    def _not_answered(
-        self, method: str, name: str, missing: list[Reader], unsupported: list[Reader]
-    ) -> Exception:
-        if not missing:
-            return NotImplementedError(f"No layer of {self!r} implements {method}()")
-        # The file may be in a layer that could not answer: say so rather
-        # than claim it does not exist.
-        holders = [
-            layer
-            for layer in unsupported
-            if method != "listdir"
-            and callable(getattr(layer, "exists", None))
-            and layer.exists(name)
-        ]
-        if holders:
-            return NotImplementedError(
-                f"{name!r} is only in {labels(holders)}, which does not implement {method}()"
-            )
-        return FileNotFoundError(
-            errno.ENOENT, f"Not found in any layer (tried {labels(missing)})", name
-        )
-
     # -- reading through other readers (Caching with listings) ---------------
 
     def reading_through(self, wrap: Callable[[int, Any, Any], Any]) -> Fallback:
@@ -753,32 +591,14 @@ class Fallback(StorageWrapper):
 
 
 class _ReadView(Fallback):
-    """What :meth:`Fallback.reading_through` returns: its readers are its own
-    (and what the stack keeps by reader, re-keyed), every other ``_self_``
-    attribute is the stack's."""
+    """What :meth:`Fallback.reading_through` returns: a stack whose router
+    reads through other readers, and whose every other ``_self_`` attribute
+    is the stack's."""
 
     def __init__(self, stack: Fallback, wrap: Callable[[int, Any, Any], Any]) -> None:
         wrapt.BaseObjectProxy.__init__(self, stack.__wrapped__)
         self._self_stack = stack
-        routes = stack._self_routes
-        readers = tuple(
-            wrap(position, layer, reader) for position, (layer, reader, _local) in enumerate(routes)
-        )
-        self._self_readers = readers
-        self._self_routes = tuple(
-            (layer, reader, local)
-            for (layer, _reader, local), reader in zip(routes, readers, strict=True)
-        )
-        gate = stack._self_exists_readers[: len(stack._self_exists_readers) - len(readers)]
-        self._self_exists_readers = (*gate, *readers)  # the tombstones first, if any
-        # What the stack keeps by id(reader), for these readers.
-        renamed = {id(old): id(new) for (_l, old, _local), new in zip(routes, readers, strict=True)}
-        self._self_checked_before_open = frozenset(
-            renamed[reader] for reader in stack._self_checked_before_open
-        )
-        self._self_full_name_listers = {
-            renamed[reader]: backend for reader, backend in stack._self_full_name_listers.items()
-        }
+        self._self_router = stack._self_router.reading_through(wrap)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_self_"):
@@ -787,33 +607,6 @@ class _ReadView(Fallback):
 
     def __repr__(self) -> str:
         return repr(self._self_stack)
-
-
-class _Hidden(Exception):
-    """Raised by :class:`_TombstoneGate` to end an ``exists()`` with ``False``."""
-
-
-class _TombstoneGate:
-    """The first reader of ``exists()`` under ``on_delete="hide"``."""
-
-    __slots__ = ("tombstones",)
-
-    def __init__(self, tombstones: Tombstones) -> None:
-        self.tombstones = tombstones
-
-    def exists(self, name: str) -> bool:
-        if name in self.tombstones:
-            raise _Hidden
-        return False
-
-
-def _backend(layer: Storage) -> Storage:
-    """The backend under a layer's single-storage wrappers (``ReadOnly``,
-    ``Caching``…); a nested ``Fallback`` is its own backend, as it routes its
-    layers itself. (``type()``, since ``isinstance`` sees through proxies.)"""
-    while issubclass(type(layer), StorageWrapper) and not issubclass(type(layer), Fallback):
-        layer = cast("StorageWrapper", layer).__wrapped__
-    return layer
 
 
 def _without_query(name: str) -> tuple[str, bool]:
@@ -825,11 +618,6 @@ def _without_query(name: str) -> tuple[str, bool]:
         return file_name(file), True
     except (UnusualName, SuspiciousFileOperation):
         return name, False
-
-
-def _is_directory(layer: Any, name: str) -> bool:
-    # ``name`` is validated and relative: a plain join is safe, and cheap.
-    return os.path.isdir(os.path.join(layer.location, name))
 
 
 def _wants_probes(storage: object) -> bool:
