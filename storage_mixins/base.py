@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Self
 import wrapt
 from django.core.files.storage import Storage
 
+from . import recording
 from .deconstruct import NotPlainData, plain
 from .labels import storage_label
 from .recording import instrument
@@ -91,6 +92,25 @@ class StorageWrapper(_StorageProxy):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         instrument(cls)  # its storage methods, for storage_mixins.recording
+
+    def _bind_hot_paths(self, declaring: type, **functions: Callable[..., Any]) -> None:
+        """Answer the methods named with these functions, bound on this proxy.
+
+        Each attribute read on a wrapt proxy costs more than a dict lookup: a
+        call of a method that then reads the wrapper's state pays two. Bound
+        here, a function that holds that state itself is found in the
+        proxy's own attributes, in one. ``declaring.<name>`` must call the
+        function, so the two cannot disagree; a subclass that overrides the
+        method keeps its own; while something records, the class's method
+        answers (see ``recording.bind``).
+        """
+        own = {
+            name: function
+            for name, function in functions.items()
+            if next(cls for cls in type(self).__mro__ if name in vars(cls)) is declaring
+        }
+        if own:
+            recording.bind(self, own)
 
     @property
     def refuses_writes(self) -> bool:

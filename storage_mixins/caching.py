@@ -138,7 +138,7 @@ class Caching(StorageWrapper):
         self._self_metadata = metadata = MetadataCache(
             _CacheAlias(cache), namespace, timeout, layers=layers
         )
-        self._self_hot = _HotPath(metadata)
+        self._self_hot = _HotPath(self, metadata)
         self._self_stack = stack
         self._self_listings_option = listings
         self._self_listing_limit = listing_limit
@@ -160,6 +160,7 @@ class Caching(StorageWrapper):
         self._self_may_skip = contains(
             self.__wrapped__, lambda storage: getattr(storage, "on_error", None) == "skip"
         )
+        self._bind_hot_paths(Caching, exists=self._self_hot.exists)
 
     @property
     def cache_alias(self) -> str:
@@ -200,21 +201,7 @@ class Caching(StorageWrapper):
     # -- cached metadata -----------------------------------------------------
 
     def exists(self, name: str) -> bool:
-        # The hottest path: one attribute of the proxy (each costs more than a
-        # dict lookup), the name's key from a memo, one get; MetadataCache.entry
-        # inlined, down to its check, after the get, that nothing waits to be
-        # replayed. Anything else takes the full path.
-        hot = self._self_hot
-        key = hot.exists_keys.get(name)
-        if key is not None:
-            try:
-                entry = hot.cache.current.get(key, _MISSING)
-            except Exception:  # noqa: BLE001 - the full path reports it
-                entry = None
-            if entry.__class__ is tuple and not hot.metadata._unsettled:
-                found: bool = entry[0]  # what a miss below stored
-                return found
-        return self._exists_slowly(name)
+        return self._self_hot.exists(name)  # also bound on the instance: see __init__
 
     def _exists_slowly(self, name: str) -> bool:
         path = _canonical(name)
@@ -599,16 +586,33 @@ _STREAMED = "streamed"
 
 
 class _HotPath:
-    """What the hottest path (a cached ``exists()``) needs, in one plain object:
-    each attribute read on a proxy costs more than a dict lookup."""
+    """The hottest path, a cached ``exists()``, and what it needs, in one plain
+    object: each attribute read on a proxy costs more than a dict lookup."""
 
-    __slots__ = ("cache", "exists_keys", "metadata")
+    __slots__ = ("cache", "caching", "exists_keys", "metadata")
     _MEMO_SIZE = 8192
 
-    def __init__(self, metadata: MetadataCache) -> None:
+    def __init__(self, caching: Caching, metadata: MetadataCache) -> None:
+        self.caching = caching
         self.metadata = metadata
         self.cache = metadata.cache
         self.exists_keys: dict[Any, str] = {}  # a name as given -> its exists key
+
+    def exists(self, name: Any) -> bool:
+        """``Caching.exists()``, bound on the wrapper's proxy: the name's key from
+        a memo, one get, and MetadataCache.entry inlined down to its check, after
+        the get, that nothing waits to be replayed. Anything else takes the
+        full path."""
+        key = self.exists_keys.get(name)
+        if key is not None:
+            try:
+                entry = self.cache.current.get(key, _MISSING)
+            except Exception:  # noqa: BLE001 - the full path reports it
+                entry = None
+            if entry.__class__ is tuple and not self.metadata._unsettled:
+                found: bool = entry[0]  # what a miss below stored
+                return found
+        return self.caching._exists_slowly(name)
 
     def exists_key(self, name: Any, path: str) -> str:
         key = self.metadata.key("exists", path)

@@ -205,6 +205,7 @@ class Fallback(StorageWrapper):
         self._self_plain_save_target = (
             write_layer if write_index == 0 and self._self_tombstones is None else None
         )
+        self._bind_hot_paths(Fallback, exists=self._self_router.exists)
 
     # -- the stack ---------------------------------------------------------
 
@@ -274,13 +275,12 @@ class Fallback(StorageWrapper):
     # -- reads -------------------------------------------------------------
 
     def exists(self, name: str) -> bool:
-        try:
-            name = file_name(name)
-        except RootName:  # the root directory, as collectstatic --clear asks
+        return self._self_router.exists(name)  # also bound on the instance: see __init__
+
+    def _exists_unusual(self, unusual: UnusualName) -> bool:
+        if isinstance(unusual, RootName):  # the root directory, as collectstatic --clear asks
             return bool(self.__wrapped__.exists(""))
-        except AbsoluteName as absolute:
-            return cast("bool", self._absolute("exists", absolute.name, (), {}, writes=False))
-        return self._self_router.exists(name)
+        return cast("bool", self._absolute("exists", unusual.name, (), {}, writes=False))
 
     def open(self, name: str, mode: str = "rb") -> File[Any]:
         if mode.__class__ is not str:
@@ -599,6 +599,7 @@ class _ReadView(Fallback):
         wrapt.BaseObjectProxy.__init__(self, stack.__wrapped__)
         self._self_stack = stack
         self._self_router = stack._self_router.reading_through(wrap)
+        self._bind_hot_paths(Fallback, exists=self._self_router.exists)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_self_"):

@@ -113,7 +113,14 @@ class Router:
 
     # -- reads -------------------------------------------------------------------
 
-    def exists(self, name: str) -> bool:
+    def exists(self, name: Any) -> bool:
+        """The stack's ``exists(name)``, bound on its proxy (the hottest read:
+        see ``StorageWrapper._bind_hot_paths``)."""
+        try:
+            name = file_name(name)
+        except UnusualName as unusual:
+            answer: bool = self.stack._exists_unusual(unusual)
+            return answer
         try:
             for reader in self.exists_readers:
                 if reader.exists(name):
