@@ -24,12 +24,12 @@ import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
-import wrapt
 from django.core.files.storage import Storage
 
 from . import recording
 from .deconstruct import NotPlainData, plain
 from .labels import storage_label
+from .proxy import Proxy
 from .recording import instrument
 from .resolve import StorageSpec, resolve_storage
 
@@ -59,11 +59,11 @@ if TYPE_CHECKING:
     # it takes Django's storage API to its storage, and it goes wherever Django
     # takes a storage (FileField(storage=...), STORAGES). What the wrapped
     # backend adds (.location, .bucket_name) reads through as Any.
-    class _StorageProxy(wrapt.BaseObjectProxy[Storage], Storage):
+    class _StorageProxy(Proxy[Storage], Storage):
         pass
 
 else:
-    _StorageProxy = wrapt.BaseObjectProxy
+    _StorageProxy = Proxy
 
 
 class StorageWrapper(_StorageProxy):

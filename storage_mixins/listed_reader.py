@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import wrapt
-
 from .listing_cache import LayerListings
 from .listing_kinds import UNKNOWN, plain_s3_backend
+from .proxy import Proxy
 
 __all__ = ["ListedReader"]
 
 
-class ListedReader(wrapt.BaseObjectProxy[Any]):
+class ListedReader(Proxy[Any]):
     """A layer's reader that answers what ``listings`` knows, and asks the
     reader the rest: ``exists``, ``size``, ``get_modified_time`` and the
     misses of the other reads. Used by ``Caching`` for its reads only.

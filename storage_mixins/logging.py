@@ -74,89 +74,110 @@ class Logging(StorageWrapper):
         super().__init__(storage)
         if not isinstance(logger, logging.Logger):
             logger = logging.getLogger(logger)
-        self._self_logger = logger
-        self._self_level = _level_number(level)
-        self._self_slow = slow
-        self._self_backend_label: str | None = None
+        self._self_log = _CallLog(self.__wrapped__, logger, _level_number(level), slow)
 
     def _describe_node(self) -> tuple[str, list[tuple[str, Storage, str]]]:
-        options = [
-            f"logger={self._self_logger.name!r}",
-            f"level={logging.getLevelName(self._self_level)}",
-        ]
-        if self._self_slow is not None:
-            options.append(f"slow={self._self_slow:g} s")
+        log = self._self_log
+        options = [f"logger={log.logger.name!r}", f"level={logging.getLevelName(log.level)}"]
+        if log.slow is not None:
+            options.append(f"slow={log.slow:g} s")
         return f"Logging  ({', '.join(options)})", [("", self.__wrapped__, "")]
 
     # One method per call, so that each interception is explicit.
 
     def open(self, name: str, mode: str = "rb") -> File[Any]:
-        return self._logged("open", name, (mode,))
+        return self._self_log.call("open", name, (mode,))
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
-        return self._logged("_open", name, (mode,))
+        return self._self_log.call("_open", name, (mode,))
 
     def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
-        return self._logged("save", name, (content,), {"max_length": max_length})
+        return self._self_log.call("save", name, (content,), {"max_length": max_length})
 
     def _save(self, name: str, content: File[Any]) -> str:
-        return self._logged("_save", name, (content,))
+        return self._self_log.call("_save", name, (content,))
 
     def delete(self, name: str) -> None:
-        return self._logged("delete", name)
+        return self._self_log.call("delete", name)
 
     def exists(self, name: str) -> bool:
-        return self._logged("exists", name)
+        return self._self_log.call("exists", name)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        return self._logged("listdir", path)
+        return self._self_log.call("listdir", path)
 
     def size(self, name: str) -> int:
-        return self._logged("size", name)
+        return self._self_log.call("size", name)
 
     def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
-        return self._logged("url", name, args, kwargs)
+        return self._self_log.call("url", name, args, kwargs)
 
     def path(self, name: str) -> str:
-        return self._logged("path", name)
+        return self._self_log.call("path", name)
 
     def get_accessed_time(self, name: str) -> datetime:
-        return self._logged("get_accessed_time", name)
+        return self._self_log.call("get_accessed_time", name)
 
     def get_created_time(self, name: str) -> datetime:
-        return self._logged("get_created_time", name)
+        return self._self_log.call("get_created_time", name)
 
     def get_modified_time(self, name: str) -> datetime:
-        return self._logged("get_modified_time", name)
+        return self._self_log.call("get_modified_time", name)
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        return self._logged("get_available_name", name, (), {"max_length": max_length})
+        return self._self_log.call("get_available_name", name, (), {"max_length": max_length})
 
-    # -- the one place calls go through -------------------------------------
+    def _repr_arguments(self) -> list[str]:
+        log = self._self_log
+        arguments = [storage_label(self.__wrapped__)]
+        if log.logger.name != "storage_mixins":
+            arguments.append(f"logger={log.logger.name!r}")
+        if log.level != logging.DEBUG:
+            arguments.append(f"level={logging.getLevelName(log.level)!r}")
+        if log.slow is not None:
+            arguments.append(f"slow={log.slow!r}")
+        return arguments
+
+
+class _CallLog:
+    """The one place a :class:`Logging` wrapper's calls go through, and what
+    it needs, in one plain object: each attribute read on a proxy costs more
+    than a dict lookup, and a call reads four."""
+
+    __slots__ = ("backend_label", "level", "logger", "slow", "storage")
+
+    def __init__(
+        self, storage: Storage, logger: logging.Logger, level: int, slow: float | None
+    ) -> None:
+        self.storage = storage
+        self.logger = logger
+        self.level = level
+        self.slow = slow
+        self.backend_label: str | None = None
 
     # What each method answers, as Django's Storage declares it.
     @overload
-    def _logged(
+    def call(
         self, method: OpenMethod, name: str, args: tuple[Any, ...] = ...,
         kwargs: dict[str, Any] | None = ...,
     ) -> File[Any]: ...  # fmt: skip
     @overload
-    def _logged(
+    def call(
         self, method: TextMethod, name: str | None, args: tuple[Any, ...] = ...,
         kwargs: dict[str, Any] | None = ...,
     ) -> str: ...  # fmt: skip
     @overload
-    def _logged(self, method: TimeMethod, name: str) -> datetime: ...
+    def call(self, method: TimeMethod, name: str) -> datetime: ...
     @overload
-    def _logged(self, method: Literal["exists"], name: str) -> bool: ...
+    def call(self, method: Literal["exists"], name: str) -> bool: ...
     @overload
-    def _logged(self, method: Literal["size"], name: str) -> int: ...
+    def call(self, method: Literal["size"], name: str) -> int: ...
     @overload
-    def _logged(self, method: Literal["listdir"], name: str) -> tuple[list[str], list[str]]: ...
+    def call(self, method: Literal["listdir"], name: str) -> tuple[list[str], list[str]]: ...
     @overload
-    def _logged(self, method: Literal["delete"], name: str) -> None: ...
+    def call(self, method: Literal["delete"], name: str) -> None: ...
 
-    def _logged(
+    def call(
         self,
         method: str,
         name: object,
@@ -166,9 +187,9 @@ class Logging(StorageWrapper):
         start = time.perf_counter()
         try:
             if kwargs:
-                result = getattr(self.__wrapped__, method)(name, *args, **kwargs)
+                result = getattr(self.storage, method)(name, *args, **kwargs)
             else:
-                result = getattr(self.__wrapped__, method)(name, *args)
+                result = getattr(self.storage, method)(name, *args)
         except BaseException as exc:
             seconds = time.perf_counter() - start
             try:
@@ -176,7 +197,7 @@ class Logging(StorageWrapper):
             except Exception:  # noqa: BLE001 - see _record_failed
                 _record_failed()
             raise
-        if self._self_slow is not None or self._self_logger.isEnabledFor(self._self_level):
+        if self.slow is not None or self.logger.isEnabledFor(self.level):
             try:
                 self._log_result(method, name, args, result, time.perf_counter() - start)
             except Exception:  # noqa: BLE001 - see _record_failed
@@ -186,14 +207,14 @@ class Logging(StorageWrapper):
     def _log_result(
         self, method: str, name: object, args: tuple[Any, ...], result: Any, seconds: float
     ) -> None:
-        slow = self._self_slow is not None and seconds > self._self_slow
-        level = logging.WARNING if slow else self._self_level
-        if not self._self_logger.isEnabledFor(level):
+        slow = self.slow is not None and seconds > self.slow
+        level = logging.WARNING if slow else self.level
+        if not self.logger.isEnabledFor(level):
             return
         outcome = "missing" if method == "exists" and result is False else "ok"
         size = _size_of(args[0]) if method in ("save", "_save") else None
         answer = _describe_result(method, result, size)
-        suffix = f" (slower than {self._self_slow:g} s)" if slow else ""
+        suffix = f" (slower than {self.slow:g} s)" if slow else ""
         self._emit(level, method, name, args, f"-> {answer}", seconds, outcome, suffix)
 
     def _log_failure(
@@ -201,8 +222,8 @@ class Logging(StorageWrapper):
     ) -> None:
         missing = is_not_found(exc)
         # A miss in one layer while a Fallback tries the next is routine.
-        level = self._self_level if missing and is_probing() else logging.WARNING
-        if not self._self_logger.isEnabledFor(level):
+        level = self.level if missing and is_probing() else logging.WARNING
+        if not self.logger.isEnabledFor(level):
             return
         unexpected = not missing and not isinstance(exc, _EXPECTED_ERRORS)
         self._emit(
@@ -226,7 +247,7 @@ class Logging(StorageWrapper):
         if method in ("open", "_open"):
             shown.append(repr(args[0]))  # the mode
         milliseconds = seconds * 1000
-        self._self_logger.log(
+        self.logger.log(
             level,
             "%s(%s) %s in %.1f ms [%s]%s",
             method,
@@ -246,19 +267,9 @@ class Logging(StorageWrapper):
         )
 
     def _backend_label(self) -> str:
-        if self._self_backend_label is None:
-            self._self_backend_label = storage_label(self.__wrapped__)
-        return self._self_backend_label
-
-    def _repr_arguments(self) -> list[str]:
-        arguments = [storage_label(self.__wrapped__)]
-        if self._self_logger.name != "storage_mixins":
-            arguments.append(f"logger={self._self_logger.name!r}")
-        if self._self_level != logging.DEBUG:
-            arguments.append(f"level={logging.getLevelName(self._self_level)!r}")
-        if self._self_slow is not None:
-            arguments.append(f"slow={self._self_slow!r}")
-        return arguments
+        if self.backend_label is None:
+            self.backend_label = storage_label(self.storage)
+        return self.backend_label
 
 
 def _level_number(level: int | str) -> int:

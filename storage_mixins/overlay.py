@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-import wrapt
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage, Storage
@@ -39,6 +38,7 @@ from . import recording
 from .errors import ReadOnlyError
 from .labels import storage_label
 from .local_writes import LocalWriteGuard, is_local
+from .proxy import Proxy
 from .readonly import checked_mode, is_write_mode
 from .tombstones import Tombstones
 
@@ -260,7 +260,7 @@ def _unwrapped(storage: Storage) -> Storage:
     return storage
 
 
-class WriteLayerView(wrapt.BaseObjectProxy[Storage]):
+class WriteLayerView(Proxy[Storage]):
     """The write layer, as a storage's own code sees it when it runs with this
     view as ``self`` (see :meth:`WritePolicy.write_layer_method`).
 

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, Self
 
-import wrapt
 from django.core.files.base import File
 from django.core.files.storage import Storage
 
 from .base import StorageWrapper
 from .errors import ReadOnlyError
+from .proxy import Proxy
 from .url_arguments import plain_arguments, url_write_reason
 
 __all__ = ["ReadOnly", "ReadOnlyFile", "checked_mode", "is_write_mode", "plain_text"]
@@ -161,7 +161,7 @@ def _unwrapped(storage: Storage) -> Storage:
 if TYPE_CHECKING:
     # A File to a type checker, as to isinstance(): what it does not refuse
     # is the wrapped file's own.
-    class _FileProxy(wrapt.BaseObjectProxy[File[Any]], File[Any]):
+    class _FileProxy(Proxy[File[Any]], File[Any]):
         def __exit__(
             self,
             exc_type: type[BaseException] | None,
@@ -170,7 +170,7 @@ if TYPE_CHECKING:
         ) -> None: ...
 
 else:
-    _FileProxy = wrapt.BaseObjectProxy
+    _FileProxy = Proxy
 
 
 class ReadOnlyFile(_FileProxy):

@@ -281,7 +281,7 @@ def test_wrapped_by_makes_a_decorator_for_any_wrapper() -> None:
 
     storage = Noisy()
     assert type(storage) is Logging
-    assert storage._self_level == logging.INFO
+    assert storage._self_log.level == logging.INFO
     assert type(storage.__wrapped__) is Noisy
 
 

@@ -140,7 +140,7 @@ def test_disabled_logger_formats_nothing(fs: Any, monkeypatch: pytest.MonkeyPatc
     logged = Logging(fs, logger=LOGGER)
     formatted = []
     monkeypatch.setattr(
-        type(logged), "_log_result", lambda *args: formatted.append(args), raising=True
+        type(logged._self_log), "_log_result", lambda *args: formatted.append(args), raising=True
     )
     monkeypatch.setattr(logger, "isEnabledFor", _counting(logger.isEnabledFor, calls := []))
     for _ in range(3):
