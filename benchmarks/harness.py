@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 BUCKET = "production-media"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def in_fresh_process(module: str, *args: str) -> Any:
+    """What ``python -m module args`` prints as JSON, run in a new interpreter:
+    microseconds are sensitive to what a long-running process has accumulated
+    (caches, heaps, a server thread)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    return json.loads(completed.stdout)
 
 
 def setup_django(storages: dict[str, Any] | None = None) -> None:

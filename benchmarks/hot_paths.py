@@ -23,16 +23,13 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
 CALLS = 2_000
 REPEATS = 40
 RUNS = 3
@@ -89,18 +86,9 @@ def measure() -> dict[str, float]:
 
 def measure_runs(runs: int = RUNS) -> list[dict[str, float]]:
     """:func:`measure` in ``runs`` fresh interpreters, one after the other."""
-    results = []
-    for _ in range(runs):
-        completed = subprocess.run(
-            [sys.executable, "-m", "benchmarks.hot_paths", "--one"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=600,
-            cwd=ROOT,
-        )
-        results.append(json.loads(completed.stdout))
-    return results
+    from benchmarks.harness import in_fresh_process
+
+    return [in_fresh_process("benchmarks.hot_paths", "--one") for _ in range(runs)]
 
 
 def ratios(run: dict[str, float]) -> dict[str, float]:

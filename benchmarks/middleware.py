@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import timeit
-from pathlib import Path
 from typing import Any
 
 FILES = 20
@@ -88,15 +85,10 @@ def measure() -> dict[str, Any]:
 
 
 def measure_in_fresh_process() -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.middleware"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    return json.loads(completed.stdout)
+    from benchmarks.harness import in_fresh_process
+
+    result: dict[str, Any] = in_fresh_process("benchmarks.middleware")
+    return result
 
 
 if __name__ == "__main__":

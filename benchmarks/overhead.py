@@ -127,22 +127,11 @@ def _row(operation: str, best: dict[str, float]) -> dict[str, Any]:
 
 
 def measure_in_fresh_process() -> list[dict[str, Any]]:
-    """:func:`measure`, in a new interpreter: microseconds are sensitive to what
-    a long-running process has accumulated (caches, heaps, a server thread)."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
+    """:func:`measure`, in a new interpreter (see ``harness.in_fresh_process``)."""
+    from benchmarks.harness import in_fresh_process
 
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.overhead"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    return json.loads(completed.stdout)
+    rows: list[dict[str, Any]] = in_fresh_process("benchmarks.overhead")
+    return rows
 
 
 if __name__ == "__main__":
