@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import wrapt
+from django.core.files.storage import InMemoryStorage
 
 import storage_mixins
 from storage_mixins.proxy import Proxy
@@ -23,6 +24,7 @@ class Wrapped:
     """Something to wrap: a class attribute, an instance attribute, a method,
     a property that raises ``AttributeError``, and a docstring."""
 
+    __module__ = "elsewhere"  # as a backend's is not this library's
     kind = "wrapped"
 
     def __init__(self) -> None:
@@ -87,6 +89,25 @@ def test_every_read_answers_as_wrapts_own_proxy(name: str) -> None:
     fast, plain = proxy_classes()
     wrapped = Wrapped()
     assert read(fast(wrapped), name) == read(plain(wrapped), name)
+
+
+def test_module_and_docstring_are_the_wrapped_objects() -> None:
+    fast, _plain = proxy_classes()
+    proxy = fast(Wrapped())
+    assert (proxy.__module__, proxy.__doc__) == ("elsewhere", Wrapped.__doc__)
+    # The copies are taken when the object is given: a proxy whose object is
+    # replaced afterwards (nothing in this library does that) keeps them.
+    proxy.__wrapped__ = InMemoryStorage()
+    assert (proxy.__module__, proxy.__doc__) == ("elsewhere", Wrapped.__doc__)
+    assert plain_module_after_replacing() == InMemoryStorage.__module__
+
+
+def plain_module_after_replacing() -> str:
+    _fast, plain = proxy_classes()
+    proxy = plain(Wrapped())
+    proxy.__wrapped__ = InMemoryStorage()
+    module: str = proxy.__module__
+    return module
 
 
 def test_writes_and_deletes_go_where_wrapts_do() -> None:
