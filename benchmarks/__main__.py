@@ -180,7 +180,7 @@ def _overhead(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     print(
         "Python-level overhead on a file in the first layer (logger disabled). "
         "'needed': calls a\nsave must make beyond the raw storage's (the second "
-        "layer's exists(), the cache's invalidation).\n"
+        "layer's exists(), the symlink check's lstat()s, the cache's invalidation).\n"
         f"{table.render()}\n"
     )
     return rows
