@@ -85,9 +85,11 @@ class _Memo(dict[str, str]):
     """Answers of a name function, by name: a lookup is one C-level dict
     subscript (cheaper than ``lru_cache``'s bookkeeping), and a miss computes
     the answer. Only plain ``str`` names are remembered, under their text, so a
-    ``str`` subclass with an odd ``__eq__`` or ``__hash__`` can never stand in
-    for another name; exceptions (unsafe names, ``UnusualName``) are never
-    remembered. Full, it starts again: pages ask about the same few names."""
+    ``str`` subclass is never remembered under what its ``__eq__`` or
+    ``__hash__`` claims (one that claims to equal a remembered name is given
+    that name's answer: a validated name, never its own unchecked text);
+    exceptions (unsafe names, ``UnusualName``) are never remembered. Full, it
+    starts again: pages ask about the same few names."""
 
     def __init__(self, compute: Any, size: int) -> None:
         super().__init__()

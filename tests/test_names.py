@@ -15,7 +15,7 @@ from django.core.files.storage import FileSystemStorage
 
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
 from storage_mixins.introspection import find_fallback
-from storage_mixins.names import validate_directory, validate_name
+from storage_mixins.names import file_name, validate_directory, validate_name
 from tests.conformance import read
 from tests.conftest import PRODUCTION_BUCKET
 
@@ -278,3 +278,21 @@ def test_absolute_paths_inside_a_local_layer_address_that_layer(stack: Any) -> N
         assert stack.test_s3.server.requests() == []
     finally:
         local.delete("photos/a.jpg")  # the stack is shared by the module's tests
+
+
+def test_a_str_subclass_that_lies_about_equality_never_passes_its_own_text() -> None:
+    class Liar(str):
+        __slots__ = ()
+
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return hash("photos/liar-test.jpg")
+
+    with pytest.raises(SuspiciousFileOperation):
+        file_name(Liar("../../etc/passwd"))  # nothing remembered to stand in for
+    assert file_name("photos/liar-test.jpg") == "photos/liar-test.jpg"
+    answer = file_name(Liar("../../etc/passwd"))
+    assert answer == "photos/liar-test.jpg" and answer.__class__ is str
+    assert str.__str__(answer) == "photos/liar-test.jpg"  # the remembered name, validated
