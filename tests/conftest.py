@@ -79,6 +79,22 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
     settings.STORAGES = copy.deepcopy(test_settings.STORAGES)
 
 
+def local_over_production(s3: Any, local: Any) -> dict[str, Any]:
+    """``STORAGES`` entries for the README's stack: ``"default"``, a
+    ``FallbackStorage`` of the local disk at ``local`` over the test bucket."""
+    return {
+        "default": {
+            "BACKEND": "storage_mixins.FallbackStorage",
+            "OPTIONS": {"backends": ["local", "production"]},
+        },
+        "local": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(local)},
+        },
+        "production": s3.settings(),
+    }
+
+
 @pytest.fixture
 def use_storages(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Set ``STORAGES`` for one test, OPTIONS included on every Django version.

@@ -19,26 +19,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from storage_mixins import streaming
+from tests.conftest import local_over_production
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def stack(s3: Any, settings: Any, use_storages: Any, tmp_path: Path) -> Any:
-    use_storages(
-        {
-            **settings.STORAGES,
-            "default": {
-                "BACKEND": "storage_mixins.FallbackStorage",
-                "OPTIONS": {"backends": ["local", "production"]},
-            },
-            "local": {
-                "BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": str(tmp_path / "local")},
-            },
-            "production": s3.settings(),
-        }
-    )
+    use_storages({**settings.STORAGES, **local_over_production(s3, tmp_path / "local")})
     return storages["default"]
 
 

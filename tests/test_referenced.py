@@ -20,6 +20,7 @@ from django.core.management.base import CommandError
 from django.db.models.signals import post_init
 
 from storage_mixins import Fallback, ReadOnly
+from tests.conftest import local_over_production
 from tests.testapp.models import Gallery, Scan
 
 pytestmark = pytest.mark.django_db
@@ -64,20 +65,7 @@ def dump(
         s3.put(key, body, bucket=COVERS_BUCKET)
     write_tree(tmp_path / "local", LOCAL)
     write_tree(tmp_path / "local-covers", LOCAL_COVERS)
-    use_storages(
-        {
-            **settings.STORAGES,
-            "default": {
-                "BACKEND": "storage_mixins.FallbackStorage",
-                "OPTIONS": {"backends": ["local", "production"]},
-            },
-            "local": {
-                "BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": str(tmp_path / "local")},
-            },
-            "production": s3.settings(),
-        }
-    )
+    use_storages({**settings.STORAGES, **local_over_production(s3, tmp_path / "local")})
     # The covers have a stack of their own, production first (the design's order).
     covers = Fallback(
         ReadOnly(s3.storage(COVERS_BUCKET)),
