@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from django.core.files.storage import Storage
 
-from . import recording
+from . import bound_methods
 from .deconstruct import NotPlainData, plain
 from .labels import storage_label
 from .proxy import Proxy
@@ -66,7 +66,21 @@ else:
     _StorageProxy = Proxy
 
 
-class StorageWrapper(_StorageProxy):
+class WrapperType(type(Proxy)):  # type: ignore[misc]  # wrapt's metaclass: type, or its own
+    """The metaclass of the wrappers: a method set on, or deleted from, a wrapper
+    class reaches the instances that answer it from a bound function
+    (``storage_mixins.bound_methods``), as a class's methods reach its instances."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        bound_methods.class_changed(name)
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        bound_methods.class_changed(name)
+
+
+class StorageWrapper(_StorageProxy, metaclass=WrapperType):
     """A transparent proxy around one storage; intercepts nothing by itself.
 
     ``storage`` is a storage instance or the name of an alias in
@@ -91,6 +105,7 @@ class StorageWrapper(_StorageProxy):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        bound_methods.declare(cls)  # what _bind_hot_paths binds stands for
         instrument(cls)  # its storage methods, for storage_mixins.recording
 
     def _bind_hot_paths(self, declaring: type, **functions: Callable[..., Any]) -> None:
@@ -100,17 +115,12 @@ class StorageWrapper(_StorageProxy):
         call of a method that then reads the wrapper's state pays two. Bound
         here, a function that holds that state itself is found in the
         proxy's own attributes, in one. ``declaring.<name>`` must call the
-        function, so the two cannot disagree; a subclass that overrides the
-        method keeps its own; while something records, the class's method
-        answers (see ``recording.bind``).
+        function, so the two cannot disagree. The binding stands only while
+        ``declaring``'s method is the one the class would run: not in a
+        subclass that overrides it, not while something records or patches
+        it (see ``storage_mixins.bound_methods``).
         """
-        own = {
-            name: function
-            for name, function in functions.items()
-            if next(cls for cls in type(self).__mro__ if name in vars(cls)) is declaring
-        }
-        if own:
-            recording.bind(self, own)
+        bound_methods.bind(self, declaring, functions)
 
     @property
     def refuses_writes(self) -> bool:

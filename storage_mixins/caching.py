@@ -598,6 +598,10 @@ class _HotPath:
         self.cache = metadata.cache
         self.exists_keys: dict[Any, str] = {}  # a name as given -> its exists key
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # What pickles (and copies) caching.exists: the wrapper's, rebuilt.
+        return getattr, (self.caching, "_self_hot")
+
     def exists(self, name: Any) -> bool:
         """``Caching.exists()``, bound on the wrapper's proxy: the name's key from
         a memo, one get, and MetadataCache.entry inlined down to its check, after

@@ -32,9 +32,10 @@ What is recorded, and where:
 
 The recording versions of those methods are installed on the wrapper classes
 only while a recording is active somewhere in the process, and the methods
-that wrappers bind on their instances (``bind``) are taken off meanwhile; with
-none, the classes run their own methods, and ``Fallback`` reads one context variable
-when a layer answers. Recordings follow the context: threads and tasks that copy it
+that wrappers bind on their instances are taken off meanwhile
+(``storage_mixins.bound_methods``); with none, the classes run their own
+methods, and ``Fallback`` reads one module attribute when a layer answers.
+Recordings follow the context: threads and tasks that copy it
 (``asgiref.sync_to_async``, ``asyncio`` tasks) record into the same one.
 """
 
@@ -64,7 +65,6 @@ __all__ = [
     "Call",
     "Recording",
     "active",
-    "bind",
     "current",
     "installed",
     "instrument",
@@ -105,34 +105,6 @@ _instrumented: list[tuple[type, str, Callable[..., Any], Callable[..., Any]]] = 
 # it notes an answer: a module attribute, the cheapest check on its hottest paths.
 active_blocks = 0
 _installing = threading.Lock()
-# The wrappers whose hottest methods are bound on the instance (see bind()),
-# by id: a WeakSet would compare them, and equal stacks are distinct objects.
-_bound: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
-
-
-def bind(instance: Any, functions: dict[str, Callable[..., Any]]) -> None:
-    """Answer ``instance.<name>`` with ``functions[name]``, from the proxy's own
-    attributes, except while something records.
-
-    A method bound on the instance hides its class's, and so the recording
-    version installed on the class: each recording therefore takes the
-    bindings off for its duration, and puts them back after.
-    """
-    with _installing:
-        instance._self_bound = functions
-        _bound[id(instance)] = instance
-        if not active_blocks:
-            _attach(instance)
-
-
-def _attach(instance: Any) -> None:
-    for name, function in instance._self_bound.items():
-        setattr(instance, name, function)  # wrapt keeps a name its class has on the proxy
-
-
-def _detach(instance: Any) -> None:
-    for name in instance._self_bound:
-        delattr(instance, name)
 
 
 def _install() -> None:
@@ -141,9 +113,7 @@ def _install() -> None:
         active_blocks += 1
         if active_blocks == 1:
             for cls, name, _function, recorded in _instrumented:
-                setattr(cls, name, recorded)
-            for instance in list(_bound.values()):
-                _detach(instance)
+                setattr(cls, name, recorded)  # bound methods come off (bound_methods)
 
 
 def _uninstall() -> None:
@@ -153,8 +123,6 @@ def _uninstall() -> None:
         if active_blocks == 0:
             for cls, name, function, _recorded_version in _instrumented:
                 setattr(cls, name, function)
-            for instance in list(_bound.values()):
-                _attach(instance)
 
 
 def is_installed(cls: type, name: str) -> bool:
@@ -292,8 +260,17 @@ def note_answer(fallback: Fallback, layer: object = _EVERY_LAYER) -> None:
     state = current.get()
     if state.__class__ is Call and state.answer is None:
         from .failover import GuardedLayer
+        from .listed_reader import ListedReader
 
-        state.answer = (fallback, layer.layer if isinstance(layer, GuardedLayer) else layer)
+        # A reader in front of the layer: a listing's, a circuit breaker's.
+        while True:
+            if type(layer) is ListedReader:  # type(): a proxy's __class__ is its reader's
+                layer = layer.__wrapped__
+            elif isinstance(layer, GuardedLayer):
+                layer = layer.layer
+            else:
+                break
+        state.answer = (fallback, layer)
 
 
 def _call(

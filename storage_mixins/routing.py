@@ -113,6 +113,10 @@ class Router:
 
     # -- reads -------------------------------------------------------------------
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # What pickles (and copies) stack.exists: the stack's router, rebuilt.
+        return getattr, (self.stack, "_self_router")
+
     def exists(self, name: Any) -> bool:
         """The stack's ``exists(name)``, bound on its proxy (the hottest read:
         see ``StorageWrapper._bind_hot_paths``)."""

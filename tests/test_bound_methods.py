@@ -14,13 +14,15 @@ import copy
 import gc
 import pickle
 import weakref
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
-from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly
+from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, recording
 from storage_mixins.recording import record
 
 # Wrapper class -> the methods it binds on its instances.
@@ -132,3 +134,54 @@ def test_binding_keeps_no_wrapper_alive(fs: FileSystemStorage, mem: InMemoryStor
     assert [reference() for reference in references] == [None] * len(references)
     with record():  # taking the bindings off finds nothing dead
         pass
+
+
+# Found by a hostile review: a binding must never hide what a class or an
+# instance is given later, and the bound method pickles as the wrapper's did.
+
+
+@pytest.fixture(autouse=True)
+def _recording_state_restored() -> Iterator[None]:
+    """A failing test can leave a recording installed process-wide: undo it."""
+    before = recording.active_blocks
+    yield
+    while recording.active_blocks > before:
+        recording._uninstall()
+
+
+def test_record_works_after_an_instance_patch_of_exists(stack: Fallback) -> None:
+    with mock.patch.object(stack, "exists", return_value=True):
+        assert stack.exists("missing.txt") is True
+    assert stack.exists("missing.txt") is False
+    try:
+        with record() as recorded:
+            stack.exists("local.txt")
+    finally:
+        blocks_left = recording.active_blocks
+    assert blocks_left == 0
+    assert recorded.call_count == 1
+
+
+def test_an_exists_set_on_the_stack_survives_a_recording(
+    stack: Fallback, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack, "exists", lambda name: "patched")
+    assert stack.exists("local.txt") == "patched"
+    with record():
+        inside = stack.exists("local.txt")
+    after = stack.exists("local.txt")
+    assert (inside, after) == ("patched", "patched")
+
+
+def test_patching_the_class_method_reaches_instances(stack: Fallback, fs: Any) -> None:
+    with mock.patch.object(Fallback, "exists", return_value="patched"):
+        assert (stack.exists("local.txt"), Fallback(fs).exists("x")) == ("patched", "patched")
+
+
+def test_the_exists_method_of_a_caching_pickles(fs: FileSystemStorage) -> None:
+    fs.save("a.txt", ContentFile(b"a"))
+    cached = Caching(fs)
+    assert pickle.loads(pickle.dumps(cached.exists))("a.txt") is True
+    assert copy.deepcopy(cached.exists)("a.txt") is True
+    stack = Fallback(fs)
+    assert pickle.loads(pickle.dumps(stack.exists))("a.txt") is True

@@ -284,3 +284,18 @@ def test_a_stack_whose_write_layer_was_recorded_first_still_counts(s3: Any, fs: 
         s3.server.clear_requests()
         stack.size("a.txt")
     assert recording.requests["S3"] == len(s3.server.requests()) == 1
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_the_layer_that_answered_through_listings(fs: Any, mem: Any, on_error: str) -> None:
+    # Caching(listings=True) reads the stack's layers through listing readers:
+    # the recording names the layer, not the reader.
+    mem.save("photos/production.jpg", ContentFile(b"production"))
+    cached = Caching(Fallback(fs, ReadOnly(mem), on_error=on_error), listings=True)
+    with record(detail=True) as recording:
+        cached.exists("photos/production.jpg")
+        cached.size("photos/production.jpg")
+    assert [call.answered_by() for call in recording.calls] == [
+        "[1] ReadOnly(InMemoryStorage())",
+        "[1] ReadOnly(InMemoryStorage())",
+    ]
