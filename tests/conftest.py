@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -77,6 +78,19 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
     """Every test gets its own MEDIA_ROOT and fresh STORAGES aliases."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.STORAGES = copy.deepcopy(test_settings.STORAGES)
+
+
+def hard_linked_stack(tmp_path: Path) -> tuple[Any, FileSystemStorage, FileSystemStorage]:
+    """A dev copy made with ``cp -al``: the write layer's ``a.txt`` shares
+    production's inode. The stack, its local layer, and production."""
+    production = FileSystemStorage(location=tmp_path / "production")
+    production.save("a.txt", ContentFile(b"production"))
+    local = FileSystemStorage(location=tmp_path / "local")
+    os.makedirs(local.location)
+    os.link(production.path("a.txt"), os.path.join(local.location, "a.txt"))
+    from storage_mixins import Fallback, ReadOnly
+
+    return Fallback(local, ReadOnly(production)), local, production
 
 
 def local_over_production(s3: Any, local: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from django.core.management import call_command
 from storage_mixins import Caching, Fallback, Logging, ReadOnly, ReadOnlyError
 from storage_mixins.names import MAX_NAME_BYTES
 from storage_mixins.tombstones import marker_name
+from tests.conftest import hard_linked_stack
 
 
 def read(storage: Any, name: str) -> bytes:
@@ -144,12 +145,7 @@ def test_a_hard_link_never_carries_a_write_into_production(tmp_path: Path) -> No
     # > 1, break the link first: copy the file atomically over itself (as copy-up
     # does), so that the write changes the write layer's inode only. One stat, on
     # those writes only.
-    production = FileSystemStorage(location=tmp_path / "production")
-    production.save("a.txt", ContentFile(b"production"))
-    local = FileSystemStorage(location=tmp_path / "local")
-    os.makedirs(local.location)
-    os.link(production.path("a.txt"), os.path.join(local.location, "a.txt"))
-    stack = Fallback(local, ReadOnly(production))
+    stack, _local, production = hard_linked_stack(tmp_path)
     with stack.open("a.txt", "ab") as handle:
         handle.write(b" + dev")
     assert read(stack, "a.txt") == b"production + dev"

@@ -20,6 +20,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
+from tests.conftest import hard_linked_stack
 
 PRODUCTION = {"a.txt": b"production a", "sub/b.txt": b"production b"}
 
@@ -263,13 +264,7 @@ def test_a_path_through_a_link_out_of_the_stack_is_given(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("mode", ["wb", "w+b", "ab", "r+b"])
 def test_hard_links_are_separated_before_a_write_in_place(tmp_path: Path, mode: str) -> None:
-    # A dev copy made with cp -al shares production's inodes.
-    production = FileSystemStorage(location=tmp_path / "production")
-    production.save("a.txt", ContentFile(b"production"))
-    local = FileSystemStorage(location=tmp_path / "local")
-    os.makedirs(local.location)
-    os.link(production.path("a.txt"), os.path.join(local.location, "a.txt"))
-    stack = Fallback(local, ReadOnly(production))
+    stack, local, production = hard_linked_stack(tmp_path)
     with stack.open("a.txt", mode) as handle:
         handle.write(b"dev")
     assert Path(production.path("a.txt")).read_bytes() == b"production"
