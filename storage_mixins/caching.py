@@ -212,12 +212,10 @@ class Caching(StorageWrapper):
         if entry.__class__ is tuple:
             found: bool = entry[0]
             return found
-        return self._exists_missed(name, entry)
+        return self._exists_missed(name, path, entry)
 
-    def _exists_missed(self, name: str, seen: Any) -> bool:
+    def _exists_missed(self, name: str, path: str, seen: Any) -> bool:
         metadata = self._self_metadata
-        path = _canonical(name)
-        assert path is not None
         reservation = metadata.reserve("exists", path, seen)
         found, complete = self._computed(self._exists_of, name)
         if complete:
