@@ -43,6 +43,7 @@ from django.core.exceptions import SuspiciousOperation
 
 from .base import StorageWrapper
 from .errors import is_not_found, not_found_types
+from .recording import count_s3_requests
 
 __all__ = [
     "PAGE_SIZE",
@@ -424,11 +425,16 @@ def s3_client(backend: Any) -> Any:
     clients are thread-safe, so the client of the first thread's connection
     serves them all. It has the backend's configuration: its connection pool
     holds ``client_config.max_pool_connections`` (10 by default) connections.
+    Its requests count in recordings (``storage_mixins.recording``), whichever
+    thread made it.
     """
     with _clients_lock:
         client = _clients.get(backend)
         if client is None:
             client = _clients[backend] = backend.connection.meta.client
+            # The thread that made it may never record: the connection it came
+            # from is that thread's, which a recording elsewhere cannot reach.
+            count_s3_requests(client)
     return client
 
 
