@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import builtins
 import concurrent.futures
+import contextvars
 import datetime
 import os
 import stat
@@ -196,10 +197,16 @@ class S3Lister(Lister):
             return found
         # Directories are listed concurrently: a batch of names in 50
         # directories costs about one round trip, not 50.
+        # Each in a copy of the caller's context, where a recording counts
+        # its requests (storage_mixins.recording).
         workers = min(self.concurrency, len(by_prefix))
         with concurrent.futures.ThreadPoolExecutor(workers, "storage_mixins-find") as pool:
-            for answers in pool.map(lambda item: self._find_in(*item), by_prefix.items()):
-                found.update(answers)
+            batches = [
+                pool.submit(contextvars.copy_context().run, self._find_in, prefix, names_by_key)
+                for prefix, names_by_key in by_prefix.items()
+            ]
+            for batch in batches:
+                found.update(batch.result())
         return found
 
     def _find_in(

@@ -281,6 +281,23 @@ def test_an_unrelated_thread_on_the_shared_client_is_not_counted(s3: Any, fs: An
     assert recording.requests["S3"] == 2
 
 
+def test_a_listing_of_many_directories_counts_its_worker_threads(s3: Any) -> None:
+    """S3Lister.find() lists the directories of a batch in threads of a pool."""
+    from storage_mixins.listings import lister_for
+
+    s3.put("photos/a.jpg", b"a")
+    s3.put("videos/b.mp4", b"b")
+    lister = lister_for(s3.storage())
+    s3.server.clear_requests()
+    with record() as recording:
+        found = lister.find(["photos/a.jpg", "videos/b.mp4", "docs/c.txt"])
+    assert [name for name, entry in found.items() if entry is not None] == [
+        "photos/a.jpg",
+        "videos/b.mp4",
+    ]
+    assert recording.requests["S3"] == len(s3.server.requests()) == 3
+
+
 def test_requests_outside_any_recording_are_not_counted(s3: Any) -> None:
     s3.put("a.txt", b"x")
     stack = Fallback(InMemoryStorage(), ReadOnly(s3.storage()))
