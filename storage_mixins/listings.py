@@ -196,9 +196,8 @@ class S3Lister(Lister):
                 found.update(self._find_in(prefix, names_by_key))
             return found
         # Directories are listed concurrently: a batch of names in 50
-        # directories costs about one round trip, not 50.
-        # Each in a copy of the caller's context, where a recording counts
-        # its requests (storage_mixins.recording).
+        # directories costs about one round trip, not 50. Each in a copy of the
+        # caller's context, where a recording counts its requests.
         workers = min(self.concurrency, len(by_prefix))
         with concurrent.futures.ThreadPoolExecutor(workers, "storage_mixins-find") as pool:
             batches = [

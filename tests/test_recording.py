@@ -18,6 +18,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storag
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
 from storage_mixins.recording import RECORDED_METHODS, current, is_installed, record
 from tests.conformance import read
+from tests.conftest import PRODUCTION_BUCKET
 
 
 @pytest.fixture
@@ -296,6 +297,29 @@ def test_a_listing_of_many_directories_counts_its_worker_threads(s3: Any) -> Non
         "videos/b.mp4",
     ]
     assert recording.requests["S3"] == len(s3.server.requests()) == 3
+
+
+def test_a_client_of_ones_own_counts_once_given(s3: Any) -> None:
+    import boto3
+
+    from storage_mixins.recording import count_s3_requests
+
+    s3.put("a.txt", b"x")
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3.server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.server.clear_requests()
+    with record() as recording:
+        client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # not given yet
+        count_s3_requests(client)
+        client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")
+    client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # outside the recording
+    assert len(s3.server.requests()) == 3
+    assert recording.requests["S3"] == 1
 
 
 def test_requests_outside_any_recording_are_not_counted(s3: Any) -> None:
