@@ -21,6 +21,8 @@ the arguments the wrapper was constructed with.
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
@@ -122,6 +124,32 @@ class StorageWrapper(_StorageProxy, metaclass=WrapperType):
         """
         bound_methods.bind(self, declaring, functions)
 
+    # -- a proxy's attributes ------------------------------------------------
+
+    def __dir__(self) -> list[str]:
+        """What ``hasattr()`` finds: the storage's attributes and this wrapper's
+        public API (``which``, ``layers``…), not the proxy's internals."""
+        # hasattr: some of a wrapper's names exist only where the storage has
+        # them (ReadOnly.post_process).
+        own = (name for name in dir(type(self)) if name[:1] != "_" and hasattr(self, name))
+        return sorted({*dir(self.__wrapped__), *own})
+
+    if not TYPE_CHECKING:  # to a type checker, a class with __setattr__ takes any name
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            """Set ``name`` where a proxy does (the storage, unless the class has it),
+            except a name the constructor takes as an option: it would land on the
+            storage and change nothing, so it raises ``AttributeError``."""
+            if name in _options(type(self)):
+                cls = type(self).__name__
+                raise AttributeError(
+                    f"{name!r} is an option of {cls}, given when it is built: build "
+                    f"another, {cls}(..., {name}=...); setting it here would change nothing "
+                    "(the storage's own attribute of that name, if it has one, is set on "
+                    ".__wrapped__)"
+                )
+            super().__setattr__(name, value)
+
     @property
     def refuses_writes(self) -> bool:
         """Whether every write through this wrapper is refused (without trying one).
@@ -211,6 +239,23 @@ class StorageWrapper(_StorageProxy, metaclass=WrapperType):
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return self.__reduce__()
+
+
+@functools.cache
+def _options(cls: type) -> frozenset[str]:
+    """The names ``cls``'s constructors take (its own and its bases', down to
+    :class:`StorageWrapper`): a wrapper's options."""
+    names: set[str] = set()
+    for klass in cls.__mro__[: cls.__mro__.index(StorageWrapper) + 1]:
+        if "__init__" in vars(klass):
+            parameters = inspect.signature(vars(klass)["__init__"]).parameters.values()
+            names.update(
+                parameter.name
+                for parameter in parameters
+                if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+            )
+    names.discard("self")
+    return frozenset(names)
 
 
 def _repr_option(value: Any) -> str:

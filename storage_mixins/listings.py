@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import builtins
 import concurrent.futures
+import contextvars
 import datetime
 import os
 import stat
@@ -43,6 +44,7 @@ from django.core.exceptions import SuspiciousOperation
 
 from .base import StorageWrapper
 from .errors import is_not_found, not_found_types
+from .recording import count_s3_requests
 
 __all__ = [
     "PAGE_SIZE",
@@ -194,11 +196,16 @@ class S3Lister(Lister):
                 found.update(self._find_in(prefix, names_by_key))
             return found
         # Directories are listed concurrently: a batch of names in 50
-        # directories costs about one round trip, not 50.
+        # directories costs about one round trip, not 50. Each in a copy of the
+        # caller's context, where a recording counts its requests.
         workers = min(self.concurrency, len(by_prefix))
         with concurrent.futures.ThreadPoolExecutor(workers, "storage_mixins-find") as pool:
-            for answers in pool.map(lambda item: self._find_in(*item), by_prefix.items()):
-                found.update(answers)
+            batches = [
+                pool.submit(contextvars.copy_context().run, self._find_in, prefix, names_by_key)
+                for prefix, names_by_key in by_prefix.items()
+            ]
+            for batch in batches:
+                found.update(batch.result())
         return found
 
     def _find_in(
@@ -424,11 +431,16 @@ def s3_client(backend: Any) -> Any:
     clients are thread-safe, so the client of the first thread's connection
     serves them all. It has the backend's configuration: its connection pool
     holds ``client_config.max_pool_connections`` (10 by default) connections.
+    Its requests count in recordings (``storage_mixins.recording``), whichever
+    thread made it.
     """
     with _clients_lock:
         client = _clients.get(backend)
         if client is None:
             client = _clients[backend] = backend.connection.meta.client
+            # The thread that made it may never record: the connection it came
+            # from is that thread's, which a recording elsewhere cannot reach.
+            count_s3_requests(client)
     return client
 
 

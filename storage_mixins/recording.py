@@ -19,7 +19,12 @@ What is recorded, and where:
 * **Backend requests.** S3 requests are counted where botocore sends them (a
   ``before-send`` handler on the clients of every ``S3Storage`` in
   ``STORAGES`` and in the stacks called), once per HTTP attempt, retries
-  included: what the S3 server receives. boto3's transfer threads (uploads,
+  included: what the S3 server receives. The client that listings and
+  streamed reads share (``listings.s3_client``) is made by whichever thread
+  needs it first, recording or not: it counts from the moment it is made.
+  The handler counts a request for the recording of the context that sends
+  it, so another thread's requests on a shared client count for no
+  recording. boto3's transfer threads (uploads,
   and the download of a file's contents) get the recording through botocore's
   own context, which s3transfer carries into them. Requests made outside a
   call (reading an ``S3File`` that ``open()`` returned) count for the
@@ -65,6 +70,7 @@ __all__ = [
     "Call",
     "Recording",
     "active",
+    "count_s3_requests",
     "current",
     "installed",
     "instrument",
@@ -398,7 +404,9 @@ def _count_s3_request(**kwargs: Any) -> None:
     state.backend_request("S3")
 
 
-def _hook_client(client: Any) -> None:
+def count_s3_requests(client: Any) -> None:
+    """Count the requests ``client`` (a boto3 S3 client) sends for the recording
+    active where each is sent, from now on; outside any, they count for none."""
     events = client.meta.events
     if events not in _hooked_emitters:
         events.register("before-send.s3", _count_s3_request, unique_id=_HANDLER_ID)
@@ -420,7 +428,7 @@ class _HookedConnections(threading.local):
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "connection" and value is not None:
-            _hook_client(value.meta.client)
+            count_s3_requests(value.meta.client)
         super().__setattr__(name, value)
 
 
@@ -431,7 +439,7 @@ def _hook_s3_storage(storage: Any) -> None:
             setattr(storage, attribute, _HookedConnections(connections))
     bucket = storage.__dict__.get("_bucket")  # shared by threads: made by one of them
     if bucket is not None:
-        _hook_client(bucket.meta.client)
+        count_s3_requests(bucket.meta.client)
 
 
 def _is_s3(storage: Any) -> bool:

@@ -8,9 +8,11 @@ gains or loses an override, a test here fails until the tables are updated.
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import pytest
 import wrapt
+from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 from django.core.files.storage import Storage
 
 import storage_mixins
@@ -124,3 +126,100 @@ def test_public_names() -> None:
     assert issubclass(storage_mixins.ReadOnlyError, PermissionError)
     assert issubclass(FallbackStorage, Fallback)
     assert storage_mixins.__version__
+
+
+# -- a wrapper as a proxy: dir() and setting attributes -----------------------------
+
+BUILDERS = {
+    "StorageWrapper": StorageWrapper,
+    "ReadOnly": ReadOnly,
+    "Fallback": Fallback,
+    "FallbackStorage": lambda storage: FallbackStorage([storage]),
+    "Caching": Caching,
+    "Logging": Logging,
+}
+
+
+@pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
+def test_dir_lists_what_hasattr_finds(fs: Any, build: Any) -> None:
+    wrapper = build(fs)
+    listed = set(dir(wrapper))
+    own = {name for name in dir(type(wrapper)) if not name.startswith("_")}
+    # The storage's, and the wrapper's public API: post_process only where the
+    # storage has it (a staticfiles storage).
+    assert set(dir(fs)) | own - {"post_process", "save_manifest"} == listed
+    assert [name for name in listed if not hasattr(wrapper, name)] == []
+    # Not the proxy's internals (wrapt's operators, __wrapped__, _self_ state).
+    assert [name for name in listed if name.startswith("_self_")] == []
+    assert listed & set(dir(wrapt.BaseObjectProxy)) <= set(dir(fs))
+
+
+def test_dir_of_a_stack_lists_its_own_methods(fs: Any, mem: Any) -> None:
+    stack = Fallback(fs, ReadOnly(mem))
+    assert {"which", "layers", "write_layer", "on_delete"} <= set(dir(stack))
+    assert {"invalidate", "cache_alias"} <= set(dir(Caching(stack)))
+    assert "location" in dir(stack)  # its write layer's
+    static = ReadOnly(ManifestStaticFilesStorage(location=fs.location))
+    assert {"post_process", "save_manifest"} <= set(dir(static))
+    assert "post_process" not in dir(ReadOnly(fs))
+
+
+OPTIONS = {
+    "StorageWrapper": {"storage"},
+    "ReadOnly": {"storage"},
+    "Fallback": {
+        "layers", "writable", "shadow", "on_delete", "on_error", "failures", "retry_after",
+    },
+    "FallbackStorage": {
+        "backends", "layers", "writable", "read_only", "shadow", "on_delete", "on_error",
+        "failures", "retry_after",
+    },
+    "Caching": {
+        "storage", "cache", "timeout", "missing_timeout", "contents", "max_content_size",
+        "key_prefix", "listings", "listing_limit",
+    },
+    "Logging": {"storage", "logger", "level", "slow"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
+def test_a_wrappers_option_cannot_be_set_on_it(fs: Any, build: Any) -> None:
+    """It would land on the storage and change nothing: build another wrapper."""
+    wrapper = build(fs)
+    cls = type(wrapper).__name__
+    for name in OPTIONS[cls]:
+        with pytest.raises(AttributeError, match=rf"{cls}\(\.\.\., {name}=\.\.\.\)") as caught:
+            setattr(wrapper, name, 0)
+        assert f"{name!r} is an option of {cls}" in str(caught.value)
+        assert name not in vars(fs)
+
+
+def test_setting_an_option_says_how_to_configure_it(fs: Any) -> None:
+    cached = Caching(fs)
+    with pytest.raises(AttributeError) as caught:
+        cached.timeout = 0
+    assert str(caught.value) == (
+        "'timeout' is an option of Caching, given when it is built: build another, "
+        "Caching(..., timeout=...); setting it here would change nothing (the storage's "
+        "own attribute of that name, if it has one, is set on .__wrapped__)"
+    )
+    assert Caching(fs, timeout=0)._self_timeout == 0
+
+
+@pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
+def test_a_storage_attribute_set_on_a_wrapper_reaches_the_storage(fs: Any, build: Any) -> None:
+    """As Django's own tests and apps do (``storage.base_url = ...``)."""
+    wrapper = build(fs)
+    wrapper.location = "/srv/elsewhere"
+    wrapper.base_url = "/elsewhere/"
+    wrapper.file_permissions_mode = 0o640
+    wrapper.added_by_an_app = True
+    assert (fs.location, fs.base_url, fs.file_permissions_mode) == (
+        "/srv/elsewhere",
+        "/elsewhere/",
+        0o640,
+    )
+    assert fs.added_by_an_app is True
+    assert wrapper.file_permissions_mode == 0o640
+    del wrapper.added_by_an_app
+    assert not hasattr(fs, "added_by_an_app")

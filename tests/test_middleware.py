@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -119,6 +120,50 @@ class OtherTiming:
         response = self.get_response(request)
         response.headers["Server-Timing"] = "db;dur=1.0"
         return response
+
+
+@pytest.fixture
+def s3_site(settings: Any, use_storages: Any, s3: Any) -> None:
+    """The same stack over S3: Caching(FallbackStorage(local, production))."""
+    settings.ROOT_URLCONF = "tests.testapp.urls"
+    settings.MIDDLEWARE = ["storage_mixins.middleware.StorageTimingMiddleware"]
+    use_storages(
+        {
+            **settings.STORAGES,
+            "production": s3.settings(),
+            "stack": {
+                "BACKEND": "storage_mixins.FallbackStorage",
+                "OPTIONS": {"backends": ["local", "production"]},
+            },
+            "default": {"BACKEND": "storage_mixins.Caching", "OPTIONS": {"storage": "stack"}},
+        }
+    )
+    s3.put("photos/a.jpg", b"a" * 10)
+    s3.put("photos/b.jpg", b"b" * 20)
+
+
+def warm_up_in_a_thread_of_its_own() -> None:
+    """A thread that records nothing uses the storage first: the S3 client that
+    listings and streamed reads share is made there. The cache is then cleared,
+    so that a request asks S3 again."""
+    from django.core.cache import caches
+
+    from tests.testapp.views import read_everything
+
+    worker = threading.Thread(target=read_everything)
+    worker.start()
+    worker.join()
+    caches["default"].clear()
+
+
+def test_s3_requests_are_counted_whichever_thread_made_the_client(s3_site: None, s3: Any) -> None:
+    warm_up_in_a_thread_of_its_own()
+    s3.server.clear_requests()
+    response = Client().get("/read/")
+    assert b"30 bytes" in response.content
+    received = s3.server.requests()
+    assert [request.method for request in received] == ["GET"] * 3  # a listing, two reads
+    assert _entry(response)["desc"] == f"5 calls, {len(received)} S3 requests"
 
 
 def test_the_entry_quotes_its_description() -> None:

@@ -108,6 +108,30 @@ def test_the_panel_lists_the_calls_and_draws_the_stack(path: str) -> None:
 
 
 @pytest.mark.usefixtures("toolbar")
+def test_the_panel_counts_every_s3_request_the_server_received(
+    settings: Any, use_storages: Any, s3: Any
+) -> None:
+    """As the header does, whichever thread made the S3 client (see
+    tests/test_middleware.py)."""
+    from tests.test_middleware import warm_up_in_a_thread_of_its_own
+
+    use_storages({**settings.STORAGES, "production": s3.settings()})
+    s3.put("photos/a.jpg", b"a" * 10)
+    s3.put("photos/b.jpg", b"b" * 20)
+    warm_up_in_a_thread_of_its_own()
+    s3.server.clear_requests()
+    response = Client().get("/read/")
+    received = len(s3.server.requests())
+    assert received == 2  # a listing, a.jpg's read (the fixture put b.jpg on the local disk)
+    summary = f"5 calls, {received} S3 requests"
+    assert f'desc="{summary}"' in response.headers["Server-Timing"]
+    content = response.content.decode()
+    assert f"{summary} in " in content  # the panel's subtitle
+    rows = _rows(_panel_html(content))
+    assert sum(int(row[7].split()[0]) for row in rows) == received  # inside the calls
+
+
+@pytest.mark.usefixtures("toolbar")
 def test_under_asgi() -> None:
     from asgiref.sync import async_to_sync
 

@@ -18,6 +18,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storag
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
 from storage_mixins.recording import RECORDED_METHODS, current, is_installed, record
 from tests.conformance import read
+from tests.conftest import PRODUCTION_BUCKET
 
 
 @pytest.fixture
@@ -237,6 +238,88 @@ def test_configured_storages_are_counted_without_a_wrapper(s3: Any, use_storages
         bare.size("a.txt")
     assert recording.call_count == 0  # no wrapper: no calls seen
     assert recording.requests["S3"] == len(s3.server.requests()) == 2
+
+
+def _listed_and_read(media: Any, names: list[str]) -> None:
+    for name in names:
+        if media.exists(name):  # a listing of the directory
+            with media.open(name) as handle:  # streamed: a GET inside open()
+                handle.read()
+
+
+def test_the_client_a_thread_of_its_own_made_first_is_counted(s3: Any, fs: Any) -> None:
+    """Listings and streamed reads share one client per S3Storage, made by
+    whichever thread needed it first: here, one that records nothing."""
+    names = ["photos/a.jpg", "photos/b.jpg", "photos/missing.jpg"]
+    for name in names[:2]:
+        s3.put(name, b"production")
+    backend = s3.storage()
+    before = Caching(Fallback(fs, ReadOnly(backend)), key_prefix="before")
+    worker = threading.Thread(target=_listed_and_read, args=(before, names))
+    worker.start()
+    worker.join()
+    media = Caching(Fallback(fs, ReadOnly(backend)), key_prefix="recorded")
+    s3.server.clear_requests()
+    with record(detail=True) as recording:
+        _listed_and_read(media, names)
+    received = s3.server.counts()
+    assert received == {"GET": 3}  # a listing, two reads
+    assert recording.requests["S3"] == 3
+    assert sum(call.requests["S3"] for call in recording.calls) == 3
+
+
+def test_an_unrelated_thread_on_the_shared_client_is_not_counted(s3: Any, fs: Any) -> None:
+    s3.put("photos/a.jpg", b"production")
+    s3.put("elsewhere/b.jpg", b"production")
+    backend = s3.storage()
+    media = Caching(Fallback(fs, ReadOnly(backend)))
+    with record() as recording:
+        _listed_and_read(media, ["photos/a.jpg"])  # makes the client
+        unrelated = threading.Thread(target=_listed_and_read, args=(media, ["elsewhere/b.jpg"]))
+        unrelated.start()  # a listing and a read on the same client, for no recording
+        unrelated.join()
+    assert s3.server.counts() == {"GET": 4}
+    assert recording.requests["S3"] == 2
+
+
+def test_a_listing_of_many_directories_counts_its_worker_threads(s3: Any) -> None:
+    """S3Lister.find() lists the directories of a batch in threads of a pool."""
+    from storage_mixins.listings import lister_for
+
+    s3.put("photos/a.jpg", b"a")
+    s3.put("videos/b.mp4", b"b")
+    lister = lister_for(s3.storage())
+    s3.server.clear_requests()
+    with record() as recording:
+        found = lister.find(["photos/a.jpg", "videos/b.mp4", "docs/c.txt"])
+    assert [name for name, entry in found.items() if entry is not None] == [
+        "photos/a.jpg",
+        "videos/b.mp4",
+    ]
+    assert recording.requests["S3"] == len(s3.server.requests()) == 3
+
+
+def test_a_client_of_ones_own_counts_once_given(s3: Any) -> None:
+    import boto3
+
+    from storage_mixins.recording import count_s3_requests
+
+    s3.put("a.txt", b"x")
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3.server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.server.clear_requests()
+    with record() as recording:
+        client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # not given yet
+        count_s3_requests(client)
+        client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")
+    client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # outside the recording
+    assert len(s3.server.requests()) == 3
+    assert recording.requests["S3"] == 1
 
 
 def test_requests_outside_any_recording_are_not_counted(s3: Any) -> None:

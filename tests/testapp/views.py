@@ -28,6 +28,21 @@ async def async_page(request: HttpRequest) -> HttpResponse:
     return HttpResponse(await sync_to_async(_render)())
 
 
+def read_files(request: HttpRequest) -> HttpResponse:
+    """Reads every file that exists (over S3 with Caching: a listing, then GETs)."""
+    return HttpResponse(f"<html><body>{read_everything()} bytes</body></html>")
+
+
+def read_everything() -> int:
+    media = storages["default"]
+    read = 0
+    for name in NAMES:
+        if media.exists(name):
+            with media.open(name) as handle:
+                read += len(handle.read())
+    return read
+
+
 def stream(request: HttpRequest) -> StreamingHttpResponse:
     media = storages["default"]
     media.exists(NAMES[0])  # before the response: counted in the header too
