@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import pickle
 import uuid
 from collections.abc import Iterator
 from io import StringIO
@@ -250,7 +251,8 @@ def test_a_streamed_file_never_mixes_two_versions_of_an_object(
         handle.seek(200_000)
         with pytest.raises(FileChangedError, match=r"'data/v\.bin' changed") as raised:
             handle.read(10)
-        assert isinstance(raised.value, OSError)
+        assert isinstance(raised.value, OSError) and raised.value.name == "data/v.bin"
+        assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)
     with stack.open("data/v.bin", "rb") as handle:  # opened again: the new version
         handle.seek(200_000)
         assert handle.read(10) == NEW[200_000:200_010]
