@@ -38,7 +38,7 @@ from .metadata_cache import _MISSING, DEFAULT, MAX_LISTED_LAYERS, MetadataCache
 from .readonly import ReadOnlyFile, _FileProxy, checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
-from .streaming import is_s3, local_path, open_s3_file, open_stream, serving_backend
+from .streaming import local_path, open_stream, open_streamed, serving_backend
 
 # A fact a storage answers (a size, a listing…), as cached.
 _Fact = TypeVar("_Fact")
@@ -377,8 +377,10 @@ class Caching(StorageWrapper):
     def _serving_backend(self, name: str) -> Any:
         """The backend that reads of ``name`` reach: through a stack, found by
         asking its layers through the listings, if any."""
-        stack = self._self_stack
-        return serving_backend(self.__wrapped__ if stack is None else self._reads(), name)
+        return serving_backend(self._serving_root(), name)
+
+    def _serving_root(self) -> Any:
+        return self.__wrapped__ if self._self_stack is None else self._reads()
 
     def _reads(self) -> Any:
         """What this wrapper's reads of the storage go through: the storage; or,
@@ -503,10 +505,9 @@ class Caching(StorageWrapper):
             return _InvalidatingFile(file, self, name)
         copy = None if self._self_contents is None else self._local_copy(name)
         if copy is _TOO_LARGE and mode == "rb":
-            backend = self._serving_backend(name)
-            if is_s3(backend):  # S3File would hold the whole object in memory
-                reason = "it is streamed from the storage; write through the storage instead"
-                return ReadOnlyFile(open_s3_file(backend, name), self, name, reason)
+            streamed = open_streamed(self._serving_root(), name)
+            if streamed is not None:  # S3File would hold the whole object in memory
+                return streamed
         if copy is None or copy is _TOO_LARGE:
             read: File[Any] = getattr(self._reads(), method)(name, mode)
             return read

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["ReadOnlyError", "is_not_found", "not_found_types"]
+__all__ = ["FileChangedError", "ReadOnlyError", "is_not_found", "not_found_types"]
 
 
 class ReadOnlyError(PermissionError):
@@ -32,6 +32,24 @@ class ReadOnlyError(PermissionError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.operation, self.name, self.storage, self.reason))
+
+
+class FileChangedError(OSError):
+    """A file being read changed (or was deleted) in its storage meanwhile.
+
+    Raised by a read of a file streamed from S3 that needs another request (a
+    seek, a rewind) once the object is no longer the version the file started
+    on: going on would mix the bytes of two versions. Open the file again to
+    read the new version. ``name`` is the file's name.
+    """
+
+    def __init__(self, name: str, detail: str) -> None:
+        self.name = name
+        self.detail = detail
+        super().__init__(f"{name!r} changed in the storage while it was being read ({detail})")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.name, self.detail))
 
 
 # Third-party "not found" exceptions, looked up in sys.modules only: an

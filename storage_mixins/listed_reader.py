@@ -75,11 +75,10 @@ class ListedReader(Proxy[Any]):
             return getattr(self.__wrapped__, method)(name, mode)
         listings = self._self_listings
         known = listings.answer(method, name)  # raises for a missing file
-        backend = None if known is UNKNOWN or mode != "rb" else plain_s3_backend(listings.layer)
-        if backend is None:
-            return getattr(self.__wrapped__, method)(name, mode)
-        from .readonly import ReadOnlyFile
-        from .streaming import open_s3_file
+        if known is not UNKNOWN and mode == "rb" and plain_s3_backend(listings.layer) is not None:
+            from .streaming import open_streamed
 
-        reason = "it is streamed from S3; write through the storage instead"
-        return ReadOnlyFile(open_s3_file(backend, name), listings.layer, name, reason)
+            streamed = open_streamed(listings.layer, name)
+            if streamed is not None:
+                return streamed
+        return getattr(self.__wrapped__, method)(name, mode)

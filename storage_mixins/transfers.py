@@ -34,11 +34,19 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.files.storage import Storage
 
 from .listings import Entry
-from .streaming import copy_file, local_path, open_stream
+from .streaming import (
+    copy_file,
+    decodes_gzip,
+    local_path,
+    open_stream,
+    read_decoded,
+    serving_backend,
+)
 
 __all__ = [
     "CONFLICT",
@@ -280,24 +288,40 @@ def blocked_locally(target: Storage, name: str) -> str | None:
 
 
 def same_contents(source: Storage, entry: Entry, target: Storage, present: Entry) -> bool:
-    """Whether the target's file has the bytes of the source's.
+    """Whether the target's file has the bytes the source's ``open()`` gives.
 
     Sizes first (from the listings, or asked); at equal sizes, the source's ETag
     against the local file's MD5 (or multipart ETag); where that cannot tell,
     both files' bytes, streamed and hashed: one read of each, never a write.
+    An object the source decodes when it reads it (``S3Storage(gzip=True)``
+    and ``Content-Encoding: gzip``, one HEAD to tell) has the size and ETag
+    of its compressed bytes: the local file is compressed as the backend
+    compresses and its MD5 compared with the ETag, and where that cannot
+    tell, the bytes decide.
     """
     name = present.name
     source_size = entry.size if entry.size is not None else source.size(entry.name)
     target_size = present.size if present.size is not None else target.size(name)
-    if source_size != target_size:
-        return False
     path = local_path(target, name)
-    if entry.etag and path is not None and _matches_etag(path, entry.etag, source_size):
-        return True
+    backend = serving_backend(source, entry.name)
+    if (
+        entry.etag
+        and path is not None
+        and source_size == target_size
+        and _matches_etag(path, entry.etag, source_size)
+    ):
+        # The local file has the stored bytes: the ones read, unless the
+        # backend decodes them (then they start as gzip does).
+        return not (decodes_gzip(backend) and _is_gzip(path) and read_decoded(backend, entry.name))
+    if read_decoded(backend, entry.name):
+        if entry.etag and path is not None and _compressed_md5(backend, path) == entry.etag:
+            return True
+    elif source_size != target_size:
+        return False
     # No ETag, one that is not an MD5 of the bytes (SSE-KMS, another part
     # size), or a genuine difference: only the bytes can tell.
     source_hash = hashlib.sha256()
-    stream = open_stream(source, entry.name)
+    stream = open_stream(source, entry.name, backend)
     try:
         for chunk in stream.chunks:
             source_hash.update(chunk)
@@ -306,6 +330,23 @@ def same_contents(source: Storage, entry: Entry, target: Storage, present: Entry
         if close is not None:
             close()
     return source_hash.digest() == _file_hash(target, name, path)
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def _compressed_md5(backend: Any, path: str) -> str:
+    """The MD5 of the file at ``path`` compressed as ``backend`` (an
+    ``S3Storage``) compresses what it saves: its ETag, if it saved these
+    bytes in one part and the same zlib compresses them alike."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        compressed = backend._compress_content(handle)
+        while chunk := compressed.read(_MIB):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _matches_etag(path: str, etag: str, size: int) -> bool:

@@ -346,13 +346,16 @@ def test_a_streamed_file_reads_seeks_and_reopens_like_a_file(
     handle.seek(1000)
     assert handle.read(3) == BIG[1000:1003]
     assert b"".join(handle.chunks(1024 * 1024)) == BIG
-    with pytest.raises(ReadOnlyError, match="streamed from the storage"):
+    with pytest.raises(AttributeError, match="not opened in write mode"):  # as S3File
         handle.write(b"x")
     handle.close()
     with handle.open() as again:  # FieldFile.open() on a closed file
         assert again.read(4) == BIG[:4]
-    with pytest.raises(ReadOnlyError):
+    with pytest.raises(ValueError, match="for reading only"):
         handle.open("wb")
+    read_only = Caching(ReadOnly(big_production), contents=contents, max_content_size=1024)
+    with read_only.open("videos/big.bin") as handle, pytest.raises(ReadOnlyError):
+        handle.write(b"x")  # through ReadOnly, as ReadOnly's own open() gives
     assert files_in(cache_dir) == []
     with pytest.raises(FileNotFoundError):
         cached.open("videos/nowhere.bin")

@@ -95,7 +95,8 @@ class Progress:
         text = f"{self.files:,}/{self.total_files:,} files, {human_bytes(done)}{of}"
         text += f", {human_bytes(rate)}/s"
         if self.total_bytes and done:
-            left = (self.total_bytes - done) / rate if rate else None
+            # Decoded files (gzip) can outgrow the listed, stored sizes.
+            left = max(self.total_bytes - done, 0) / rate if rate else None
         elif self.files:
             left = (self.total_files - self.files) * elapsed / self.files
         else:
