@@ -45,10 +45,10 @@ def test_transfers_run_concurrently(
     threads = set()
     original = streaming.write_atomically
 
-    def together(path: str, chunks: Any, modified: Any = None) -> None:
+    def together(path: str, chunks: Any, modified: Any = None, **options: Any) -> None:
         threads.add(threading.current_thread().name)
         barrier.wait()
-        original(path, chunks, modified)
+        original(path, chunks, modified, **options)
 
     monkeypatch.setattr(streaming, "write_atomically", together)
     out = StringIO()
