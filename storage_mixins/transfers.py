@@ -284,6 +284,10 @@ def blocked_locally(target: Storage, name: str) -> str | None:
         return None
     if os.path.isdir(path) and not os.path.islink(path):
         return f"{name!r} is a directory locally"
+    if os.path.islink(path) and not os.path.exists(path):
+        # The stack serves no file from it, but it holds the name: the
+        # developer's to remove (or to point somewhere), not the pull's.
+        return f"{name!r} is a dangling symlink locally"
     parent = os.path.dirname(path)
     while len(parent) > len(root.rstrip(os.sep)):
         if os.path.lexists(parent) and not os.path.isdir(parent):

@@ -405,3 +405,51 @@ def test_a_spelling_that_is_hidden_is_counted_once(
     assert error is None
     assert "Copied 0 file(s), 0 bytes; 0 already present; 0 conflict(s); 0 failed; " in out
     assert "1 hidden by a tombstone;" in out
+
+
+# -- a dangling symlink in the local layer --------------------------------------
+
+
+def test_a_dangling_local_symlink_serves_nothing(dump: Any, s3: Any, tmp_path: Path) -> None:
+    # Issue 21: with a dangling link "attachments/prod.pdf" in the local layer,
+    # storage_audit said production serves the file while which() and url()
+    # named the link (and open() read production's bytes).
+    link = tmp_path / "local" / "attachments" / "prod.pdf"
+    link.symlink_to(tmp_path / "nowhere.pdf")
+    stack = storages["default"]
+    report, _error = audit("--field", "attachment", "--verbosity", "2")
+    served = by_field(report)["testapp.Gallery.attachment"]["served"]
+    assert served["attachments/prod.pdf"] == "[1] ReadOnly(S3Storage('production-media'))"
+    assert stack.which("attachments/prod.pdf") is stack.layers[1]
+    assert stack.url("attachments/prod.pdf").startswith(s3.server.endpoint_url)
+    with stack.open("attachments/prod.pdf") as handle:
+        assert handle.read() == PRODUCTION["attachments/prod.pdf"]
+    with pytest.raises(NotImplementedError, match="only in layers without local paths"):
+        stack.path("attachments/prod.pdf")
+    assert stack.exists("attachments/prod.pdf")
+    # Where only the link has the name, the name is taken (a save picks
+    # another, as FileSystemStorage's own exists() says) but no layer serves it.
+    (tmp_path / "local" / "attachments" / "only-a-link.pdf").symlink_to(tmp_path / "nowhere")
+    assert stack.exists("attachments/only-a-link.pdf")
+    assert stack.which("attachments/only-a-link.pdf") is None
+    Gallery.objects.create(attachment="attachments/only-a-link.pdf")
+    report, _error = audit("--field", "attachment")
+    broken = by_field(report)["testapp.Gallery.attachment"]["broken"]
+    assert {"name": "attachments/only-a-link.pdf", "rows": 1, "why": "in no layer"} in broken
+
+
+def test_a_pull_leaves_a_dangling_local_symlink_as_a_conflict(
+    dump: Any, s3: Any, tmp_path: Path
+) -> None:
+    link = tmp_path / "local" / "attachments" / "prod.pdf"
+    link.symlink_to(tmp_path / "nowhere.pdf")
+    for args in (["--referenced", "--field", "attachment"], ["attachments"]):
+        for force in ([], ["--force"]):
+            err = StringIO()
+            with pytest.raises(CommandError, match="1 file\\(s\\) not copied"):
+                call_command("storage_pull", *args, *force, stdout=StringIO(), stderr=err)
+            assert (
+                "attachments/prod.pdf (20 bytes): conflict, not copied: "
+                "'attachments/prod.pdf' is a dangling symlink locally"
+            ) in err.getvalue(), (args, force)
+            assert link.is_symlink() and not (tmp_path / "nowhere.pdf").exists()
