@@ -114,7 +114,9 @@ def write_atomically(
     partial = os.path.join(directory, f".partial-{secrets.token_hex(8)}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        with open(os.open(partial, flags, 0o666), "wb") as handle:  # 0o666: as Django's save
+        # 0o666 as Django's save; never more open than the final mode while it is written.
+        created = 0o666 if modes.file is None else modes.file & 0o666
+        with open(os.open(partial, flags, created), "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
         if modes.file is not None:

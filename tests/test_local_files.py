@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from storage_mixins.local_files import FileIdentity, Taken, make_directories, write_atomically
+from storage_mixins.local_files import (
+    FileIdentity,
+    Modes,
+    Taken,
+    make_directories,
+    write_atomically,
+)
 
 
 def entries(directory: Path) -> list[str]:
@@ -110,3 +116,20 @@ def test_directories_get_the_mode_and_leave_the_umask_alone(
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(FileExistsError):
         make_directories(str(tmp_path / "file" / "d"), 0o751)
+
+
+def test_a_partial_file_is_never_more_open_than_the_file_will_be(tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        [partial] = [p for p in tmp_path.iterdir() if p.name.startswith(".partial-")]
+        seen.append(os.stat(partial).st_mode & 0o777)
+        yield b"secret"
+
+    previous = os.umask(0)
+    try:
+        write_atomically(str(tmp_path / "a.txt"), chunks(), modes=Modes(file=0o600))
+    finally:
+        os.umask(previous)
+    assert seen == [0o600]
+    assert os.stat(tmp_path / "a.txt").st_mode & 0o777 == 0o600
