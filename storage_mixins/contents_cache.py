@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 
-from .streaming import write_atomically
+from .local_files import Modes, write_atomically
 
 __all__ = ["ContentsCache"]
 
@@ -65,9 +65,10 @@ class ContentsCache:
         return modified is None or int(stat.st_mtime) == int(modified)
 
     def store(self, name: str, chunks: Iterator[bytes], modified: float | None) -> str:
-        """Write ``chunks`` as the copy of ``name``, atomically; return its path."""
+        """Write ``chunks`` as the copy of ``name``, atomically, with the modes
+        the contents storage gives what it saves; return its path."""
         final = self.path(name)
-        write_atomically(final, chunks, modified)
+        write_atomically(final, chunks, modified, modes=Modes.of(self.storage))
         return final
 
     def discard(self, name: str) -> None:

@@ -45,7 +45,7 @@ from .naming import NamePolicy
 from .overlay import WritePolicy, labels, name_is_free
 from .readonly import checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
-from .routing import Router, is_directory
+from .routing import Router, holds_no_file
 from .storage_api import OpenMethod, Reader
 from .tombstones import Tombstones
 from .url_arguments import plain_arguments, url_write_reason
@@ -363,7 +363,7 @@ class Fallback(StorageWrapper):
         holders_without_paths = []
         for route in self._self_router.routes:
             layer = route.layer
-            if not route.reader.exists(name) or (route.local and is_directory(layer, name)):
+            if not route.reader.exists(name) or (route.local and holds_no_file(layer, name)):
                 continue
             layer_path: Callable[[str], str] | None = getattr(layer, "path", None)
             if layer_path is not None:

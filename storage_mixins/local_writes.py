@@ -26,6 +26,7 @@ from typing import TypeGuard
 from django.core.files.storage import FileSystemStorage, Storage
 
 from .labels import storage_label
+from .local_files import Modes, write_atomically
 
 __all__ = ["LocalWriteGuard"]
 
@@ -75,11 +76,10 @@ class LocalWriteGuard:
         if not keep_contents:
             os.unlink(path)
             return
-        from .streaming import write_atomically  # it imports the stacks
-
+        modes = Modes(file=stat.S_IMODE(status.st_mode))  # the file's own, not a new file's
         with open(path, "rb") as original:
-            write_atomically(path, iter(lambda: original.read(1024 * 1024), b""), status.st_mtime)
-        os.chmod(path, stat.S_IMODE(status.st_mode))
+            chunks = iter(lambda: original.read(1024 * 1024), b"")
+            write_atomically(path, chunks, status.st_mtime, modes=modes)
 
     def refusal(self, name: str, *, follow_last: bool = True) -> tuple[bool, str] | None:
         """Why a write of ``name`` must not happen, or ``None`` if it may.

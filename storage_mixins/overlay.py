@@ -21,6 +21,7 @@ asked directly, not through its circuit breaker.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import inspect
 import logging
@@ -37,6 +38,7 @@ from django.core.files.storage import FileSystemStorage, Storage
 from . import recording
 from .errors import ReadOnlyError
 from .labels import storage_label
+from .local_files import Taken
 from .local_writes import LocalWriteGuard, is_local
 from .proxy import Proxy
 from .readonly import checked_mode, is_write_mode
@@ -95,7 +97,10 @@ class WritePolicy:
                 assert self.write_index is not None  # as there is a write layer
                 for layer in self.layers[self.write_index + 1 :]:
                     if layer.exists(name):
-                        copy_file(layer, write_layer, name)  # copy-up, streamed
+                        # Copy-up, streamed; a file saved in the write layer
+                        # meanwhile is kept, and is the one written to.
+                        with contextlib.suppress(Taken):
+                            copy_file(layer, write_layer, name, replace=False)
                         break
             if self.guard is not None and ("w" in mode or "a" in mode or "+" in mode):
                 # Written in place: never through a hard link to another file.

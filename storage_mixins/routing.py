@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -42,7 +43,7 @@ from .tombstones import RESERVED_DIRECTORY, Tombstones
 if TYPE_CHECKING:
     from .storage_api import OpenMethod, Reader, SupportsExists, TimeMethod
 
-__all__ = ["Hidden", "Route", "Router", "backend_of", "is_directory"]
+__all__ = ["Hidden", "Route", "Router", "backend_of", "holds_no_file", "is_directory"]
 
 # Reads of metadata that a directory would answer wrongly in a local layer
 # (FileSystemStorage.size() of a directory is the directory's size).
@@ -192,11 +193,12 @@ class Router:
 
     def holder(self, name: str, *, last: bool = True) -> Storage | None:
         """The first layer that has the file ``name`` (not a directory of that
-        name); with ``last=False``, the last layer is not asked."""
+        name, nor a dangling link: see :func:`holds_no_file`); with
+        ``last=False``, the last layer is not asked."""
         if self.tombstones is not None and name in self.tombstones:
             return None
         for route in self.routes if last else self.routes[:-1]:
-            if route.reader.exists(name) and not (route.local and is_directory(route.layer, name)):
+            if route.reader.exists(name) and not (route.local and holds_no_file(route.layer, name)):
                 return route.layer
         return None
 
@@ -291,3 +293,17 @@ def backend_of(layer: Storage) -> Storage:
 def is_directory(layer: Any, name: str) -> bool:
     # ``name`` is validated and relative: a plain join is safe, and cheap.
     return os.path.isdir(os.path.join(layer.location, name))
+
+
+def holds_no_file(layer: Any, name: str) -> bool:
+    """Whether a local layer whose ``exists()`` has ``name`` holds no file to
+    read by it: a directory, or a dangling symlink (``exists()`` sees the link,
+    ``open()`` finds nothing and the next layer answers: so do ``which()``,
+    ``url()`` and ``path()``, and the listings of ``storage_audit``). One ``stat``."""
+    try:
+        mode = os.stat(os.path.join(layer.location, name)).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False  # a loop of links, say: open() raises it, from this layer
+    return stat.S_ISDIR(mode)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import gzip
 import io
 import os
@@ -33,6 +34,7 @@ from django.core.files.storage import Storage
 from .base import StorageWrapper
 from .errors import FileChangedError
 from .fallback import Fallback
+from .local_files import FileIdentity, Modes, Taken, make_directories, write_atomically
 from .readonly import ReadOnly, ReadOnlyFile
 
 __all__ = [
@@ -75,31 +77,6 @@ def open_stream(
     if is_s3(backend):
         return _s3_stream(backend, name, chunk_size)
     return Stream(_file_chunks(storage, name, chunk_size))
-
-
-def write_atomically(path: str, chunks: Iterator[bytes], modified: float | None = None) -> None:
-    """Write ``chunks`` to ``path`` so that no reader ever sees a partial file.
-
-    The bytes go to a temporary file in the same directory, which is renamed
-    over ``path`` when complete (``modified`` becomes its modification time); a
-    failure or an interruption removes the temporary file.
-    """
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    partial = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, or removed
-        dir=directory, prefix=".partial-", delete=False
-    )
-    try:
-        with partial:
-            for chunk in chunks:
-                partial.write(chunk)
-        if modified is not None:
-            os.utime(partial.name, (modified, modified))
-        os.replace(partial.name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(partial.name)
-        raise
 
 
 def local_path(backend: Storage, name: str) -> str | None:
@@ -269,16 +246,24 @@ def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:  # an S3Stor
 
 
 def copy_file(
-    source: Storage, target: Storage, name: str, on_chunk: Callable[[int], None] | None = None
+    source: Storage,
+    target: Storage,
+    name: str,
+    on_chunk: Callable[[int], None] | None = None,
+    *,
+    replace: bool | FileIdentity = True,
 ) -> int:
     """Stream ``name`` from ``source`` into ``target``, never leaving a partial
     file; return the number of bytes copied.
 
-    A local target gets the file atomically (temporary file, then rename). A
-    remote one gets it through its own ``_save``, after a local spool: S3 and
-    the like create objects atomically. ``on_chunk`` is called with the size of
-    each chunk read; an exception it raises (to cancel) stops the copy, and no
-    file is left behind.
+    A local target gets the file atomically, with its modes, and replaces
+    only what ``replace`` allows (``storage_mixins.local_files``: otherwise
+    ``Taken`` is raised). A remote one gets it through its own ``_save``,
+    after a local spool: S3 and the like create objects atomically; there
+    ``replace=False`` is checked with ``exists()`` before the save, and a
+    :class:`FileIdentity` cannot be checked. ``on_chunk`` is called with the
+    size of each chunk read; an exception it raises (to cancel) stops the
+    copy, and no file is left behind.
     """
     stream = open_stream(source, name)
     modified = stream.modified.timestamp() if stream.modified else None
@@ -286,13 +271,15 @@ def copy_file(
     destination = local_path(serving_backend(target, name), name) or _new_local_path(target, name)
     with contextlib.closing(_observed(stream.chunks, on_chunk, copied)) as chunks:
         if destination is not None:
-            write_atomically(destination, chunks, modified)
+            write_atomically(destination, chunks, modified, modes=Modes.of(target), replace=replace)
             return copied[0]
         with tempfile.TemporaryFile() as spool:
             for chunk in chunks:
                 spool.write(chunk)
             spool.seek(0)
             if target.exists(name):
+                if replace is False:
+                    raise Taken(errno.EEXIST, "Created since it was looked at", name)
                 target.delete(name)
             target._save(name, File(spool, name=name))  # type: ignore[attr-defined]  # django-stubs lack _save
     return copied[0]
@@ -319,18 +306,8 @@ def make_parent_directory(storage: Storage, name: str) -> None:
     """Create the directory of ``name`` in a local ``storage``, as its ``_save``
     would (honouring ``directory_permissions_mode``); a remote one needs none."""
     path = _new_local_path(storage, name)
-    if path is None:
-        return
-    directory = os.path.dirname(path)
-    mode = getattr(storage, "directory_permissions_mode", None)
-    if mode is None:
-        os.makedirs(directory, exist_ok=True)
-        return
-    old_umask = os.umask(0o777 & ~mode)  # as FileSystemStorage._save does
-    try:
-        os.makedirs(directory, mode, exist_ok=True)
-    finally:
-        os.umask(old_umask)
+    if path is not None:
+        make_directories(os.path.dirname(path), Modes.of(storage).directory)
 
 
 def _new_local_path(storage: Storage, name: str) -> str | None:

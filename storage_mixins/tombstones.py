@@ -33,6 +33,7 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
+from .local_files import Modes, write_atomically
 from .local_writes import is_local
 
 __all__ = ["RESERVED_DIRECTORY", "TOMBSTONE_PREFIX", "Tombstones", "marker_name", "name_of_marker"]
@@ -134,10 +135,9 @@ class Tombstones:
             self._before_write("delete", marker)
         contents = _contents(name, marker)
         if self.local:
-            path = self.backend.path(marker)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as handle:  # several processes may write it at once
-                handle.write(contents)
+            # As the write layer saves (its modes); several processes may write it at once.
+            modes = Modes.of(self.backend)
+            write_atomically(self.backend.path(marker), iter([contents]), modes=modes)
         else:
             self.backend._save(marker, ContentFile(contents))
         self._changed(name, present=True)

@@ -34,11 +34,12 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from django.core.files.storage import Storage
 
-from .listings import Entry
+from .listings import Entry, lister_for
+from .local_files import FileIdentity, Taken
 from .streaming import (
     copy_file,
     decodes_gzip,
@@ -68,6 +69,7 @@ CONFLICT = "conflict"
 FAILED = "failed"
 WOULD_COPY = "would copy"  # a dry run's copy
 
+_CHANGED_LOCALLY = "a local file of this name was created or changed during the pull; it is kept"
 _PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
 _MULTIPART = re.compile(r"([0-9a-f]{32})-([0-9]+)")
 _MIB = 1024 * 1024
@@ -203,6 +205,9 @@ class Transfers:
             raise Cancelled
         try:
             result = self._decide_and_copy(transfer)
+        except Taken:
+            # Saved locally since the plan was made (before or during the copy).
+            result = Result(transfer, CONFLICT, transfer.entry.size, _CHANGED_LOCALLY)
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
             # A file and a directory of one name, created since it was checked.
             result = Result(transfer, CONFLICT, transfer.entry.size, _os_reason(exc))
@@ -224,18 +229,26 @@ class Transfers:
         blocked = blocked_locally(target, name)
         if blocked is not None:
             return Result(transfer, CONFLICT, size, blocked)
+        # What the copy may replace: nothing, unless --force replaces the
+        # local file the plan listed, as it was then (see local_files).
+        replace: bool | FileIdentity = False
         if transfer.present is not None:
+            pinned = _pin(target, transfer.present) if self.force else None
             if same_contents(transfer.source, transfer.entry, target, transfer.present):
                 return Result(transfer, PRESENT, size)
             if not self.force:
                 reason = "the local copy differs (--force replaces it)"
                 return Result(transfer, CONFLICT, size, reason)
+            if pinned is None:
+                return Result(transfer, CONFLICT, size, _CHANGED_LOCALLY)
+            replace = pinned
         refusal = None if self.refuse is None else self.refuse(name)
         if refusal is not None:
             return Result(transfer, FAILED, size, f"refused: {refusal}")
         if self.dry_run:
             return Result(transfer, WOULD_COPY, size)
-        return Result(transfer, COPIED, copy_file(transfer.source, target, name, self._on_chunk))
+        copied = copy_file(transfer.source, target, name, self._on_chunk, replace=replace)
+        return Result(transfer, COPIED, copied)
 
     def _on_chunk(self, size: int) -> None:
         if self._cancelled.is_set():
@@ -278,6 +291,10 @@ def blocked_locally(target: Storage, name: str) -> str | None:
         return None
     if os.path.isdir(path) and not os.path.islink(path):
         return f"{name!r} is a directory locally"
+    if os.path.islink(path) and not os.path.exists(path):
+        # The stack serves no file from it, but it holds the name: the
+        # developer's to remove (or to point somewhere), not the pull's.
+        return f"{name!r} is a dangling symlink locally"
     parent = os.path.dirname(path)
     while len(parent) > len(root.rstrip(os.sep)):
         if os.path.lexists(parent) and not os.path.isdir(parent):
@@ -285,6 +302,21 @@ def blocked_locally(target: Storage, name: str) -> str | None:
             return f"{relative!r} is a file locally, so {name!r} cannot be stored under it"
         parent = os.path.dirname(parent)
     return None
+
+
+def _pin(target: Storage, planned: Entry) -> FileIdentity | Literal[True] | None:
+    """What a forced copy may replace of the target's file that the plan
+    listed (``planned``): that file, pinned by its identity; ``None`` if it is
+    no longer that file (saved since); ``True`` for a target without local
+    paths, whose files cannot be pinned."""
+    try:
+        path = target.path(planned.name)
+    except (NotImplementedError, AttributeError):
+        return True
+    identity = FileIdentity.of(path)  # first: a change after it shows at the rename
+    if identity is None or lister_for(target).find([planned.name])[planned.name] != planned:
+        return None
+    return identity
 
 
 def same_contents(source: Storage, entry: Entry, target: Storage, present: Entry) -> bool:

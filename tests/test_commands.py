@@ -182,16 +182,16 @@ def test_interrupted_pull_resumes_without_partial_files_or_duplicates(
     written: list[str] = []
     original = streaming.write_atomically
 
-    def interrupted(path: str, chunks: Any, modified: Any = None) -> None:
+    def interrupted(path: str, chunks: Any, modified: Any = None, **options: Any) -> None:
         if len(written) == 2:
 
             def half() -> Any:
                 yield next(iter(chunks))
                 raise KeyboardInterrupt
 
-            return original(path, half(), modified)
+            return original(path, half(), modified, **options)
         written.append(path)
-        return original(path, chunks, modified)
+        return original(path, chunks, modified, **options)
 
     monkeypatch.setattr(streaming, "write_atomically", interrupted)
     with pytest.raises(CommandError, match="Interrupted: 2 of 4 file\\(s\\) copied") as caught:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from io import StringIO
 from pathlib import Path
@@ -213,6 +214,33 @@ def test_copy_up(
     assert stack.which("photos/a.jpg") is local
     assert [r for r in s3.server.requests() if r.mutates] == []
     assert s3.snapshot() == PRODUCTION
+
+
+def test_a_copy_up_never_replaces_a_file_saved_meanwhile(
+    local: Any, production: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 21: the copy-up renamed production's bytes over a file saved in
+    # the write layer while they were being fetched. The saved file is the
+    # one the append then goes to.
+    from storage_mixins import streaming
+
+    original = streaming.open_stream
+
+    def opened(source: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        stream = original(source, name, *args, **kwargs)
+
+        def chunks() -> Any:
+            local.save("photos/a.jpg", ContentFile(b"saved meanwhile"))
+            yield from stream.chunks
+
+        return dataclasses.replace(stream, chunks=chunks())
+
+    monkeypatch.setattr(streaming, "open_stream", opened)
+    stack = Fallback(local, ReadOnly(production))
+    with stack.open("photos/a.jpg", "ab") as handle:
+        handle.write(b" + dev")
+    assert (Path(local.location) / "photos" / "a.jpg").read_bytes() == b"saved meanwhile + dev"
+    assert [p.name for p in Path(local.location, "photos").iterdir()] == ["a.jpg"]
 
 
 def test_write_modes_that_replace_do_not_copy(local: Any, production: Any, s3: Any) -> None:

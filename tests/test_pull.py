@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -45,10 +46,10 @@ def test_transfers_run_concurrently(
     threads = set()
     original = streaming.write_atomically
 
-    def together(path: str, chunks: Any, modified: Any = None) -> None:
+    def together(path: str, chunks: Any, modified: Any = None, **options: Any) -> None:
         threads.add(threading.current_thread().name)
         barrier.wait()
-        original(path, chunks, modified)
+        original(path, chunks, modified, **options)
 
     monkeypatch.setattr(streaming, "write_atomically", together)
     out = StringIO()
@@ -286,3 +287,145 @@ def test_a_symlink_in_the_write_layer_never_carries_a_pull_into_a_read_only_laye
         )
     assert "shared/x.jpg (7 bytes): failed: refused: " in err.getvalue()
     assert list((shared / "shared").iterdir()) == []
+
+
+# -- a file saved locally while the pull runs -----------------------------------------
+
+
+def _saving_during_the_copy(monkeypatch: pytest.MonkeyPatch, name: str, save: Any) -> list[bool]:
+    """Make ``save()`` run while the bytes of ``name`` are being fetched (after
+    the first chunk came, before it is written); returns a flag list that
+    records the save."""
+    original = streaming.open_stream
+    saved: list[bool] = []
+
+    def opened(source: Any, opened_name: str, *args: Any, **kwargs: Any) -> Any:
+        stream = original(source, opened_name, *args, **kwargs)
+        if opened_name != name:
+            return stream
+
+        def chunks() -> Any:
+            remaining = iter(stream.chunks)
+            first = next(remaining, b"")
+            save()
+            saved.append(True)
+            yield first
+            yield from remaining
+
+        return dataclasses.replace(stream, chunks=chunks())
+
+    monkeypatch.setattr(streaming, "open_stream", opened)
+    return saved
+
+
+def test_a_file_saved_locally_during_the_pull_is_kept_and_reported(
+    stack: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 21: the pull planned "photos/a.jpg" as missing locally; the developer
+    # saved it while its bytes were on their way; the copy replaced it, and
+    # the run said "0 conflict(s)".
+    s3.put("photos/a.jpg", b"production a")
+    s3.put("photos/b.jpg", b"production b")
+
+    def save() -> None:
+        with stack.open("photos/a.jpg", "wb") as handle:  # through the stack, as an app would
+            handle.write(b"saved during the pull")
+
+    saved = _saving_during_the_copy(monkeypatch, "photos/a.jpg", save)
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="1 file\\(s\\) not copied") as caught:
+        call_command("storage_pull", "photos", "--jobs", "1", stdout=out, stderr=err)
+    assert saved == [True]
+    assert caught.value.returncode == 1
+    assert "Copied 1 file(s), 12 bytes; 0 already present; 1 conflict(s)" in out.getvalue()
+    assert (
+        "photos/a.jpg (12 bytes): conflict, not copied: a local file of this name was "
+        "created or changed during the pull; it is kept"
+    ) in err.getvalue()
+    assert local_files(tmp_path) == {
+        "photos/a.jpg": b"saved during the pull",
+        "photos/b.jpg": b"production b",
+    }
+    assert not any(".partial-" in p.name for p in (tmp_path / "local").rglob("*"))
+    assert s3.server.mutations("production-media") == []
+
+
+def test_force_never_replaces_a_file_changed_during_the_pull(
+    stack: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --force replaces the local file the pull planned to replace; not one
+    # the developer saved since (same size, so only the identity tells).
+    s3.put("photos/a.jpg", b"production a")
+    edited = tmp_path / "local" / "photos" / "a.jpg"
+    edited.parent.mkdir(parents=True)
+    edited.write_bytes(b"local edit 1")
+
+    def save() -> None:
+        with stack.open("photos/a.jpg", "wb") as handle:
+            handle.write(b"local edit 2")
+
+    _saving_during_the_copy(monkeypatch, "photos/a.jpg", save)
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="1 file\\(s\\) not copied"):
+        call_command("storage_pull", "photos", "--force", stdout=out, stderr=err)
+    assert "0 already present; 1 conflict(s)" in out.getvalue()
+    assert "was created or changed during the pull; it is kept" in err.getvalue()
+    assert edited.read_bytes() == b"local edit 2"
+    monkeypatch.undo()
+    call_command("storage_pull", "photos", "--force", stdout=StringIO())  # nothing saved now
+    assert edited.read_bytes() == b"production a"
+
+
+def test_force_never_replaces_a_file_changed_since_the_pull_was_planned(
+    stack: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long pull decides each file long after it listed them: what --force
+    # may replace is the file the listing saw, not one saved since.
+    from storage_mixins import transfers
+
+    s3.put("photos/a.jpg", b"production a")
+    edited = tmp_path / "local" / "photos" / "a.jpg"
+    edited.parent.mkdir(parents=True)
+    edited.write_bytes(b"local edit 1")
+    original = transfers.Transfers.run
+
+    def run(self: Any, planned: Any, *args: Any, **kwargs: Any) -> Any:
+        edited.write_bytes(b"local edit, later")
+        return original(self, planned, *args, **kwargs)
+
+    monkeypatch.setattr(transfers.Transfers, "run", run)
+    err = StringIO()
+    with pytest.raises(CommandError, match="1 file\\(s\\) not copied"):
+        call_command("storage_pull", "photos", "--force", stdout=StringIO(), stderr=err)
+    assert "was created or changed during the pull; it is kept" in err.getvalue()
+    assert edited.read_bytes() == b"local edit, later"
+
+
+def test_force_never_writes_through_a_file_link_into_a_read_only_layer(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The symlink guard still has the last word on a file --force would replace.
+    from django.core.files.storage import FileSystemStorage
+
+    from storage_mixins import Fallback, ReadOnly
+
+    shared = tmp_path / "production-local"
+    shared.mkdir()
+    (shared / "x.jpg").write_bytes(b"production-local x")
+    (tmp_path / "local").mkdir()
+    os.symlink(shared / "x.jpg", tmp_path / "local" / "x.jpg")
+    s3.put("x.jpg", b"from s3")
+    stack = Fallback(
+        FileSystemStorage(location=tmp_path / "local"),
+        ReadOnly(s3.storage()),
+        ReadOnly(FileSystemStorage(location=shared)),
+    )
+    monkeypatch.setitem(storages._storages, "linked", stack)
+    err = StringIO()
+    with pytest.raises(CommandError, match="1 file\\(s\\) not copied"):
+        call_command(
+            "storage_pull", "x.jpg", "--storage", "linked", "--force", stdout=StringIO(), stderr=err
+        )
+    assert "x.jpg (7 bytes): failed: refused: " in err.getvalue()
+    assert (shared / "x.jpg").read_bytes() == b"production-local x"
+    assert (tmp_path / "local" / "x.jpg").is_symlink()

@@ -359,3 +359,97 @@ def test_referenced_pull_skips_fields_without_a_stack(
     monkeypatch.setattr(Gallery._meta.get_field("cover"), "storage", storages["production"])
     _out, err, _error = pull("--field", "cover")
     assert "testapp.Gallery.cover: skipped, its storage S3Storage('production-media') is not" in err
+
+
+def test_referenced_pull_copies_a_file_once_whatever_its_spellings(
+    dump: Any, s3: Any, tmp_path: Path
+) -> None:
+    # Issue 21: rows spelling one name in several ways ("scans//s.tif",
+    # "./scans/s.tif") had the file copied once per spelling.
+    for spelling in ("scans//s.tif", "./scans/s.tif", "scans/./s.tif"):
+        Scan.objects.create(scan=spelling)
+    # S3 can hold a key "scans//s.tif" beside "scans/s.tif"; the stack reads
+    # every spelling above as "scans/s.tif" (django-storages cleans names),
+    # so that is the object pulled, once.
+    s3.put("scans//s.tif", b"another object, which the stack never reads")
+    Scan.objects.create(scan="scans/S.tif")  # another name: another object
+    s3.put("scans/S.tif", b"TIFF capital")
+    s3.server.clear_requests()
+    out, err, error = pull("--field", "scan")
+    assert error is None, err
+    assert "Copied 2 file(s)" in out
+    assert read_tree(tmp_path / "local") == {
+        **LOCAL,
+        "scans/s.tif": PRODUCTION["scans/s.tif"],
+        "scans/S.tif": b"TIFF capital",
+    }
+    gets = sorted(r.key for r in s3.server.requests() if r.method == "GET" and r.key)
+    assert gets == ["scans/S.tif", "scans/s.tif"]
+    no_head_and_no_mutation(s3)
+    _out, _err, error = pull("--field", "scan")
+    assert error is None
+
+
+def test_a_spelling_that_is_hidden_is_counted_once(
+    s3: Any, settings: Any, use_storages: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.put("covers/gone.jpg", b"deleted in development")
+    stack = Fallback(
+        FileSystemStorage(location=tmp_path / "local"), ReadOnly(s3.storage()), on_delete="hide"
+    )
+    stack.delete("covers/gone.jpg")
+    monkeypatch.setattr(Gallery._meta.get_field("cover"), "storage", stack)
+    Gallery.objects.create(cover="covers/gone.jpg")
+    Gallery.objects.create(cover="covers//gone.jpg")
+    out, _err, error = pull("--field", "cover")
+    assert error is None
+    assert "Copied 0 file(s), 0 bytes; 0 already present; 0 conflict(s); 0 failed; " in out
+    assert "1 hidden by a tombstone;" in out
+
+
+# -- a dangling symlink in the local layer --------------------------------------
+
+
+def test_a_dangling_local_symlink_serves_nothing(dump: Any, s3: Any, tmp_path: Path) -> None:
+    # Issue 21: with a dangling link "attachments/prod.pdf" in the local layer,
+    # storage_audit said production serves the file while which() and url()
+    # named the link (and open() read production's bytes).
+    link = tmp_path / "local" / "attachments" / "prod.pdf"
+    link.symlink_to(tmp_path / "nowhere.pdf")
+    stack = storages["default"]
+    report, _error = audit("--field", "attachment", "--verbosity", "2")
+    served = by_field(report)["testapp.Gallery.attachment"]["served"]
+    assert served["attachments/prod.pdf"] == "[1] ReadOnly(S3Storage('production-media'))"
+    assert stack.which("attachments/prod.pdf") is stack.layers[1]
+    assert stack.url("attachments/prod.pdf").startswith(s3.server.endpoint_url)
+    with stack.open("attachments/prod.pdf") as handle:
+        assert handle.read() == PRODUCTION["attachments/prod.pdf"]
+    with pytest.raises(NotImplementedError, match="only in layers without local paths"):
+        stack.path("attachments/prod.pdf")
+    assert stack.exists("attachments/prod.pdf")
+    # Where only the link has the name, the name is taken (a save picks
+    # another, as FileSystemStorage's own exists() says) but no layer serves it.
+    (tmp_path / "local" / "attachments" / "only-a-link.pdf").symlink_to(tmp_path / "nowhere")
+    assert stack.exists("attachments/only-a-link.pdf")
+    assert stack.which("attachments/only-a-link.pdf") is None
+    Gallery.objects.create(attachment="attachments/only-a-link.pdf")
+    report, _error = audit("--field", "attachment")
+    broken = by_field(report)["testapp.Gallery.attachment"]["broken"]
+    assert {"name": "attachments/only-a-link.pdf", "rows": 1, "why": "in no layer"} in broken
+
+
+def test_a_pull_leaves_a_dangling_local_symlink_as_a_conflict(
+    dump: Any, s3: Any, tmp_path: Path
+) -> None:
+    link = tmp_path / "local" / "attachments" / "prod.pdf"
+    link.symlink_to(tmp_path / "nowhere.pdf")
+    for args in (["--referenced", "--field", "attachment"], ["attachments"]):
+        for force in ([], ["--force"]):
+            err = StringIO()
+            with pytest.raises(CommandError, match="1 file\\(s\\) not copied"):
+                call_command("storage_pull", *args, *force, stdout=StringIO(), stderr=err)
+            assert (
+                "attachments/prod.pdf (20 bytes): conflict, not copied: "
+                "'attachments/prod.pdf' is a dangling symlink locally"
+            ) in err.getvalue(), (args, force)
+            assert link.is_symlink() and not (tmp_path / "nowhere.pdf").exists()

@@ -22,7 +22,7 @@ from storage_mixins.labels import storage_label
 from storage_mixins.listings import Entry, lister_for
 from storage_mixins.local_writes import LocalWriteGuard
 from storage_mixins.lookup import Locator
-from storage_mixins.names import validate_directory, validate_name
+from storage_mixins.names import file_name, validate_directory, validate_name
 from storage_mixins.references import batched, file_fields, referenced_names
 from storage_mixins.transfers import (
     CONFLICT,
@@ -52,6 +52,7 @@ class _Plan:
     caches: list[Caching] = field(default_factory=list)
     hidden: int = 0
     unsafe: list[tuple[str, str]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)  # referenced names planned (--referenced)
 
 
 class Command(BaseCommand):
@@ -218,8 +219,12 @@ class Command(BaseCommand):
                 reference, limit=options["limit"], database=options["database"]
             )
             for batch in batched((name for name, _rows in names), BATCH):
-                safe = [name for name in batch if self._is_safe(plan, name)]
-                located = locator.locate(safe, among=sources)
+                # Each file once, by the one spelling the stack reads it by
+                # ("docs//a.txt" and "./docs/a.txt" are "docs/a.txt").
+                files = [file_name(name) for name in batch if self._is_safe(plan, name)]
+                new = [name for name in dict.fromkeys(files) if name not in plan.seen]
+                plan.seen.update(new)
+                located = locator.locate(new, among=sources)
                 present = target_lister.find(
                     [name for name, where in located.items() if where is not None]
                 )
