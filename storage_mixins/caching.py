@@ -33,8 +33,8 @@ from .failover import GuardedLayer, watching_skips
 from .fallback import Fallback
 from .labels import storage_identity, storage_label
 from .listed_reader import ListedReader
-from .listing_cache import LISTING_LIMIT, LayerListings, wants_listing
-from .metadata_cache import _MISSING, DEFAULT, MAX_LISTED_LAYERS, MetadataCache
+from .listing_cache import LISTING_LIMIT, LayerListings, wants_listing, watching_listings
+from .metadata_cache import _MISSING, MAX_LISTED_LAYERS, MetadataCache
 from .readonly import ReadOnlyFile, _FileProxy, checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
@@ -217,9 +217,9 @@ class Caching(StorageWrapper):
     def _exists_missed(self, name: str, path: str, seen: Any) -> bool:
         metadata = self._self_metadata
         reservation = metadata.reserve("exists", path, seen)
-        found, complete = self._computed(self._exists_of, name)
+        found, complete, left = self._computed(self._exists_of, name)
         if complete:
-            metadata.add(reservation, found, self._exists_timeout(found))
+            metadata.add(reservation, found, _within(self._exists_timeout(found), left))
         return found
 
     def size(self, name: str) -> int:
@@ -348,10 +348,10 @@ class Caching(StorageWrapper):
         if hit:
             return value
         reservation = metadata.reserve(fact, path, value)
-        value, complete = self._computed(compute, name)
+        value, complete, left = self._computed(compute, name)
         if complete:
-            timeout = DEFAULT if timeout_for is None else timeout_for(value)
-            metadata.add(reservation, value, timeout)
+            timeout = self._self_timeout if timeout_for is None else timeout_for(value)
+            metadata.add(reservation, value, _within(timeout, left))
         return value
 
     def _remembered_time(self, fact: str, name: str) -> datetime.datetime:
@@ -428,13 +428,18 @@ class Caching(StorageWrapper):
 
         return stack.reading_through(listed)
 
-    def _computed(self, compute: Callable[[str], _Fact], name: str) -> tuple[_Fact, bool]:
-        """``compute(name)``, and whether every layer took part in the answer."""
-        if not self._self_may_skip:
-            return compute(name), True
-        with watching_skips() as skipped:
-            value = compute(name)
-        return value, not skipped
+    def _computed(
+        self, compute: Callable[[str], _Fact], name: str
+    ) -> tuple[_Fact, bool, float | None]:
+        """``compute(name)``; whether every layer took part in the answer; and
+        for how long, at most, it may be kept (``None``: no limit), which is
+        what is left of the listings it was taken from."""
+        with watching_listings() as listings:
+            if not self._self_may_skip:
+                return compute(name), True, listings.seconds_left()
+            with watching_skips() as skipped:
+                value = compute(name)
+        return value, not skipped, listings.seconds_left()
 
     def _exists_timeout(self, found: bool) -> float | None:
         return self._self_timeout if found else self._self_missing_timeout
@@ -717,6 +722,13 @@ def _already_canonical(path: str) -> bool:
         or ".." in path
         or "\\" in path
     )
+
+
+def _within(timeout: float | None, left: float | None) -> float | None:
+    """``timeout``, cut to what is ``left`` of the listings an answer came from."""
+    if left is None:
+        return timeout
+    return left if timeout is None else min(timeout, left)
 
 
 def _in_utc(value: _Fact) -> _Fact:
