@@ -18,6 +18,7 @@ import hashlib
 import os
 import posixpath
 import threading
+import uuid
 from collections.abc import Callable
 from typing import IO, Any, Self, TypeVar, cast
 
@@ -34,7 +35,7 @@ from .fallback import Fallback
 from .labels import storage_identity, storage_label
 from .listed_reader import ListedReader
 from .listing_cache import LISTING_LIMIT, LayerListings, wants_listing, watching_listings
-from .metadata_cache import _MISSING, MAX_LISTED_LAYERS, MetadataCache
+from .metadata_cache import _MISSING, MAX_LISTED_LAYERS, MetadataCache, Reservation
 from .readonly import ReadOnlyFile, _FileProxy, checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
@@ -90,7 +91,10 @@ class Caching(StorageWrapper):
     there (streamed, atomically, one download however many threads ask), and
     later opens, and ``path()``, use the copy without asking ``storage``
     anything until its entry expires; then size and modification time are
-    compared before the copy is reused. Files larger than ``max_content_size``
+    compared before the copy is reused. A copy stands for the version of the
+    name it was fetched at, which every write through any wrapper sharing the
+    cache replaces (see ``storage_mixins.contents_cache``): it is never taken
+    for a file rewritten since. Files larger than ``max_content_size``
     bytes are read from ``storage`` and not kept; from an ``S3Storage`` they
     are streamed from the response body in bounded memory (``S3File`` would
     hold the whole object in memory), seeking with ranged requests. Files
@@ -280,7 +284,7 @@ class Caching(StorageWrapper):
     def path(self, name: str) -> str:
         canonical = _canonical(name)
         if self._self_contents is not None and canonical is not None:
-            known, _seen = self._fresh_copy(canonical)
+            known, _seen, _version = self._fresh_copy(canonical)
             if isinstance(known, str):
                 return known  # a local copy, without asking the storage
         try:
@@ -522,21 +526,26 @@ class Caching(StorageWrapper):
         """The path of an up-to-date local copy of ``name``, fetched if needed;
         ``None`` when the file is best read from the storage itself (it is on
         local disk already), ``_TOO_LARGE`` when it is larger than
-        ``max_content_size``."""
+        ``max_content_size``. A copy is named by the version of the name
+        (see ``storage_mixins.contents_cache``), and reused only while that
+        version is current."""
         contents = self._self_contents
         assert contents is not None
         path = _canonical(name)
         if path is None:
             return None  # a name that is not cached (see _canonical)
-        copy, _seen = self._fresh_copy(path)
+        copy, _seen, _version = self._fresh_copy(path)
         if copy is not _UNKNOWN:
             return copy
         metadata = self._self_metadata
         with contents.single_flight(path):
-            copy, seen = self._fresh_copy(path)  # another thread may have fetched it meanwhile
+            # Another thread may have fetched it meanwhile.
+            copy, seen, version = self._fresh_copy(path)
             if copy is not _UNKNOWN:
                 return copy
             reservation = metadata.reserve("contents", path, seen)
+            if version is None:  # a miss: the version now, read before anything is fetched
+                version = reservation.token if reservation is not None else metadata.version(path)
             backend = self._serving_backend(name)
             limit = self._self_max_content_size
             if local_path(backend, name):
@@ -545,33 +554,52 @@ class Caching(StorageWrapper):
             if limit is not None and self.size(name) > limit:
                 metadata.add(reservation, _STREAMED)
                 return _TOO_LARGE
-            if os.path.isfile(contents.path(path)):  # an expired copy: still the same file?
+            if version is None:  # the cache failed: a copy of its own, never reused
+                version = f"unversioned-{uuid.uuid4().hex}"
+            elif os.path.isfile(contents.path(path, version)):  # this version's, expired
                 size, modified = self.size(name), self._modified_timestamp(name)
-                if modified is not None and contents.matches(path, size, modified):
-                    metadata.add(reservation, (size, modified))
-                    return contents.path(path)
+                if modified is not None and contents.matches(path, version, size, modified):
+                    self._remember_copy(reservation, path, (size, modified, version))
+                    return contents.path(path, version)
             stream = open_stream(self._reads(), name, backend)
             modified = stream.modified.timestamp() if stream.modified else None
             if modified is None:
                 modified = self._modified_timestamp(name)
-            contents.store(path, stream.chunks, modified)
-            entry = (_file_size(contents.path(path)), modified)
-            metadata.add(reservation, entry)
-            return contents.path(path)
+            copy = contents.store(path, version, stream.chunks, modified)
+            self._remember_copy(reservation, path, (_file_size(copy), modified, version))
+            return copy
 
-    def _fresh_copy(self, path: str) -> tuple[str | object | None, Any]:
+    def _remember_copy(
+        self, reservation: Reservation | None, path: str, entry: tuple[int, float | None, str]
+    ) -> None:
+        """Cache ``entry`` (size, modification time, version of a local copy), and
+        keep the version past the entry, so that the copy can be reused when
+        the entry expires if no write came meanwhile."""
+        metadata = self._self_metadata
+        metadata.add(reservation, entry)
+        if reservation is not None:
+            metadata.keep_version(path)
+
+    def _fresh_copy(self, path: str) -> tuple[str | object | None, Any, str | None]:
         """What the cache knows: a copy's path, ``None`` (read from the storage),
-        or ``_UNKNOWN``; and, for a miss, what the cache saw (for ``reserve``)."""
+        or ``_UNKNOWN``; for a miss, what the cache saw (for ``reserve``); and
+        for a hit whose copy is not on this disk, the version to fetch it as
+        (the entry's: no write came since it was stored)."""
         hit, entry = self._self_metadata.get("contents", path)
         if not hit:
-            return _UNKNOWN, entry
+            return _UNKNOWN, entry, None
         if entry == _FROM_STORAGE:
-            return None, None
+            return None, None, None
         if entry == _STREAMED:
-            return _TOO_LARGE, None
+            return _TOO_LARGE, None, None
+        if type(entry) is not tuple or len(entry) != 3:
+            return _UNKNOWN, None, None  # an entry of an older release: fetch, uncached
         contents = self._self_contents
         assert contents is not None
-        return (contents.path(path) if contents.matches(path, *entry) else _UNKNOWN), None
+        size, modified, version = entry
+        if contents.matches(path, version, size, modified):
+            return contents.path(path, version), None, None
+        return _UNKNOWN, None, version
 
     def _modified_timestamp(self, name: str) -> float | None:
         try:

@@ -275,17 +275,38 @@ class MetadataCache:
             return None
         namespace = self.namespace
         version_key = _key(namespace, "version", path)
+        token = self._version(version_key)
+        if token is None:
+            return None
+        return Reservation(_key(namespace, fact, path), version_key, token, path)
+
+    def version(self, path: str) -> str | None:
+        """The current version token of ``path`` (made now if there is none), which
+        every write to it replaces; ``None`` if the cache failed. Something
+        fetched after reading it is at least as new as that version."""
+        token: str | None = self._version(_key(self.namespace, "version", path))
+        return token
+
+    def keep_version(self, path: str) -> None:
+        """Let ``path``'s version live twice the facts' ``timeout`` from now (until
+        a write replaces it): for what is checked against it once its fact
+        has expired (``Caching``'s local copies)."""
+        timeout = None if self.timeout is None else 2 * self.timeout
+        try:
+            self.cache.current.touch(_key(self.namespace, "version", path), timeout)
+        except NotImplementedError:
+            return  # a backend without touch(): copies are fetched again sooner
+        except Exception as exc:  # noqa: BLE001 - see _call
+            self._failed(exc)
+
+    def _version(self, version_key: str) -> Any:
         token = self._call("get", version_key)
         if token is None:
             token = _new_token()
             added = self._call("add", version_key, token, self.timeout)
             if added is not True:
                 token = self._call("get", version_key)  # another reader's, or a failure
-                if token is None or token is _FAILED:
-                    return None
-        elif token is _FAILED:
-            return None
-        return Reservation(_key(namespace, fact, path), version_key, token, path)
+        return None if token is _FAILED else token
 
     def add(
         self,

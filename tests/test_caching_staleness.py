@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
 from storage_mixins import Caching, Fallback, ReadOnly
+from tests.conformance import read
 
 
 class Clock:
@@ -102,3 +104,43 @@ def test_an_answer_from_an_expiring_listing_is_not_kept(clock: Clock) -> None:
     remote.save("photos/new.jpg", ContentFile(b"new"))
     clock.advance(0.001)
     assert cached.exists("photos/new.jpg")
+
+
+# -- 6. a local copy is the file only if no write came since it was made --------
+
+
+class _SameSecond(InMemoryStorage):
+    """A remote storage whose files all have one modification time, as two
+    writes within one second have on S3 (whole seconds)."""
+
+    def get_modified_time(self, name: str) -> datetime.datetime:
+        self.size(name)  # raises for a missing file
+        return datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+
+
+def test_a_copy_in_another_process_is_not_taken_for_a_rewritten_file(tmp_path: Path) -> None:
+    remote = _SameSecond()
+    remote.save("a.txt", ContentFile(b"old!"))
+    # Two processes: one cache, each its own contents folder.
+    first = Caching(remote, contents=FileSystemStorage(location=tmp_path / "first"))
+    second = Caching(remote, contents=FileSystemStorage(location=tmp_path / "second"))
+    assert read(first, "a.txt") == b"old!"
+    assert read(second, "a.txt") == b"old!"
+    first.delete("a.txt")
+    first.save("a.txt", ContentFile(b"new!"))  # same size, same second
+    assert read(second, "a.txt") == b"new!"
+    assert read(first, "a.txt") == b"new!"
+
+
+def test_a_copy_made_after_another_process_fetched_is_not_taken_for_a_rewrite(
+    tmp_path: Path,
+) -> None:
+    remote = _SameSecond()
+    remote.save("a.txt", ContentFile(b"old!"))
+    first = Caching(remote, contents=FileSystemStorage(location=tmp_path / "first"))
+    second = Caching(remote, contents=FileSystemStorage(location=tmp_path / "second"))
+    assert read(second, "a.txt") == b"old!"
+    first.delete("a.txt")
+    first.save("a.txt", ContentFile(b"new!"))
+    assert read(first, "a.txt") == b"new!"  # the shared entry now names the new file
+    assert read(second, "a.txt") == b"new!"
