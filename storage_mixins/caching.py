@@ -19,7 +19,7 @@ import os
 import posixpath
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any, Self, TypeVar, cast
 
 from django.conf import settings
@@ -28,7 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import Storage
 
-from .base import StorageWrapper, contains
+from .base import StorageWrapper, contains, is_read_only
 from .contents_cache import ContentsCache
 from .failover import GuardedLayer, watching_skips
 from .fallback import Fallback
@@ -36,6 +36,7 @@ from .labels import storage_identity, storage_label
 from .listed_reader import ListedReader
 from .listing_cache import LISTING_LIMIT, LayerListings, wants_listing, watching_listings
 from .metadata_cache import _MISSING, MAX_LISTED_LAYERS, MetadataCache, Reservation
+from .overlay import WriteLayerView, hearing_writes
 from .readonly import ReadOnlyFile, _FileProxy, checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
@@ -332,6 +333,50 @@ class Caching(StorageWrapper):
             self.__wrapped__.delete(name)
         finally:
             self._invalidate(name)
+
+    # Staticfiles storages write from these (collectstatic's hashed copies and
+    # manifest), with the storage itself as ``self``, past this wrapper: run
+    # so that each write is forgotten as it is made. Present only where the
+    # storage has them (collectstatic asks hasattr()).
+    @property
+    def post_process(self) -> Callable[..., Iterator[Any]]:
+        method = self._own_writer("post_process")
+
+        def post_process(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            with hearing_writes(self._invalidate):
+                for processed in method(*args, **kwargs):
+                    # (name, hashed_name, processed): the hashed file was written
+                    # (heard already, unless a wrapper below hides its writes).
+                    if isinstance(processed, tuple) and len(processed) > 1:
+                        self._invalidate_after_failure(processed[1])
+                    yield processed
+
+        return post_process
+
+    @property
+    def save_manifest(self) -> Callable[..., Any]:
+        method = self._own_writer("save_manifest")
+
+        def save_manifest(*args: Any, **kwargs: Any) -> Any:
+            with hearing_writes(self._invalidate):
+                return method(*args, **kwargs)
+
+        return save_manifest
+
+    def _own_writer(self, method: str) -> Callable[..., Any]:
+        """The storage's own ``method``, whose writes are heard (see
+        ``overlay.hearing_writes``): a stack (or a read-only storage) runs it
+        its own way, over a view of its write layer that reports them (or
+        refuses it); anything else runs the backend's code with a view of
+        the storage as ``self``, whose writes go through the storage and are
+        reported."""
+        wrapped = self.__wrapped__
+        own: Callable[..., Any] = getattr(wrapped, method)  # AttributeError if it has none
+        if is_read_only(wrapped) or contains(wrapped, _is_a_stack):
+            return own
+        function = getattr(type(_backend_of(wrapped)), method)
+        bound: Callable[..., Any] = function.__get__(WriteLayerView(wrapped, None))
+        return bound
 
     # -- internals ---------------------------------------------------------------
 
@@ -780,6 +825,16 @@ def _as_storages_give(value: _Fact) -> _Fact:
 
 def _namespace_of(storage: Any) -> str:
     return hashlib.blake2b(storage_identity(storage).encode(), digest_size=8).hexdigest()
+
+
+def _is_a_stack(storage: object) -> bool:
+    return issubclass(type(storage), Fallback)  # isinstance() sees what a proxy wraps
+
+
+def _backend_of(storage: Any) -> Any:
+    while isinstance(storage, StorageWrapper):
+        storage = storage.__wrapped__
+    return storage
 
 
 def _base_url_of(storage: Storage) -> str | None:

@@ -112,9 +112,10 @@ _CODES = {
 # storage that is not a Fallback): see storage_mixins.listing_cache.
 MAX_LISTED_LAYERS = 16
 _CODES.update({f"listing:{position}": f"L{position:x}" for position in range(MAX_LISTED_LAYERS)})
-# Facts a write changes: everything about the file itself…
+# Facts a write changes: everything about the file itself (and, since the name
+# may be a directory's, a deleted empty one, what it lists)…
 _FACTS_OF_A_FILE = ("exists", "size", "get_accessed_time", "get_created_time",
-                    "get_modified_time", "url", "contents")  # fmt: skip
+                    "get_modified_time", "url", "contents", "listdir")  # fmt: skip
 # …and, for each directory above it, everything a new or removed entry can
 # change: whether it exists (a save creates the directories of its name), what
 # it lists (its listdir, and its listings), and its own size and times
@@ -201,8 +202,11 @@ class MetadataCache:
         layers: int = 1,
     ) -> None:
         self.cache = cache
-        listed = range(min(layers, MAX_LISTED_LAYERS))
-        self.parent_facts = (*_FACTS_OF_A_PARENT, *(listing_fact(position) for position in listed))
+        listings = tuple(
+            listing_fact(position) for position in range(min(layers, MAX_LISTED_LAYERS))
+        )
+        self.own_facts = (*_FACTS_OF_A_FILE, *listings)
+        self.parent_facts = (*_FACTS_OF_A_PARENT, *listings)
         self._namespace_source = namespace
         self._namespace: str | None = namespace if isinstance(namespace, str) else None
         self.timeout = timeout
@@ -335,9 +339,10 @@ class MetadataCache:
     # -- writers -------------------------------------------------------------------
 
     def invalidate(self, path: str) -> None:
-        """Fence every fact about ``path`` (a canonical name), and what a write to
-        it changes about the directories above it (their existence, listing,
-        size and times); give them all new versions."""
+        """Fence every fact about ``path`` (a canonical name; its listings too, for
+        a directory deleted), and what a write to it changes about the
+        directories above it (their existence, listing, size and times); give
+        them all new versions."""
         path = path.strip("/")
         self._remember_write(path)
         if self._fence(path):
@@ -352,7 +357,7 @@ class MetadataCache:
         versions: dict[str, Any] = {}
         fences: dict[str, Any] = {}
         for path in paths:
-            for fact in _FACTS_OF_A_FILE:
+            for fact in self.own_facts:
                 fences[_key(namespace, fact, path)] = _FENCE
             versions[_key(namespace, "version", path)] = _new_token()
             directory = path

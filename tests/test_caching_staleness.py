@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
-from storage_mixins import Caching, Fallback, ReadOnly
+from storage_mixins import Caching, Fallback, Logging, ReadOnly
 from tests.conformance import read
 
 
@@ -144,3 +146,101 @@ def test_a_copy_made_after_another_process_fetched_is_not_taken_for_a_rewrite(
     first.save("a.txt", ContentFile(b"new!"))
     assert read(first, "a.txt") == b"new!"  # the shared entry now names the new file
     assert read(second, "a.txt") == b"new!"
+
+
+# -- 7. writes a wrapped storage makes from its own methods ---------------------
+
+
+def _static_files(tmp_path: Path) -> tuple[ManifestStaticFilesStorage, dict[str, Any]]:
+    source = FileSystemStorage(location=tmp_path / "source")
+    source.save("css/site.css", ContentFile(b"body { color: red }"))
+    return (
+        ManifestStaticFilesStorage(location=tmp_path / "static", base_url="/static/"),
+        {"css/site.css": (source, "css/site.css")},
+    )
+
+
+def _hashed(static: ManifestStaticFilesStorage, paths: dict[str, Any], name: str) -> str:
+    source, path = paths[name]
+    with source.open(path) as original:
+        hashed: str = static.hashed_name(name, original)
+    return hashed
+
+
+INSIDE = {
+    "backend": lambda static: static,
+    "stack": lambda static: Fallback(static, ReadOnly(InMemoryStorage())),
+    "logged": lambda static: Logging(static),
+    "cached": lambda static: Caching(static, key_prefix="inner"),
+}
+
+
+@pytest.mark.parametrize("inside", INSIDE.values(), ids=INSIDE.keys())
+def test_post_process_invalidates_what_it_writes(tmp_path: Path, inside: Any) -> None:
+    static, paths = _static_files(tmp_path)
+    hashed = _hashed(static, paths, "css/site.css")
+    cached = Caching(inside(static))
+    cached.save("css/site.css", ContentFile(b"body { color: red }"))  # collectstatic's copy
+    assert not cached.exists(hashed)
+    assert not cached.exists("staticfiles.json")
+    assert "site.css" in cached.listdir("css")[1]
+    processed = cached.post_process(paths)
+    for name, hashed_name, _processed in processed:
+        assert (name, hashed_name) == ("css/site.css", hashed)
+        assert cached.exists(hashed)  # as it is yielded
+    assert cached.exists(hashed)
+    assert cached.exists("staticfiles.json")
+    assert hashed.rpartition("/")[2] in cached.listdir("css")[1]
+
+
+def test_save_manifest_invalidates_the_manifest(tmp_path: Path) -> None:
+    static, _paths = _static_files(tmp_path)
+    cached = Caching(static)
+    assert not cached.exists("staticfiles.json")
+    cached.save_manifest()
+    assert cached.exists("staticfiles.json")
+    assert cached.size("staticfiles.json") == static.size("staticfiles.json")
+
+
+def test_post_process_that_raises_still_invalidates(tmp_path: Path) -> None:
+    static, paths = _static_files(tmp_path)
+    hashed = _hashed(static, paths, "css/site.css")
+    cached = Caching(static)
+    assert not cached.exists(hashed)
+    processed = cached.post_process(paths)
+    next(processed)
+    with pytest.raises(RuntimeError):
+        processed.throw(RuntimeError("collectstatic stopped"))
+    assert cached.exists(hashed)
+
+
+class _OverwriteStorage(InMemoryStorage):
+    """The recipe: a name is made available by deleting the file that has it."""
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        if self.exists(name):
+            self.delete(name)
+        return name
+
+
+def test_a_name_chooser_that_deletes_is_seen_through_its_save() -> None:
+    # Deliberate: get_available_name is the storage's own, not a write (see
+    # docs/caching.rst). Django calls it from save(), whose invalidation
+    # covers the name it deleted.
+    remote = _OverwriteStorage()
+    remote.save("a.txt", ContentFile(b"a"))
+    cached = Caching(remote)
+    assert cached.size("a.txt") == 1
+    assert cached.save("a.txt", ContentFile(b"longer")) == "a.txt"
+    assert cached.size("a.txt") == 6
+
+
+def test_deleting_a_directory_forgets_its_listing(tmp_path: Path) -> None:
+    local = FileSystemStorage(location=tmp_path / "local")
+    local.save("empty/a.txt", ContentFile(b"a"))
+    local.delete("empty/a.txt")
+    cached = Caching(local)
+    assert cached.listdir("empty") == ([], [])
+    cached.delete("empty")  # FileSystemStorage removes an empty directory
+    with pytest.raises(FileNotFoundError):
+        cached.listdir("empty")
