@@ -59,7 +59,9 @@ class Caching(StorageWrapper):
     extra arguments is never cached. Times are kept in UTC and returned as
     the storage returns them under the current ``USE_TZ`` (aware, or naive
     local time). Entries are namespaced by the wrapped
-    storage's identity (its class, bucket, location…), or by ``key_prefix``.
+    storage's identity (its class, bucket, location…; for a local disk, the
+    machine and filesystem that hold it), or by ``key_prefix``: see
+    docs/caching.rst, "How the namespace is made".
 
     With ``listings`` (``"auto"``, the default: the directories of an
     ``S3Storage``; ``True``: every backend's; ``False``: none), a fact that is
@@ -134,6 +136,8 @@ class Caching(StorageWrapper):
         # The namespace is worked out at the first call, not here: it reads
         # attributes (FileSystemStorage.location, from MEDIA_ROOT) that Django
         # itself evaluates lazily, and a wrapper may be built at import time.
+        # It is worked out again when a setting or an identity attribute
+        # changes (metadata_cache.forget_namespaces).
         namespace = key_prefix or functools.partial(_namespace_of, self.__wrapped__)
         # Over a whole stack, each layer's listings are facts of their own,
         # which every write fences, whether this process lists or not.
@@ -672,7 +676,8 @@ class _HotPath:
         self.caching = caching
         self.metadata = metadata
         self.cache = metadata.cache
-        self.exists_keys: dict[Any, str] = {}  # a name as given -> its exists key
+        # A name as given -> its exists key (emptied when the namespace changes).
+        self.exists_keys: dict[Any, str] = metadata.key_memo
 
     def __reduce__(self) -> tuple[Any, ...]:
         # What pickles (and copies) caching.exists: the wrapper's, rebuilt.

@@ -75,12 +75,15 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from django.core.signals import setting_changed
+
 __all__ = [
     "DEFAULT",
     "FENCE_SECONDS",
     "MAX_LISTED_LAYERS",
     "MetadataCache",
     "Reservation",
+    "forget_namespaces",
     "listing_fact",
 ]
 
@@ -182,7 +185,9 @@ class MetadataCache:
 
     ``cache.current`` is the Django cache to use (this thread's); ``namespace``
     separates storages sharing one cache (a string, or a function that gives
-    it, called at the first use); ``timeout`` is the lifetime of a fact, in
+    it, called at the first use and again after :meth:`forget_namespace`:
+    when a setting, or an attribute that says which store a storage is,
+    changes, see :func:`forget_namespaces`); ``timeout`` is the lifetime of a fact, in
     seconds (``None``: until a write fences it). ``layers`` is how many
     layers' listings a directory can have (see ``listing_fact``): a write
     fences all of them, in every directory above it, whether this process
@@ -209,6 +214,9 @@ class MetadataCache:
         self.parent_facts = (*_FACTS_OF_A_PARENT, *listings)
         self._namespace_source = namespace
         self._namespace: str | None = namespace if isinstance(namespace, str) else None
+        #: A memo of keys, which callers may keep (by name): emptied when the
+        #: namespace is worked out again.
+        self.key_memo: dict[Any, str] = {}
         self.timeout = timeout
         self._failing = False  # the last call to the cache raised
         self._unsettled = False  # failing, or invalidations wait to be replayed
@@ -227,6 +235,13 @@ class MetadataCache:
         namespace = source if isinstance(source, str) else source()
         self._namespace = namespace
         return namespace
+
+    def forget_namespace(self) -> None:
+        """Work the namespace out again at the next use: the storage it names
+        may have changed (``MEDIA_ROOT``, a ``location`` set)."""
+        if not isinstance(self._namespace_source, str):
+            self._namespace = None
+        self.key_memo.clear()
 
     # -- readers -------------------------------------------------------------------
 
@@ -451,6 +466,17 @@ class MetadataCache:
 
 
 _instances: weakref.WeakSet[MetadataCache] = weakref.WeakSet()
+
+
+def forget_namespaces(**_signal: Any) -> None:
+    """:meth:`MetadataCache.forget_namespace` for every one: a setting changed
+    (Django's ``setting_changed``; ``FileSystemStorage`` reads ``MEDIA_ROOT``
+    again then), or an identity attribute was set through a wrapper."""
+    for metadata in list(_instances):
+        metadata.forget_namespace()
+
+
+setting_changed.connect(forget_namespaces, dispatch_uid="storage_mixins.forget_namespaces")
 
 
 @atexit.register

@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
 from storage_mixins import Caching, Fallback, Logging, ReadOnly
+from storage_mixins.metadata_cache import FENCE_SECONDS
 from tests.conformance import read
 
 
@@ -244,3 +245,88 @@ def test_deleting_a_directory_forgets_its_listing(tmp_path: Path) -> None:
     cached.delete("empty")  # FileSystemStorage removes an empty directory
     with pytest.raises(FileNotFoundError):
         cached.listdir("empty")
+
+
+# -- 8. the namespace follows the storage it names ------------------------------
+
+
+def test_the_namespace_follows_media_root(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "old")
+    cached = Caching(FileSystemStorage())
+    assert not cached.exists("avatar.jpg")
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "avatar.jpg").write_bytes(b"jpeg")
+    settings.MEDIA_ROOT = str(new)
+    assert cached.location == str(new)
+    assert cached.exists("avatar.jpg")
+
+
+def test_the_namespace_follows_a_location_set_through_the_wrapper(tmp_path: Path) -> None:
+    cached = Caching(FileSystemStorage(location=tmp_path / "old"))
+    assert not cached.exists("avatar.jpg")
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "avatar.jpg").write_bytes(b"jpeg")
+    cached.location = str(new)
+    assert cached.exists("avatar.jpg")
+
+
+def test_stacks_that_differ_in_options_do_not_share_answers(tmp_path: Path, clock: Clock) -> None:
+    production = InMemoryStorage()
+    production.save("a.txt", ContentFile(b"production"))
+    local = FileSystemStorage(location=tmp_path / "local")
+    hiding = Caching(Fallback(local, ReadOnly(production), on_delete="hide"))
+    ignoring = Caching(Fallback(local, ReadOnly(production), on_delete="ignore"))
+    hiding.delete("a.txt")
+    clock.advance(FENCE_SECONDS + 1)  # answers are kept again
+    assert not hiding.exists("a.txt")
+    assert ignoring.exists("a.txt")  # it does not read tombstones
+
+
+# -- 9. a local disk's facts stay on its machine --------------------------------
+
+
+def test_two_machines_with_one_media_path_do_not_share_facts(
+    redis_cache: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage_mixins import labels
+
+    # One path (/app/media in Docker), two machines, one Redis.
+    media = tmp_path / "media"
+    media.mkdir()
+    monkeypatch.setattr(labels, "machine_identity", lambda: "machine-a")
+    on_a = Caching(FileSystemStorage(location=media), cache=redis_cache)
+    assert not on_a.exists("avatar.jpg")
+    (media / "avatar.jpg").write_bytes(b"jpeg")  # as if on machine b's disk
+    monkeypatch.setattr(labels, "machine_identity", lambda: "machine-b")
+    on_b = Caching(FileSystemStorage(location=media), cache=redis_cache)
+    assert on_b.exists("avatar.jpg")
+
+
+def test_processes_on_one_machine_share_a_local_disk_s_facts(tmp_path: Path) -> None:
+    first = Caching(FileSystemStorage(location=tmp_path / "media"))
+    second = Caching(FileSystemStorage(location=tmp_path / "media"))
+    assert not second.exists("a.txt")
+    first.save("a.txt", ContentFile(b"a"))
+    assert second.exists("a.txt")
+
+
+def test_a_local_disk_is_named_alike_before_and_after_it_is_made(tmp_path: Path) -> None:
+    # Processes started before and after MEDIA_ROOT is made must share facts.
+    before = Caching(FileSystemStorage(location=tmp_path / "media"))
+    named_before = before._self_metadata.namespace
+    (tmp_path / "media").mkdir()
+    after = Caching(FileSystemStorage(location=tmp_path / "media"))
+    assert after._self_metadata.namespace == named_before
+
+
+def test_a_remote_storage_s_facts_are_shared_between_machines(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage_mixins import labels
+
+    monkeypatch.setattr(labels, "machine_identity", lambda: "machine-a")
+    on_a = Caching(s3.storage())._self_metadata.namespace
+    monkeypatch.setattr(labels, "machine_identity", lambda: "machine-b")
+    assert Caching(s3.storage())._self_metadata.namespace == on_a
