@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import datetime
 import time
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, InMemoryStorage
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, storages
+from django.core.management import call_command
 
 from storage_mixins import Caching, Fallback, Logging, ReadOnly
 from storage_mixins.metadata_cache import FENCE_SECONDS
@@ -330,3 +332,54 @@ def test_a_remote_storage_s_facts_are_shared_between_machines(
     on_a = Caching(s3.storage())._self_metadata.namespace
     monkeypatch.setattr(labels, "machine_identity", lambda: "machine-b")
     assert Caching(s3.storage())._self_metadata.namespace == on_a
+
+
+# -- 10. commands that change what a stack holds invalidate its caches ----------
+
+
+@pytest.fixture
+def cached_stacks(s3: Any, settings: Any, use_storages: Any, tmp_path: Path) -> dict[str, Any]:
+    """Two aliases over the same layers, each behind its own Caching."""
+    s3.put("photos/cat.jpg", b"production cat")
+    use_storages(
+        {
+            **settings.STORAGES,
+            "local": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(tmp_path / "local"), "base_url": "/local/"},
+            },
+            "production": s3.settings(),
+            "stack": {
+                "BACKEND": "storage_mixins.Fallback",
+                "OPTIONS": {"layers": ["local", "production"], "on_delete": "hide"},
+            },
+            "default": {"BACKEND": "storage_mixins.Caching", "OPTIONS": {"storage": "stack"}},
+            "media": {
+                "BACKEND": "storage_mixins.Caching",
+                "OPTIONS": {"storage": "stack", "key_prefix": "media"},
+            },
+        }
+    )
+    return {"default": storages["default"], "media": storages["media"]}
+
+
+def test_clearing_a_tombstone_is_seen_through_every_cache(cached_stacks: dict[str, Any]) -> None:
+    default, media = cached_stacks["default"], cached_stacks["media"]
+    default.delete("photos/cat.jpg")
+    assert not default.exists("photos/cat.jpg")
+    assert not media.exists("photos/cat.jpg")
+    call_command(
+        "storage_tombstones", "--storage", "default", "--clear", "photos/cat.jpg",
+        stdout=StringIO(),
+    )  # fmt: skip
+    assert default.exists("photos/cat.jpg")
+    assert media.exists("photos/cat.jpg")
+
+
+def test_a_pull_is_seen_through_every_cache(cached_stacks: dict[str, Any], tmp_path: Path) -> None:
+    default, media = cached_stacks["default"], cached_stacks["media"]
+    assert not default.url("photos/cat.jpg").startswith("/local/")  # production's
+    assert not media.url("photos/cat.jpg").startswith("/local/")
+    call_command("storage_pull", "photos", "--storage", "default", stdout=StringIO())
+    assert default.url("photos/cat.jpg") == "/local/photos/cat.jpg"
+    assert media.url("photos/cat.jpg") == "/local/photos/cat.jpg"
