@@ -347,13 +347,26 @@ class Caching(StorageWrapper):
         method = self._own_writer("post_process")
 
         def post_process(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            # Heard only while its code runs, not while the caller holds a
+            # yielded item: two of these may be iterated in turns.
             with hearing_writes(self._invalidate):
-                for processed in method(*args, **kwargs):
+                processing = iter(method(*args, **kwargs))
+            try:
+                while True:
+                    with hearing_writes(self._invalidate):
+                        processed = next(processing, _DONE)
+                    if processed is _DONE:
+                        return
                     # (name, hashed_name, processed): the hashed file was written
                     # (heard already, unless a wrapper below hides its writes).
                     if isinstance(processed, tuple) and len(processed) > 1:
                         self._invalidate_after_failure(processed[1])
                     yield processed
+            finally:
+                close = getattr(processing, "close", None)
+                if close is not None:  # stopped early: let it finish its own way
+                    with hearing_writes(self._invalidate):
+                        close()
 
         return post_process
 
@@ -659,6 +672,7 @@ class Caching(StorageWrapper):
 
 _UNKNOWN = object()
 _TOO_LARGE = object()
+_DONE = object()  # an iterator's end
 # Cached "contents" facts: read this file from the storage, keep no copy,
 # because it is on local disk already, or because it is over max_content_size.
 _FROM_STORAGE = "from-storage"

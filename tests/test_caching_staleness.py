@@ -196,6 +196,20 @@ def test_post_process_invalidates_what_it_writes(tmp_path: Path, inside: Any) ->
     assert hashed.rpartition("/")[2] in cached.listdir("css")[1]
 
 
+def test_post_processes_iterated_in_turns_each_invalidate(tmp_path: Path) -> None:
+    first_static, first_paths = _static_files(tmp_path / "first")
+    second_static, second_paths = _static_files(tmp_path / "second")
+    second_static.manifest_name = "second.json"
+    first, second = Caching(first_static), Caching(second_static)
+    assert not first.exists("staticfiles.json") and not second.exists("second.json")
+    first_run, second_run = first.post_process(first_paths), second.post_process(second_paths)
+    next(first_run)
+    next(second_run)
+    assert list(first_run) == []  # the first ends (and saves its manifest) first
+    assert list(second_run) == []
+    assert first.exists("staticfiles.json") and second.exists("second.json")
+
+
 def test_save_manifest_invalidates_the_manifest(tmp_path: Path) -> None:
     static, _paths = _static_files(tmp_path)
     cached = Caching(static)
