@@ -130,6 +130,18 @@ def test_a_copy_whose_version_was_dropped_is_fetched_again(
     assert s3.server.requests() == []
 
 
+def test_with_timeout_zero_every_read_fetches(contents: Any) -> None:
+    # Nothing is kept, a copy's version neither: no copy can be trusted.
+    from tests.spies import RecordingStorage
+
+    remote = RecordingStorage()
+    remote.put("a.txt", b"a")
+    cached = Caching(remote, contents=contents, timeout=0)
+    for _ in range(2):
+        assert read(cached, "a.txt") == b"a"
+    assert remote.methods_called().count("open") == 2
+
+
 def test_writes_through_the_wrapper_replace_the_copy(tmp_path: Path, contents: Any) -> None:
     # A remote-like storage: one without local paths.
     from django.core.files.storage import InMemoryStorage
