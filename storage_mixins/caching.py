@@ -581,8 +581,13 @@ class Caching(StorageWrapper):
         if copy is None or copy is _TOO_LARGE:
             read: File[Any] = getattr(self._reads(), method)(name, mode)
             return read
+        try:
+            opened = open(cast("str", copy), mode)  # noqa: SIM115 - the file is returned
+        except FileNotFoundError:  # removed since: a newer version was stored, or a write
+            fresh: File[Any] = getattr(self._reads(), method)(name, mode)
+            return fresh
         reason = "it is a cached copy; write through the storage instead"
-        return ReadOnlyFile(File(open(cast("str", copy), mode)), self, name, reason)
+        return ReadOnlyFile(File(opened), self, name, reason)
 
     def _local_copy(self, name: str) -> str | object | None:
         """The path of an up-to-date local copy of ``name``, fetched if needed;

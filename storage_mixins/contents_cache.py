@@ -15,7 +15,8 @@ replaces: a copy made under a version holds the file as it was then or
 later, so it stands for the file for as long as that version is current, in
 every process, whatever folder it keeps its copies in. Size and modification
 time alone cannot tell two writes of one size within one second apart (S3
-keeps whole seconds). Storing a version removes the copies of the others.
+keeps whole seconds). Storing a version removes the copies of the others
+(a read that finds its copy gone since it chose it reads from the storage).
 
 A copy is written to a temporary file next to its final path and renamed
 into place only when complete, so no reader ever sees half a file; a failed

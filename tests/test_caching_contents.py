@@ -130,6 +130,22 @@ def test_a_copy_whose_version_was_dropped_is_fetched_again(
     assert s3.server.requests() == []
 
 
+def test_a_copy_removed_before_it_is_opened_is_read_from_the_storage(
+    s3: Any, production: Any, contents: Any
+) -> None:
+    cached = Caching(production, contents=contents)
+    copy = cached.path("photos/a.jpg")
+    matches = cached._self_contents.matches
+
+    def matches_then_removed(*args: Any) -> bool:
+        matched = matches(*args)
+        os.unlink(copy)  # another thread stored a newer version meanwhile
+        return matched
+
+    cached._self_contents.matches = matches_then_removed
+    assert read(cached, "photos/a.jpg") == PHOTO
+
+
 def test_with_timeout_zero_every_read_fetches(contents: Any) -> None:
     # Nothing is kept, a copy's version neither: no copy can be trusted.
     from tests.spies import RecordingStorage
