@@ -320,8 +320,9 @@ class WriteLayerView(Proxy[Storage]):
         self._check("_save", name)
         try:
             saved: str = self.__wrapped__._save(name, content)  # type: ignore[attr-defined]  # django-stubs lack _save
-        finally:
+        except BaseException:
             _wrote(name)  # it may have written part of the file
+            raise
         _wrote(saved)
         return saved
 

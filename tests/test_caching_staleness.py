@@ -231,6 +231,25 @@ def test_post_process_that_raises_still_invalidates(tmp_path: Path) -> None:
     assert cached.exists(hashed)
 
 
+class _FullDisk(ManifestStaticFilesStorage):
+    """Writes each hashed file, then fails, as a disk that fills up part-way."""
+
+    def _save(self, name: str, content: Any) -> str:
+        saved: str = super()._save(name, content)
+        raise OSError(28, "No space left on device", saved)
+
+
+def test_a_write_that_raises_in_post_process_still_invalidates(tmp_path: Path) -> None:
+    _static, paths = _static_files(tmp_path)
+    static = _FullDisk(location=tmp_path / "static", base_url="/static/")
+    hashed = _hashed(static, paths, "css/site.css")
+    cached = Caching(static)
+    assert not cached.exists(hashed)
+    with pytest.raises(OSError, match="No space left"):
+        list(cached.post_process(paths))
+    assert cached.exists(hashed)
+
+
 class _OverwriteStorage(InMemoryStorage):
     """The recipe: a name is made available by deleting the file that has it."""
 
