@@ -1,5 +1,6 @@
 """One-line, I/O-free descriptions of storages, for ``repr()`` and error
-messages; and their identities, which name them in shared caches."""
+messages; and their identities, which name them in shared caches (a local
+disk's takes a few ``stat()`` calls)."""
 
 from __future__ import annotations
 
