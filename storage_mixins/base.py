@@ -30,7 +30,8 @@ from django.core.files.storage import Storage
 
 from . import bound_methods
 from .deconstruct import NotPlainData, plain
-from .labels import storage_label
+from .labels import IDENTITY_ATTRIBUTES, storage_label
+from .metadata_cache import forget_namespaces
 from .proxy import Proxy
 from .recording import instrument
 from .resolve import StorageSpec, resolve_storage
@@ -110,6 +111,11 @@ class StorageWrapper(_StorageProxy, metaclass=WrapperType):
         bound_methods.declare(cls)  # what _bind_hot_paths binds stands for
         instrument(cls)  # its storage methods, for storage_mixins.recording
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)  # a backend attribute lands on the backend
+        if name in IDENTITY_ATTRIBUTES:
+            forget_namespaces()  # the cache namespaces above it name another store now
+
     def _bind_hot_paths(self, declaring: type, **functions: Callable[..., Any]) -> None:
         """Answer the methods named with these functions, bound on this proxy.
 
@@ -162,6 +168,13 @@ class StorageWrapper(_StorageProxy, metaclass=WrapperType):
         """This wrapper's line in :func:`~storage_mixins.describe`, and its children
         as ``(prefix, storage, suffix)``: what to write before and after each."""
         return type(self).__name__, [("", self.__wrapped__, "")]
+
+    def _identity_options(self) -> dict[str, object]:
+        """The options that change what this wrapper answers about the files of
+        what it wraps, for :func:`~storage_mixins.labels.storage_identity`
+        (``Caching`` keeps the answers of wrappers that differ in them apart).
+        Wrappers with such options override it."""
+        return {}
 
     # -- Django plumbing ---------------------------------------------------
 

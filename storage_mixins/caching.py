@@ -18,7 +18,8 @@ import hashlib
 import os
 import posixpath
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import IO, Any, Self, TypeVar, cast
 
 from django.conf import settings
@@ -27,14 +28,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import Storage
 
-from .base import StorageWrapper, contains
+from .base import StorageWrapper, contains, is_read_only
 from .contents_cache import ContentsCache
 from .failover import GuardedLayer, watching_skips
 from .fallback import Fallback
 from .labels import storage_identity, storage_label
 from .listed_reader import ListedReader
-from .listing_cache import LISTING_LIMIT, LayerListings, wants_listing
-from .metadata_cache import _MISSING, DEFAULT, MAX_LISTED_LAYERS, MetadataCache
+from .listing_cache import LISTING_LIMIT, LayerListings, wants_listing, watching_listings
+from .metadata_cache import _MISSING, MAX_LISTED_LAYERS, MetadataCache, Reservation
+from .overlay import WriteLayerView, hearing_writes
 from .readonly import ReadOnlyFile, _FileProxy, checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
 from .signed_urls import seconds_left
@@ -57,7 +59,9 @@ class Caching(StorageWrapper):
     extra arguments is never cached. Times are kept in UTC and returned as
     the storage returns them under the current ``USE_TZ`` (aware, or naive
     local time). Entries are namespaced by the wrapped
-    storage's identity (its class, bucket, location…), or by ``key_prefix``.
+    storage's identity (its class, bucket, location…; for a local disk, the
+    machine and filesystem that hold it), or by ``key_prefix``: see
+    docs/caching.rst, "How the namespace is made".
 
     With ``listings`` (``"auto"``, the default: the directories of an
     ``S3Storage``; ``True``: every backend's; ``False``: none), a fact that is
@@ -90,7 +94,10 @@ class Caching(StorageWrapper):
     there (streamed, atomically, one download however many threads ask), and
     later opens, and ``path()``, use the copy without asking ``storage``
     anything until its entry expires; then size and modification time are
-    compared before the copy is reused. Files larger than ``max_content_size``
+    compared before the copy is reused. A copy stands for the version of the
+    name it was fetched at, which every write through any wrapper sharing the
+    cache replaces (see ``storage_mixins.contents_cache``): it is never taken
+    for a file rewritten since. Files larger than ``max_content_size``
     bytes are read from ``storage`` and not kept; from an ``S3Storage`` they
     are streamed from the response body in bounded memory (``S3File`` would
     hold the whole object in memory), seeking with ranged requests. Files
@@ -129,6 +136,8 @@ class Caching(StorageWrapper):
         # The namespace is worked out at the first call, not here: it reads
         # attributes (FileSystemStorage.location, from MEDIA_ROOT) that Django
         # itself evaluates lazily, and a wrapper may be built at import time.
+        # It is worked out again when a setting or an identity attribute
+        # changes (metadata_cache.forget_namespaces).
         namespace = key_prefix or functools.partial(_namespace_of, self.__wrapped__)
         # Over a whole stack, each layer's listings are facts of their own,
         # which every write fences, whether this process lists or not.
@@ -217,9 +226,9 @@ class Caching(StorageWrapper):
     def _exists_missed(self, name: str, path: str, seen: Any) -> bool:
         metadata = self._self_metadata
         reservation = metadata.reserve("exists", path, seen)
-        found, complete = self._computed(self._exists_of, name)
+        found, complete, left = self._computed(self._exists_of, name)
         if complete:
-            metadata.add(reservation, found, self._exists_timeout(found))
+            metadata.add(reservation, found, _within(self._exists_timeout(found), left))
         return found
 
     def size(self, name: str) -> int:
@@ -280,7 +289,7 @@ class Caching(StorageWrapper):
     def path(self, name: str) -> str:
         canonical = _canonical(name)
         if self._self_contents is not None and canonical is not None:
-            known, _seen = self._fresh_copy(canonical)
+            known, _seen, _version = self._fresh_copy(canonical)
             if isinstance(known, str):
                 return known  # a local copy, without asking the storage
         try:
@@ -329,6 +338,63 @@ class Caching(StorageWrapper):
         finally:
             self._invalidate(name)
 
+    # Staticfiles storages write from these (collectstatic's hashed copies and
+    # manifest), with the storage itself as ``self``, past this wrapper: run
+    # so that each write is forgotten as it is made. Present only where the
+    # storage has them (collectstatic asks hasattr()).
+    @property
+    def post_process(self) -> Callable[..., Iterator[Any]]:
+        method = self._own_writer("post_process")
+
+        def post_process(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            # Heard only while its code runs, not while the caller holds a
+            # yielded item: two of these may be iterated in turns.
+            with hearing_writes(self._invalidate):
+                processing = iter(method(*args, **kwargs))
+            try:
+                while True:
+                    with hearing_writes(self._invalidate):
+                        processed = next(processing, _DONE)
+                    if processed is _DONE:
+                        return
+                    # (name, hashed_name, processed): the hashed file was written
+                    # (heard already, unless a wrapper below hides its writes).
+                    if isinstance(processed, tuple) and len(processed) > 1:
+                        self._invalidate_after_failure(processed[1])
+                    yield processed
+            finally:
+                close = getattr(processing, "close", None)
+                if close is not None:  # stopped early: let it finish its own way
+                    with hearing_writes(self._invalidate):
+                        close()
+
+        return post_process
+
+    @property
+    def save_manifest(self) -> Callable[..., Any]:
+        method = self._own_writer("save_manifest")
+
+        def save_manifest(*args: Any, **kwargs: Any) -> Any:
+            with hearing_writes(self._invalidate):
+                return method(*args, **kwargs)
+
+        return save_manifest
+
+    def _own_writer(self, method: str) -> Callable[..., Any]:
+        """The storage's own ``method``, whose writes are heard (see
+        ``overlay.hearing_writes``): a stack (or a read-only storage) runs it
+        its own way, over a view of its write layer that reports them (or
+        refuses it); anything else runs the backend's code with a view of
+        the storage as ``self``, whose writes go through the storage and are
+        reported."""
+        wrapped = self.__wrapped__
+        own: Callable[..., Any] = getattr(wrapped, method)  # AttributeError if it has none
+        if is_read_only(wrapped) or contains(wrapped, _is_a_stack):
+            return own
+        function = getattr(type(_backend_of(wrapped)), method)
+        bound: Callable[..., Any] = function.__get__(WriteLayerView(wrapped, None))
+        return bound
+
     # -- internals ---------------------------------------------------------------
 
     def _remembered(
@@ -348,10 +414,10 @@ class Caching(StorageWrapper):
         if hit:
             return value
         reservation = metadata.reserve(fact, path, value)
-        value, complete = self._computed(compute, name)
+        value, complete, left = self._computed(compute, name)
         if complete:
-            timeout = DEFAULT if timeout_for is None else timeout_for(value)
-            metadata.add(reservation, value, timeout)
+            timeout = self._self_timeout if timeout_for is None else timeout_for(value)
+            metadata.add(reservation, value, _within(timeout, left))
         return value
 
     def _remembered_time(self, fact: str, name: str) -> datetime.datetime:
@@ -430,13 +496,18 @@ class Caching(StorageWrapper):
 
         return stack.reading_through(listed)
 
-    def _computed(self, compute: Callable[[str], _Fact], name: str) -> tuple[_Fact, bool]:
-        """``compute(name)``, and whether every layer took part in the answer."""
-        if not self._self_may_skip:
-            return compute(name), True
-        with watching_skips() as skipped:
-            value = compute(name)
-        return value, not skipped
+    def _computed(
+        self, compute: Callable[[str], _Fact], name: str
+    ) -> tuple[_Fact, bool, float | None]:
+        """``compute(name)``; whether every layer took part in the answer; and
+        for how long, at most, it may be kept (``None``: no limit), which is
+        what is left of the listings it was taken from."""
+        with watching_listings() as listings:
+            if not self._self_may_skip:
+                return compute(name), True, listings.seconds_left()
+            with watching_skips() as skipped:
+                value = compute(name)
+        return value, not skipped, listings.seconds_left()
 
     def _exists_timeout(self, found: bool) -> float | None:
         return self._self_timeout if found else self._self_missing_timeout
@@ -511,28 +582,38 @@ class Caching(StorageWrapper):
         if copy is None or copy is _TOO_LARGE:
             read: File[Any] = getattr(self._reads(), method)(name, mode)
             return read
+        try:
+            opened = open(cast("str", copy), mode)  # noqa: SIM115 - the file is returned
+        except FileNotFoundError:  # removed since: a newer version was stored, or a write
+            fresh: File[Any] = getattr(self._reads(), method)(name, mode)
+            return fresh
         reason = "it is a cached copy; write through the storage instead"
-        return ReadOnlyFile(File(open(cast("str", copy), mode)), self, name, reason)
+        return ReadOnlyFile(File(opened), self, name, reason)
 
     def _local_copy(self, name: str) -> str | object | None:
         """The path of an up-to-date local copy of ``name``, fetched if needed;
         ``None`` when the file is best read from the storage itself (it is on
         local disk already), ``_TOO_LARGE`` when it is larger than
-        ``max_content_size``."""
+        ``max_content_size``. A copy is named by the version of the name
+        (see ``storage_mixins.contents_cache``), and reused only while that
+        version is current."""
         contents = self._self_contents
         assert contents is not None
         path = _canonical(name)
         if path is None:
             return None  # a name that is not cached (see _canonical)
-        copy, _seen = self._fresh_copy(path)
+        copy, _seen, _version = self._fresh_copy(path)
         if copy is not _UNKNOWN:
             return copy
         metadata = self._self_metadata
         with contents.single_flight(path):
-            copy, seen = self._fresh_copy(path)  # another thread may have fetched it meanwhile
+            # Another thread may have fetched it meanwhile.
+            copy, seen, version = self._fresh_copy(path)
             if copy is not _UNKNOWN:
                 return copy
             reservation = metadata.reserve("contents", path, seen)
+            if version is None:  # a miss: the version now, read before anything is fetched
+                version = reservation.token if reservation is not None else metadata.version(path)
             backend = self._serving_backend(name)
             limit = self._self_max_content_size
             if local_path(backend, name):
@@ -541,33 +622,52 @@ class Caching(StorageWrapper):
             if limit is not None and self.size(name) > limit:
                 metadata.add(reservation, _STREAMED)
                 return _TOO_LARGE
-            if os.path.isfile(contents.path(path)):  # an expired copy: still the same file?
+            if version is None:  # the cache failed: a copy of its own, never reused
+                version = f"unversioned-{uuid.uuid4().hex}"
+            elif os.path.isfile(contents.path(path, version)):  # this version's, expired
                 size, modified = self.size(name), self._modified_timestamp(name)
-                if modified is not None and contents.matches(path, size, modified):
-                    metadata.add(reservation, (size, modified))
-                    return contents.path(path)
+                if modified is not None and contents.matches(path, version, size, modified):
+                    self._remember_copy(reservation, path, (size, modified, version))
+                    return contents.path(path, version)
             stream = open_stream(self._reads(), name, backend)
             modified = stream.modified.timestamp() if stream.modified else None
             if modified is None:
                 modified = self._modified_timestamp(name)
-            contents.store(path, stream.chunks, modified)
-            entry = (_file_size(contents.path(path)), modified)
-            metadata.add(reservation, entry)
-            return contents.path(path)
+            copy = contents.store(path, version, stream.chunks, modified)
+            self._remember_copy(reservation, path, (_file_size(copy), modified, version))
+            return copy
 
-    def _fresh_copy(self, path: str) -> tuple[str | object | None, Any]:
+    def _remember_copy(
+        self, reservation: Reservation | None, path: str, entry: tuple[int, float | None, str]
+    ) -> None:
+        """Cache ``entry`` (size, modification time, version of a local copy), and
+        keep the version past the entry, so that the copy can be reused when
+        the entry expires if no write came meanwhile."""
+        metadata = self._self_metadata
+        metadata.add(reservation, entry)
+        if reservation is not None:
+            metadata.keep_version(path)
+
+    def _fresh_copy(self, path: str) -> tuple[str | object | None, Any, str | None]:
         """What the cache knows: a copy's path, ``None`` (read from the storage),
-        or ``_UNKNOWN``; and, for a miss, what the cache saw (for ``reserve``)."""
+        or ``_UNKNOWN``; for a miss, what the cache saw (for ``reserve``); and
+        for a hit whose copy is not on this disk, the version to fetch it as
+        (the entry's: no write came since it was stored)."""
         hit, entry = self._self_metadata.get("contents", path)
         if not hit:
-            return _UNKNOWN, entry
+            return _UNKNOWN, entry, None
         if entry == _FROM_STORAGE:
-            return None, None
+            return None, None, None
         if entry == _STREAMED:
-            return _TOO_LARGE, None
+            return _TOO_LARGE, None, None
+        if type(entry) is not tuple or len(entry) != 3:
+            return _UNKNOWN, None, None  # an entry of an older release: fetch, uncached
         contents = self._self_contents
         assert contents is not None
-        return (contents.path(path) if contents.matches(path, *entry) else _UNKNOWN), None
+        size, modified, version = entry
+        if contents.matches(path, version, size, modified):
+            return contents.path(path, version), None, None
+        return _UNKNOWN, None, version
 
     def _modified_timestamp(self, name: str) -> float | None:
         try:
@@ -578,6 +678,7 @@ class Caching(StorageWrapper):
 
 _UNKNOWN = object()
 _TOO_LARGE = object()
+_DONE = object()  # an iterator's end
 # Cached "contents" facts: read this file from the storage, keep no copy,
 # because it is on local disk already, or because it is over max_content_size.
 _FROM_STORAGE = "from-storage"
@@ -595,7 +696,8 @@ class _HotPath:
         self.caching = caching
         self.metadata = metadata
         self.cache = metadata.cache
-        self.exists_keys: dict[Any, str] = {}  # a name as given -> its exists key
+        # A name as given -> its exists key (emptied when the namespace changes).
+        self.exists_keys: dict[Any, str] = metadata.key_memo
 
     def __reduce__(self) -> tuple[Any, ...]:
         # What pickles (and copies) caching.exists: the wrapper's, rebuilt.
@@ -720,6 +822,13 @@ def _already_canonical(path: str) -> bool:
     )
 
 
+def _within(timeout: float | None, left: float | None) -> float | None:
+    """``timeout``, cut to what is ``left`` of the listings an answer came from."""
+    if left is None:
+        return timeout
+    return left if timeout is None else min(timeout, left)
+
+
 def _in_utc(value: _Fact) -> _Fact:
     """An aware UTC datetime for a storage's answer (naive means local time, as
     storages answer with ``USE_TZ = False``); anything else as it is."""
@@ -741,6 +850,16 @@ def _as_storages_give(value: _Fact) -> _Fact:
 
 def _namespace_of(storage: Any) -> str:
     return hashlib.blake2b(storage_identity(storage).encode(), digest_size=8).hexdigest()
+
+
+def _is_a_stack(storage: object) -> bool:
+    return issubclass(type(storage), Fallback)  # isinstance() sees what a proxy wraps
+
+
+def _backend_of(storage: Any) -> Any:
+    while isinstance(storage, StorageWrapper):
+        storage = storage.__wrapped__
+    return storage
 
 
 def _base_url_of(storage: Storage) -> str | None:

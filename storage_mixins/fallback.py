@@ -251,6 +251,12 @@ class Fallback(StorageWrapper):
             children.append((f"[{position}] ", layer, suffix))
         return f"{type(self).__name__}  ({', '.join(notes)})", children
 
+    def _identity_options(self) -> dict[str, object]:
+        # Tombstones (on_delete="hide") hide files; the write layer answers for
+        # the root and for missing files' paths. shadow (naming) and on_error
+        # (answers given without a layer are not cached) change no cached answer.
+        return {"on_delete": self._self_on_delete, "writable": self._self_write_index}
+
     def breaker_states(self) -> list[tuple[Storage, str]]:
         """Each layer and the state of its circuit breaker (``on_error="skip"``)."""
         return [

@@ -1,14 +1,20 @@
-"""One-line, I/O-free descriptions of storages, for ``repr()`` and error messages."""
+"""One-line, I/O-free descriptions of storages, for ``repr()`` and error
+messages; and their identities, which name them in shared caches (a local
+disk's takes a few ``stat()`` calls)."""
 
 from __future__ import annotations
 
+import functools
+import os
 import secrets
+import socket
 import threading
+import uuid
 import weakref
 
-from django.core.files.storage import InMemoryStorage
+from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
-__all__ = ["storage_identity", "storage_label"]
+__all__ = ["IDENTITY_ATTRIBUTES", "machine_identity", "storage_identity", "storage_label"]
 
 # Attributes that say *which* store a backend instance talks to, most specific
 # first: S3 / Google Cloud bucket, Azure container, filesystem location.
@@ -78,21 +84,36 @@ _IDENTITY_OPTIONS = (
 )
 
 
+#: The attributes of a backend that its identity is made of: setting one
+#: through a wrapper makes ``Caching`` work its namespace out again.
+IDENTITY_ATTRIBUTES = frozenset(_IDENTITY_OPTIONS + _URL_OPTIONS)
+
+
 def storage_identity(storage: object) -> str:
-    """A string that differs between storages that hold different files.
+    """A string that differs between storages that hold different files, or
+    that answer differently about them.
 
     Used to keep the cache entries of different storages apart when they
-    share one cache. Computing it performs no I/O, but it reads attributes
-    that Django evaluates lazily (``FileSystemStorage.location`` comes from
-    ``MEDIA_ROOT`` at first use): call it when a storage is first used, not
-    when it is built.
+    share one cache. A wrapper's identity is made of its class, the options
+    that change its answers (``on_delete="hide"`` answers otherwise than
+    ``"ignore"`` over the same layers) and the identities of what it wraps.
+    A backend's is its class and the attributes that say which store it
+    talks to (bucket, location…); a local disk's also says which machine
+    and which mounted filesystem hold it, so that a cache shared between
+    machines never answers for one machine's files with another's
+    (``/app/media`` is on every developer's machine). Computing it reads
+    attributes that Django evaluates lazily (``FileSystemStorage.location``
+    comes from ``MEDIA_ROOT`` at first use): call it when a storage is first
+    used, not when it is built. It performs no I/O but for a local disk's
+    ``stat()`` calls (see :func:`_disk_of`).
     """
     from .base import StorageWrapper
 
     if isinstance(storage, StorageWrapper):
         children = getattr(storage, "layers", None) or (storage.__wrapped__,)
         inner = ",".join(storage_identity(child) for child in children)
-        return f"{type(storage).__name__}({inner})"
+        options = "".join(f"|{key}={value!r}" for key, value in storage._identity_options().items())
+        return f"{type(storage).__name__}({inner}{options})"
     cls = type(storage)
     parts = [f"{cls.__module__}.{cls.__qualname__}"]
     if isinstance(storage, InMemoryStorage):
@@ -107,4 +128,49 @@ def storage_identity(storage: object) -> str:
         value = getattr(storage, attribute, None)
         if isinstance(value, str | bool | int) and not isinstance(value, type):
             parts.append(f"{attribute}={value!r}")
+    if isinstance(storage, FileSystemStorage):
+        parts.append(f"machine={machine_identity()}|disk={_disk_of(str(storage.location))}")
     return "|".join(parts)
+
+
+@functools.cache
+def machine_identity() -> str:
+    """This machine, as long as it runs: on Linux its kernel's boot id, which
+    every process and container on the machine shares and no other machine
+    has (nor the same machine after a reboot); elsewhere its host name and
+    hardware address."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot_id:
+            return boot_id.read().strip()
+    except OSError:
+        node = uuid.getnode()
+        # getnode() makes one up (multicast bit set) when it finds none: a
+        # different one in each process, which would keep them apart.
+        hardware = "" if node >> 40 & 1 else f"{node:012x}"
+        return f"{socket.gethostname()}/{hardware}"
+
+
+def _disk_of(location: str) -> str:
+    """The mounted filesystem that holds ``location``: the device and inode of
+    its root, found from the nearest directory that exists, so that it is the
+    same before and after ``location`` is made. Two containers on one machine
+    each have a root of their own, and share a volume they both mount."""
+    path = os.path.abspath(location)
+    while True:
+        try:
+            status = os.stat(path)
+            break
+        except OSError:  # missing, or not ours to see: ask the directory above
+            parent = os.path.dirname(path)
+            if parent == path:
+                return "unknown"
+            path = parent
+    while (parent := os.path.dirname(path)) != path:
+        try:
+            above = os.stat(parent)
+        except OSError:
+            break
+        if above.st_dev != status.st_dev:
+            break  # path is where this filesystem is mounted
+        path, status = parent, above
+    return f"{status.st_dev:x}:{status.st_ino:x}"

@@ -22,7 +22,10 @@ When to list, and when to ask per file (the policy):
 * While a write into a directory fences its listing (``FENCE_SECONDS``), its
   files are asked about one by one: a listing made then could not be stored.
 * A listing lives ``min(timeout, missing_timeout)`` seconds: it answers
-  misses, and a miss is kept no longer than that.
+  misses, and a miss is kept no longer than that. An answer taken from a
+  listing is kept only for what is left of the listing's life (by the wall
+  clock: across machines, give or take the difference of their clocks), so
+  nothing a listing said outlives it.
 * Asked per file, always: the root directory itself, names whose meaning only
   the backend knows (see ``Caching``), what a listing does not say (a local
   directory's size, a dangling link's, any size from a backend listed by
@@ -52,25 +55,29 @@ layer ``N``), read and stored with the same version protocol, and every write
 through the wrapper fences the listings of every directory above the name it
 writes, in every process sharing the cache (see
 ``storage_mixins.metadata_cache``). Answers derived from a listing are stored
-as per-file facts, so a warm hit is still one ``get``.
+as per-file facts, so a warm hit is still one ``get``; whoever stores them
+learns how long the listings they came from have left with
+:func:`watching_listings`.
 
 A listing is kept compactly: the names, ``\\0``-separated, and the sizes and
 modification times as 64-bit integers, zlib-compressed, with a token that
-names this very listing; each process decodes a listing once, keeping
-:data:`DECODED_ENTRIES` entries decoded.
+names this very listing and the time it expires; each process decodes a
+listing once, keeping :data:`DECODED_ENTRIES` entries decoded.
 """
 
 from __future__ import annotations
 
 import array
 import collections
+import contextlib
 import datetime
 import logging
 import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from .contents_cache import _KeyedLocks
@@ -94,12 +101,14 @@ __all__ = [
     "LISTING_LIMIT",
     "RETRY_AFTER",
     "UNLISTABLE_SECONDS",
+    "Consulted",
     "Decoded",
     "LayerListings",
     "decode",
     "decoded_listings",
     "encode",
     "wants_listing",
+    "watching_listings",
 ]
 
 logger = logging.getLogger(__name__)
@@ -113,13 +122,50 @@ UNLISTABLE_SECONDS = 300.0
 #: How many entries of decoded listings each process keeps.
 DECODED_ENTRIES = 100_000
 
-_FORMAT = "sm-listing-1"
+_FORMAT = "sm-listing-2"
 _TOO_MANY = "sm-listing:too-many"  # the cached fact of a directory over the limit
 _UNLISTABLE = "sm-listing:unlistable"  # …of one whose listing failed
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 
 _locks = _KeyedLocks()
+
+
+class Consulted:
+    """When the earliest of the listings an answer was taken from expires."""
+
+    __slots__ = ("expires",)
+
+    def __init__(self) -> None:
+        self.expires: float | None = None  # wall-clock seconds; None: no listing expires
+
+    def note(self, expires: float | None) -> None:
+        if expires is not None and (self.expires is None or expires < self.expires):
+            self.expires = expires
+
+    def seconds_left(self) -> float | None:
+        """How long an answer taken from these listings may still be kept
+        (``None``: no limit; 0 or less: not at all)."""
+        return None if self.expires is None else self.expires - time.time()
+
+
+# The listings consulted during the current call, while someone (Caching)
+# watches: what it stores from them must not outlive them.
+_consulted: ContextVar[Consulted | None] = ContextVar("storage_mixins_consulted", default=None)
+
+
+@contextlib.contextmanager
+def watching_listings() -> Iterator[Consulted]:
+    """Note when the listings that reads inside the block consulted expire."""
+    consulted = Consulted()
+    token = _consulted.set(consulted)
+    try:
+        yield consulted
+    finally:
+        _consulted.reset(token)
+        outer = _consulted.get()
+        if outer is not None:
+            outer.note(consulted.expires)  # a watcher further out must know too
 
 
 def wants_listing(option: bool | str, storage: Any) -> bool:
@@ -160,7 +206,7 @@ def _reads_are_the_backend_s(storage: Any) -> bool:
 class Decoded:
     """A cached listing, decoded: what it says of each base name."""
 
-    __slots__ = ("directories", "files", "not_a_directory", "sizes", "times")
+    __slots__ = ("directories", "expires", "files", "not_a_directory", "sizes", "times")
 
     def __init__(
         self,
@@ -169,12 +215,14 @@ class Decoded:
         times: array.array[int],
         directories: frozenset[str],
         not_a_directory: bool,
+        expires: float | None = None,
     ) -> None:
         self.files = files
         self.sizes = sizes
         self.times = times
         self.directories = directories
         self.not_a_directory = not_a_directory
+        self.expires = expires  # when the cached listing expires (time.time())
 
     def __len__(self) -> int:
         return len(self.files) + len(self.directories)
@@ -193,8 +241,9 @@ class Decoded:
         return (None if size == UNKNOWN_SIZE else size), modified
 
 
-def encode(listing: Listing, kind: Kind) -> tuple[Any, ...] | None:
-    """The cached form of ``listing``, or ``None`` if a name cannot be kept in it."""
+def encode(listing: Listing, kind: Kind, expires: float | None = None) -> tuple[Any, ...] | None:
+    """The cached form of ``listing``, kept until ``expires`` (a ``time.time()``,
+    ``None``: until a write fences it), or ``None`` if a name cannot be kept in it."""
     names = list(listing.files)
     if any("\0" in name for name in (*names, *listing.directories)):
         return None  # no name a backend can give has one, but do not guess
@@ -210,6 +259,7 @@ def encode(listing: Listing, kind: Kind) -> tuple[Any, ...] | None:
     return (
         _FORMAT,
         _new_token(),
+        expires,
         _packed("\0".join(names)),
         _packed("\0".join(listing.directories)),
         zlib.compress(sizes.tobytes() + times.tobytes(), 1),
@@ -240,7 +290,7 @@ class _DecodedListings:
 
     def get(self, value: Any) -> Decoded | None:
         """``value`` from the cache, decoded; ``None`` if it is not a listing."""
-        if type(value) is not tuple or len(value) != 6 or value[0] != _FORMAT:
+        if type(value) is not tuple or len(value) != 7 or value[0] != _FORMAT:
             return None
         token = value[1]
         with self._lock:
@@ -267,7 +317,7 @@ class _DecodedListings:
 
 
 def decode(value: tuple[Any, ...]) -> Decoded | None:
-    _format, _token, names, directories, numbers, not_a_directory = value
+    _format, _token, expires, names, directories, numbers, not_a_directory = value
     try:
         files = _unpacked(names)
         raw = zlib.decompress(numbers)
@@ -284,7 +334,9 @@ def decode(value: tuple[Any, ...]) -> Decoded | None:
     if len(sizes) != len(files) or len(times) != len(files):
         return None
     index = {name: position for position, name in enumerate(files)}
-    return Decoded(index, sizes, times, frozenset(_unpacked(directories)), bool(not_a_directory))
+    return Decoded(
+        index, sizes, times, frozenset(_unpacked(directories)), bool(not_a_directory), expires
+    )
 
 
 decoded_listings = _DecodedListings(DECODED_ENTRIES)
@@ -372,6 +424,9 @@ class LayerListings:
         listing = self.listing(directory)
         if listing is None:
             return UNKNOWN, None
+        consulted = _consulted.get()
+        if consulted is not None:
+            consulted.note(listing.expires)
         return listing.lookup(base), listing
 
     def exists(self, name: Any) -> bool | None:
@@ -448,11 +503,13 @@ class LayerListings:
             if not listing.complete:
                 metadata.add(reservation, _TOO_MANY, self.timeout)
                 return None
-            encoded = encode(listing, self.kind)
+            lifetime = self.lifetime
+            expires = None if lifetime is None else time.time() + lifetime
+            encoded = encode(listing, self.kind, expires)
             if encoded is None:
                 metadata.add(reservation, _UNLISTABLE, self.unlistable_for)
                 return None
-            metadata.add(reservation, encoded, self.lifetime)
+            metadata.add(reservation, encoded, lifetime)
         return decoded_listings.get(encoded)
 
     def _failed(self, exc: Exception, directory: str) -> bool:

@@ -75,12 +75,15 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from django.core.signals import setting_changed
+
 __all__ = [
     "DEFAULT",
     "FENCE_SECONDS",
     "MAX_LISTED_LAYERS",
     "MetadataCache",
     "Reservation",
+    "forget_namespaces",
     "listing_fact",
 ]
 
@@ -112,9 +115,10 @@ _CODES = {
 # storage that is not a Fallback): see storage_mixins.listing_cache.
 MAX_LISTED_LAYERS = 16
 _CODES.update({f"listing:{position}": f"L{position:x}" for position in range(MAX_LISTED_LAYERS)})
-# Facts a write changes: everything about the file itself…
+# Facts a write changes: everything about the file itself (and, since the name
+# may be a directory's, a deleted empty one, what it lists)…
 _FACTS_OF_A_FILE = ("exists", "size", "get_accessed_time", "get_created_time",
-                    "get_modified_time", "url", "contents")  # fmt: skip
+                    "get_modified_time", "url", "contents", "listdir")  # fmt: skip
 # …and, for each directory above it, everything a new or removed entry can
 # change: whether it exists (a save creates the directories of its name), what
 # it lists (its listdir, and its listings), and its own size and times
@@ -181,7 +185,9 @@ class MetadataCache:
 
     ``cache.current`` is the Django cache to use (this thread's); ``namespace``
     separates storages sharing one cache (a string, or a function that gives
-    it, called at the first use); ``timeout`` is the lifetime of a fact, in
+    it, called at the first use and again after :meth:`forget_namespace`:
+    when a setting, or an attribute that says which store a storage is,
+    changes, see :func:`forget_namespaces`); ``timeout`` is the lifetime of a fact, in
     seconds (``None``: until a write fences it). ``layers`` is how many
     layers' listings a directory can have (see ``listing_fact``): a write
     fences all of them, in every directory above it, whether this process
@@ -201,10 +207,16 @@ class MetadataCache:
         layers: int = 1,
     ) -> None:
         self.cache = cache
-        listed = range(min(layers, MAX_LISTED_LAYERS))
-        self.parent_facts = (*_FACTS_OF_A_PARENT, *(listing_fact(position) for position in listed))
+        listings = tuple(
+            listing_fact(position) for position in range(min(layers, MAX_LISTED_LAYERS))
+        )
+        self.own_facts = (*_FACTS_OF_A_FILE, *listings)
+        self.parent_facts = (*_FACTS_OF_A_PARENT, *listings)
         self._namespace_source = namespace
         self._namespace: str | None = namespace if isinstance(namespace, str) else None
+        #: A memo of keys, which callers may keep (by name): emptied when the
+        #: namespace is worked out again.
+        self.key_memo: dict[Any, str] = {}
         self.timeout = timeout
         self._failing = False  # the last call to the cache raised
         self._unsettled = False  # failing, or invalidations wait to be replayed
@@ -223,6 +235,13 @@ class MetadataCache:
         namespace = source if isinstance(source, str) else source()
         self._namespace = namespace
         return namespace
+
+    def forget_namespace(self) -> None:
+        """Work the namespace out again at the next use: the storage it names
+        may have changed (``MEDIA_ROOT``, a ``location`` set)."""
+        if not isinstance(self._namespace_source, str):
+            self._namespace = None
+        self.key_memo.clear()
 
     # -- readers -------------------------------------------------------------------
 
@@ -275,17 +294,38 @@ class MetadataCache:
             return None
         namespace = self.namespace
         version_key = _key(namespace, "version", path)
+        token = self._version(version_key)
+        if token is None:
+            return None
+        return Reservation(_key(namespace, fact, path), version_key, token, path)
+
+    def version(self, path: str) -> str | None:
+        """The current version token of ``path`` (made now if there is none), which
+        every write to it replaces; ``None`` if the cache failed. Something
+        fetched after reading it is at least as new as that version."""
+        token: str | None = self._version(_key(self.namespace, "version", path))
+        return token
+
+    def keep_version(self, path: str) -> None:
+        """Let ``path``'s version live twice the facts' ``timeout`` from now (until
+        a write replaces it): for what is checked against it once its fact
+        has expired (``Caching``'s local copies)."""
+        timeout = None if self.timeout is None else 2 * self.timeout
+        try:
+            self.cache.current.touch(_key(self.namespace, "version", path), timeout)
+        except NotImplementedError:
+            return  # a backend without touch(): copies are fetched again sooner
+        except Exception as exc:  # noqa: BLE001 - see _call
+            self._failed(exc)
+
+    def _version(self, version_key: str) -> Any:
         token = self._call("get", version_key)
         if token is None:
             token = _new_token()
             added = self._call("add", version_key, token, self.timeout)
             if added is not True:
                 token = self._call("get", version_key)  # another reader's, or a failure
-                if token is None or token is _FAILED:
-                    return None
-        elif token is _FAILED:
-            return None
-        return Reservation(_key(namespace, fact, path), version_key, token, path)
+        return None if token is _FAILED else token
 
     def add(
         self,
@@ -314,9 +354,10 @@ class MetadataCache:
     # -- writers -------------------------------------------------------------------
 
     def invalidate(self, path: str) -> None:
-        """Fence every fact about ``path`` (a canonical name), and what a write to
-        it changes about the directories above it (their existence, listing,
-        size and times); give them all new versions."""
+        """Fence every fact about ``path`` (a canonical name; its listings too, for
+        a directory deleted), and what a write to it changes about the
+        directories above it (their existence, listing, size and times); give
+        them all new versions."""
         path = path.strip("/")
         self._remember_write(path)
         if self._fence(path):
@@ -331,7 +372,7 @@ class MetadataCache:
         versions: dict[str, Any] = {}
         fences: dict[str, Any] = {}
         for path in paths:
-            for fact in _FACTS_OF_A_FILE:
+            for fact in self.own_facts:
                 fences[_key(namespace, fact, path)] = _FENCE
             versions[_key(namespace, "version", path)] = _new_token()
             directory = path
@@ -425,6 +466,17 @@ class MetadataCache:
 
 
 _instances: weakref.WeakSet[MetadataCache] = weakref.WeakSet()
+
+
+def forget_namespaces(**_signal: Any) -> None:
+    """:meth:`MetadataCache.forget_namespace` for every one: a setting changed
+    (Django's ``setting_changed``; ``FileSystemStorage`` reads ``MEDIA_ROOT``
+    again then), or an identity attribute was set through a wrapper."""
+    for metadata in list(_instances):
+        metadata.forget_namespace()
+
+
+setting_changed.connect(forget_namespaces, dispatch_uid="storage_mixins.forget_namespaces")
 
 
 @atexit.register

@@ -27,7 +27,7 @@ import inspect
 import logging
 import os
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -41,20 +41,46 @@ from .labels import storage_label
 from .local_files import Taken
 from .local_writes import LocalWriteGuard, is_local
 from .proxy import Proxy
-from .readonly import checked_mode, is_write_mode
+from .readonly import _FileProxy, checked_mode, is_write_mode
 from .tombstones import Tombstones
 
 if TYPE_CHECKING:
     from .fallback import Fallback
     from .storage_api import SupportsExists
 
-__all__ = ["WritePolicy", "name_is_free"]
+__all__ = ["WriteLayerView", "WritePolicy", "hearing_writes", "name_is_free"]
 
 logger = logging.getLogger("storage_mixins.fallback")
 
 # Set while a Fallback's save() runs Django's template: the name was chosen
 # free in every layer, so no layer before the write layer can hide it.
 name_is_free: ContextVar[bool] = ContextVar("storage_mixins_name_is_free", default=False)
+
+# Who hears of the writes made through a WriteLayerView (see hearing_writes).
+_listeners: ContextVar[tuple[Callable[[str], None], ...]] = ContextVar(
+    "storage_mixins_write_listeners", default=()
+)
+
+
+@contextlib.contextmanager
+def hearing_writes(listener: Callable[[str], None]) -> Iterator[None]:
+    """Meanwhile, tell ``listener`` the name of every write made through a
+    :class:`WriteLayerView` (after it returns or raises): ``Caching`` forgets
+    what a staticfiles method running below it writes."""
+    previous = _listeners.get()
+    _listeners.set((*previous, listener))
+    try:
+        yield
+    finally:
+        # Set back rather than reset: a generator's block may end in another
+        # context than the one it began in.
+        _listeners.set(previous)
+
+
+def _wrote(name: Any) -> None:
+    if isinstance(name, str):
+        for listener in _listeners.get():
+            listener(name)
 
 
 class WritePolicy:
@@ -274,12 +300,13 @@ class WriteLayerView(Proxy[Storage]):
     through a stack, those writes must pass the stack's checks (the symlink
     guard above all). So the backend's methods are bound to this view, and
     its writes (``_save``, ``save``, ``delete``, ``open`` for writing) are
-    checked by the write policy, then made by the write layer. Reads and data
-    are the write layer's; a ``manifest_storage`` that is the write layer
-    itself is this view.
+    checked by the write policy (if any), then made by the write layer, then
+    told to whoever is :func:`hearing_writes`. Reads and data are the write
+    layer's; a ``manifest_storage`` that is the write layer itself is this
+    view.
     """
 
-    def __init__(self, write_layer: Storage, policy: WritePolicy) -> None:
+    def __init__(self, write_layer: Storage, policy: WritePolicy | None) -> None:
         super().__init__(write_layer)
         self._self_policy = policy
         self._self_backend = _unwrapped(write_layer)
@@ -294,19 +321,61 @@ class WriteLayerView(Proxy[Storage]):
         return self if value is self._self_backend else value
 
     def _save(self, name: str, content: Any) -> str:
-        self._self_policy.check_local_write("_save", name)
-        saved: str = self.__wrapped__._save(name, content)  # type: ignore[attr-defined]  # django-stubs lack _save
+        self._check("_save", name)
+        try:
+            saved: str = self.__wrapped__._save(name, content)  # type: ignore[attr-defined]  # django-stubs lack _save
+        except BaseException:
+            _wrote(name)  # it may have written part of the file
+            raise
+        _wrote(saved)
         return saved
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
         return Storage.save(self, name, content, max_length=max_length)  # type: ignore[arg-type]  # a proxy
 
     def delete(self, name: str) -> None:
-        self._self_policy.check_local_write("delete", name, follow_last=False)
-        self.__wrapped__.delete(name)
+        self._check("delete", name, follow_last=False)
+        try:
+            self.__wrapped__.delete(name)
+        finally:
+            _wrote(name)
 
     def open(self, name: str, mode: str = "rb") -> Any:
         mode = checked_mode(mode)
-        if is_write_mode(mode):
-            self._self_policy.check_local_write("open", name)
-        return self.__wrapped__.open(name, mode)
+        if not is_write_mode(mode):
+            return self.__wrapped__.open(name, mode)
+        self._check("open", name)
+        try:
+            return _HeardOnClose(self.__wrapped__.open(name, mode), name)
+        finally:
+            _wrote(name)  # it may have created or truncated the file
+
+    def _check(self, operation: str, name: str, *, follow_last: bool = True) -> None:
+        policy = self._self_policy
+        if policy is not None:
+            policy.check_local_write(operation, name, follow_last=follow_last)
+
+
+class _HeardOnClose(_FileProxy):
+    """A file a :class:`WriteLayerView` opened for writing: closing it is a
+    write too (S3 uploads then)."""
+
+    def __init__(self, file: File[Any], name: str) -> None:
+        super().__init__(file)
+        self._self_name = name
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            _wrote(self._self_name)
+
+    def __enter__(self) -> Any:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Any:
+        return iter(self.__wrapped__)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,9 @@ def test_first_open_copies_later_opens_are_local(
         assert read(cached, "photos/a.jpg") == PHOTO
     assert s3.server.requests() == []
     [copy] = files_in(cache_dir)
-    # A directory per name, named by its hash; the copy keeps its base name.
-    _namespace, fan_out, digest, base = copy.split("/")
+    # A directory per name, named by its hash, and in it one per version of
+    # the file; the copy keeps its base name.
+    _namespace, fan_out, digest, _version, base = copy.split("/")
     assert (digest[:2], base) == (fan_out, "a.jpg")
     assert cached.path("photos/a.jpg") == str(cache_dir / copy)
     assert s3.server.requests() == []
@@ -85,11 +87,20 @@ def test_files_already_on_local_disk_are_not_copied(
     assert s3.server.requests() == []
 
 
-def test_revalidation_after_expiry(s3: Any, production: Any, contents: Any) -> None:
-    cached = Caching(production, contents=contents)
+def _later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Move the clock the cache expires entries by ``seconds`` on."""
+    now = time.time
+    monkeypatch.setattr(time, "time", lambda: now() + seconds)
+
+
+def test_revalidation_after_expiry(
+    s3: Any, production: Any, contents: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached = Caching(production, contents=contents, timeout=60)
     read(cached, "photos/a.jpg")
-    # Entries expire (here: all at once); the unchanged file is not fetched again.
-    caches["default"].clear()
+    # The entries expire; the file's version is kept longer (no write came),
+    # so the unchanged copy is not fetched again.
+    _later(monkeypatch, 61)
     s3.server.clear_requests()
     assert read(cached, "photos/a.jpg") == PHOTO
     # Size and modification time from one listing of photos/ (the default
@@ -99,8 +110,52 @@ def test_revalidation_after_expiry(s3: Any, production: Any, contents: Any) -> N
     # Changed behind the cache's back: seen once the entries expire.
     s3.put("photos/a.jpg", b"replaced")
     assert read(cached, "photos/a.jpg") == PHOTO
-    caches["default"].clear()
+    _later(monkeypatch, 122)
     assert read(cached, "photos/a.jpg") == b"replaced"
+
+
+def test_a_copy_whose_version_was_dropped_is_fetched_again(
+    s3: Any, production: Any, contents: Any
+) -> None:
+    cached = Caching(production, contents=contents)
+    read(cached, "photos/a.jpg")
+    # Evicted (here: cleared): without its version a copy cannot tell a
+    # write it missed, so it is not trusted; the file is fetched once more.
+    caches["default"].clear()
+    s3.server.clear_requests()
+    assert read(cached, "photos/a.jpg") == PHOTO
+    assert [(r.method, r.query) for r in s3.server.requests()] == [("GET", "")]  # the file
+    s3.server.clear_requests()
+    assert read(cached, "photos/a.jpg") == PHOTO
+    assert s3.server.requests() == []
+
+
+def test_a_copy_removed_before_it_is_opened_is_read_from_the_storage(
+    s3: Any, production: Any, contents: Any
+) -> None:
+    cached = Caching(production, contents=contents)
+    copy = cached.path("photos/a.jpg")
+    matches = cached._self_contents.matches
+
+    def matches_then_removed(*args: Any) -> bool:
+        matched = matches(*args)
+        os.unlink(copy)  # another thread stored a newer version meanwhile
+        return matched
+
+    cached._self_contents.matches = matches_then_removed
+    assert read(cached, "photos/a.jpg") == PHOTO
+
+
+def test_with_timeout_zero_every_read_fetches(contents: Any) -> None:
+    # Nothing is kept, a copy's version neither: no copy can be trusted.
+    from tests.spies import RecordingStorage
+
+    remote = RecordingStorage()
+    remote.put("a.txt", b"a")
+    cached = Caching(remote, contents=contents, timeout=0)
+    for _ in range(2):
+        assert read(cached, "a.txt") == b"a"
+    assert remote.methods_called().count("open") == 2
 
 
 def test_writes_through_the_wrapper_replace_the_copy(tmp_path: Path, contents: Any) -> None:

@@ -390,7 +390,7 @@ def test_a_listing_lives_no_longer_than_a_miss(s3: Any, monkeypatch: pytest.Monk
     add = metadata_cache.MetadataCache.add
 
     def recording_add(self: Any, reservation: Any, value: Any, timeout: Any = None) -> None:
-        if reservation is not None and type(value) is tuple and value[:1] == ("sm-listing-1",):
+        if reservation is not None and type(value) is tuple and value[:1] == ("sm-listing-2",):
             timeouts.append(timeout)
         add(self, reservation, value, timeout)
 

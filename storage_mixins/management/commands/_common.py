@@ -1,14 +1,19 @@
-"""What the storage_* commands share: the --storage option and finding layers."""
+"""What the storage_* commands share: the --storage option, finding layers, and
+the caches to invalidate."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import InvalidStorageError, storages
 from django.core.management.base import CommandError, CommandParser
 
+from storage_mixins.base import StorageWrapper
+from storage_mixins.caching import Caching
 from storage_mixins.fallback import Fallback
-from storage_mixins.introspection import find_fallback
+from storage_mixins.introspection import find_fallback, walk
+from storage_mixins.labels import storage_identity
 
 
 def add_storage_argument(parser: CommandParser) -> None:
@@ -29,6 +34,30 @@ def storage_for(alias: str) -> Any:
         raise CommandError(
             f"Unknown storage alias {alias!r} (settings.STORAGES has: {known})"
         ) from exc
+
+
+def caches_over(storage: Any) -> list[Caching]:
+    """Every ``Caching`` in ``storage`` and in the aliases of ``settings.STORAGES``
+    that holds facts about one of ``storage``'s backends: what a command that
+    changes what ``storage`` holds must invalidate. Two aliases over the same
+    layers with different options have namespaces of their own, so each is
+    told (a storage built outside ``STORAGES``, in a model's field, is not
+    found: ``invalidate()`` it)."""
+    backends = _backends_of(storage)
+    found: dict[int, Caching] = {}
+    for root in (storage, *(storages[alias] for alias in settings.STORAGES)):
+        for _ancestors, node in walk(root):
+            if isinstance(node, Caching) and not backends.isdisjoint(_backends_of(node)):
+                found.setdefault(id(node), node)  # by identity: equal wrappers may be apart
+    return list(found.values())
+
+
+def _backends_of(storage: Any) -> set[str]:
+    return {
+        storage_identity(node)
+        for _ancestors, node in walk(storage)
+        if not isinstance(node, StorageWrapper)
+    }
 
 
 def fallback_for(alias: str, storage: Any) -> Fallback:

@@ -17,7 +17,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 from storage_mixins.caching import Caching
 from storage_mixins.fallback import Fallback
-from storage_mixins.introspection import find_fallback, walk
+from storage_mixins.introspection import find_fallback
 from storage_mixins.labels import storage_label
 from storage_mixins.listings import Entry, lister_for
 from storage_mixins.local_writes import LocalWriteGuard
@@ -35,7 +35,7 @@ from storage_mixins.transfers import (
     blocked_by_each_other,
 )
 
-from ._common import add_storage_argument, fallback_for, storage_for
+from ._common import add_storage_argument, caches_over, fallback_for, storage_for
 from ._progress import Progress, human_bytes
 
 INTERRUPTED = 130  # the exit status of a program stopped by Ctrl-C (128 + SIGINT)
@@ -360,7 +360,7 @@ def _sources(fallback: Fallback) -> list[Any]:
 
 
 def _caches(stack: Any) -> list[Caching]:
-    return [node for _ancestors, node in walk(stack) if isinstance(node, Caching)]
+    return caches_over(stack)  # every alias's caches over the same layers
 
 
 def _invalidate(caches: list[Caching], name: str) -> None:

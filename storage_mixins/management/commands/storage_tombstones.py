@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from storage_mixins.names import validate_name
 
-from ._common import add_storage_argument, fallback_for, storage_for
+from ._common import add_storage_argument, caches_over, fallback_for, storage_for
 
 
 class Command(BaseCommand):
@@ -29,7 +29,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, storage: str, clear: list[str] | None, **options: Any) -> None:
-        fallback = fallback_for(storage, storage_for(storage))
+        stack = storage_for(storage)
+        fallback = fallback_for(storage, stack)
         tombstones = fallback._self_tombstones
         if tombstones is None:
             raise CommandError(
@@ -43,6 +44,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"{len(names)} tombstone(s)"))
             return
         targets = clear or names
+        caches = caches_over(stack)  # the stack answers otherwise for a cleared name
         for name in targets:
             try:
                 validate_name(name)
@@ -51,6 +53,10 @@ class Command(BaseCommand):
             if name not in names:
                 self.stdout.write(self.style.WARNING(f"{name}: no tombstone"))
                 continue
-            tombstones.discard(name)
+            try:
+                tombstones.discard(name)
+            finally:
+                for cache in caches:
+                    cache.invalidate(name)
             self.stdout.write(f"{name}: cleared")
         self.stdout.write(self.style.SUCCESS(f"{len(set(targets) & set(names))} cleared"))
