@@ -111,11 +111,6 @@ class StorageWrapper(_StorageProxy, metaclass=WrapperType):
         bound_methods.declare(cls)  # what _bind_hot_paths binds stands for
         instrument(cls)  # its storage methods, for storage_mixins.recording
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)  # a backend attribute lands on the backend
-        if name in IDENTITY_ATTRIBUTES:
-            forget_namespaces()  # the cache namespaces above it name another store now
-
     def _bind_hot_paths(self, declaring: type, **functions: Callable[..., Any]) -> None:
         """Answer the methods named with these functions, bound on this proxy.
 
@@ -145,7 +140,8 @@ class StorageWrapper(_StorageProxy, metaclass=WrapperType):
         def __setattr__(self, name: str, value: Any) -> None:
             """Set ``name`` where a proxy does (the storage, unless the class has it),
             except a name the constructor takes as an option: it would land on the
-            storage and change nothing, so it raises ``AttributeError``."""
+            storage and change nothing, so it raises ``AttributeError``. Setting
+            what names the store (``location``…) renames the caches above it."""
             if name in _options(type(self)):
                 cls = type(self).__name__
                 raise AttributeError(
@@ -154,7 +150,9 @@ class StorageWrapper(_StorageProxy, metaclass=WrapperType):
                     "(the storage's own attribute of that name, if it has one, is set on "
                     ".__wrapped__)"
                 )
-            super().__setattr__(name, value)
+            super().__setattr__(name, value)  # a backend attribute lands on the backend
+            if name in IDENTITY_ATTRIBUTES:
+                forget_namespaces()  # the cache namespaces above it name another store now
 
     @property
     def refuses_writes(self) -> bool:

@@ -26,6 +26,7 @@ is. :meth:`cancel`
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import hashlib
 import os
 import re
@@ -182,7 +183,10 @@ class Transfers:
                         transfer = next(pending, None)
                         if transfer is None:
                             break
-                        running.add(pool.submit(self._carry_out, transfer))
+                        # In a copy of the caller's context: a recording of
+                        # the pull counts the requests its threads make.
+                        context = contextvars.copy_context()
+                        running.add(pool.submit(context.run, self._carry_out, transfer))
                     if not running:
                         return
                     done, running = concurrent.futures.wait(

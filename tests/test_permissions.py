@@ -144,7 +144,7 @@ def test_contents_copies(options: dict[str, Any], request: Any, tmp_path: Path) 
     [copy] = [path for path in (tmp_path / "cache").rglob("*") if path.is_file()]
     relative = copy.relative_to(tmp_path / "cache")
     parents = [str(parent) for parent in reversed(relative.parents) if str(parent) != "."]
-    assert len(parents) == 3  # namespace/fan-out/digest
+    assert len(parents) == 4  # namespace/fan-out/digest of the name/digest of the version
     assert_as_saved(contents, str(relative), parents, request)
 
 

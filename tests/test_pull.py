@@ -429,3 +429,15 @@ def test_force_never_writes_through_a_file_link_into_a_read_only_layer(
     assert "x.jpg (7 bytes): failed: refused: " in err.getvalue()
     assert (shared / "x.jpg").read_bytes() == b"production-local x"
     assert (tmp_path / "local" / "x.jpg").is_symlink()
+
+
+def test_a_recorded_pull_counts_the_requests_of_its_worker_threads(stack: Any, s3: Any) -> None:
+    """The copies run in a pool's threads, each in a copy of the caller's context."""
+    from storage_mixins.recording import record
+
+    for index in range(3):
+        s3.put(f"photos/{index}.jpg", b"x" * index)
+    s3.server.clear_requests()
+    with record() as recording:
+        call_command("storage_pull", "photos", "--jobs", "3", stdout=StringIO())
+    assert recording.requests["S3"] == len(s3.server.requests()) == 4  # 1 LIST, 3 GET
