@@ -187,7 +187,7 @@ def _memory(cache: Any, prefix: str) -> dict[str, int]:
     """Bytes the cache holds for the listings and for the per-file facts under
     ``prefix``, as pickled values (what a shared cache stores), and what the
     listings take decoded in this process."""
-    from storage_mixins.listing_cache import decode
+    from storage_mixins.services.listing_codec import decode
 
     listing_bytes = fact_bytes = 0
     values = []

@@ -32,7 +32,7 @@ def measure() -> dict[str, Any]:
     from django.urls import path
 
     from storage_mixins import Caching, Fallback, ReadOnly
-    from storage_mixins.recording import record
+    from storage_mixins.observability.recording import record
 
     names = [f"photos/{number}.jpg" for number in range(FILES)]
     with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as d:

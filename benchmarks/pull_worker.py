@@ -69,10 +69,10 @@ def sequential_pull(prefix: str) -> int:
     """The loop of storage_pull 0.1.0, kept to measure against."""
     from django.core.files.storage import storages
 
-    from storage_mixins.introspection import find_fallback
-    from storage_mixins.streaming import copy_file
+    from storage_mixins.core.stack import find_router
+    from storage_mixins.services.streaming import copy_file
 
-    fallback = find_fallback(storages["default"])
+    fallback = find_router(storages["default"])
     assert fallback is not None
     target = fallback.write_layer
     plan: dict[str, Any] = {}
@@ -159,7 +159,7 @@ def main() -> None:
     setup(endpoint, root)
     from django.core.files.storage import storages
 
-    from storage_mixins.listings import lister_for
+    from storage_mixins.backends.listers import lister_for
 
     # Imports and a connection, outside the timing: one listing, no HEAD or GET.
     lister_for(storages["production"]).list("warm-up")

@@ -11,17 +11,28 @@ Layer them around any storage::
 * :class:`FallbackStorage` is the ready-made stack, configured from settings;
 * :func:`read_only`, :func:`cached` and :func:`logged` wrap a storage class
   where it is defined.
+
+The package is layered, and imports only point down (docs/architecture.rst):
+``core`` (wrappers, stacks, names, hook points), ``backends`` (what is known
+of S3, local disks and the others), ``services`` (caches, listings,
+transfers), ``wrappers``, ``observability``, and on top the Django
+integration: this module, settings, checks, commands, middleware, panel.
 """
 
-from .base import StorageWrapper, is_read_only
-from .caching import Caching
+from . import moved_modules
+from .core.errors import ReadOnlyError
+from .core.files import ReadOnlyFile
+from .core.stack import is_read_only
+from .core.wrapper import StorageWrapper
 from .decorators import cached, logged, read_only
-from .errors import ReadOnlyError
-from .fallback import Fallback
 from .fallback_storage import FallbackStorage
-from .introspection import describe
-from .logging import Logging
-from .readonly import ReadOnly, ReadOnlyFile
+from .observability.describe import describe
+from .wrappers.caching import Caching
+from .wrappers.fallback import Fallback
+from .wrappers.logging import Logging
+from .wrappers.readonly import ReadOnly
+
+moved_modules.install()
 
 __all__ = [
     "Caching",

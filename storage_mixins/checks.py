@@ -20,11 +20,11 @@ from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.utils.module_loading import import_string
 
-from .base import StorageWrapper
-from .caching import Caching
-from .fallback import Fallback
+from .core.stack import walk
+from .core.wrapper import StorageWrapper
 from .fallback_storage import FallbackStorage
-from .introspection import walk
+from .wrappers.caching import Caching
+from .wrappers.fallback import Fallback
 
 __all__ = ["check_storages", "register"]
 

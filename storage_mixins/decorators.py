@@ -39,10 +39,10 @@ from typing import Any, TypeVar, cast, overload
 
 from django.core.files.storage import Storage
 
-from .base import StorageWrapper
-from .caching import Caching
-from .logging import Logging
-from .readonly import ReadOnly
+from .core.wrapper import StorageWrapper
+from .wrappers.caching import Caching
+from .wrappers.logging import Logging
+from .wrappers.readonly import ReadOnly
 
 __all__ = ["cached", "logged", "read_only", "wrapped_by"]
 

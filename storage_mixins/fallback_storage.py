@@ -13,11 +13,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import is_read_only
-from .fallback import Fallback
-from .labels import storage_label
-from .readonly import ReadOnly
-from .resolve import StorageSpec, build_storage
+from .core.labels import storage_label
+from .core.resolve import StorageSpec, build_storage
+from .core.stack import is_read_only
+from .wrappers.fallback import Fallback
+from .wrappers.readonly import ReadOnly
 
 __all__ = ["FallbackStorage"]
 
@@ -43,6 +43,8 @@ class FallbackStorage(Fallback):
     arguments: aliases resolve to Django's shared instances again, dotted
     paths and dicts build new backends.
     """
+
+    deconstruct_path = "storage_mixins.FallbackStorage"
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ them and the backend requests they made. One line per request is logged at
 It works under WSGI and ASGI, with sync and async views. A streaming
 response's header counts what was done before its body is sent (headers go
 first); the log line, written when the body is finished, counts it all. What
-is recorded is described in :mod:`storage_mixins.recording`.
+is recorded is described in :mod:`storage_mixins.observability.recording`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
 
-from .recording import Recording, active, installed, record
+from .observability.recording import Recording, active, installed, record
 
 __all__ = ["StorageTimingMiddleware", "server_timing"]
 

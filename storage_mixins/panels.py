@@ -9,7 +9,7 @@ Install the extra (``pip install storage-mixins[debug-toolbar]``), add
 The panel lists every recorded call (method, name, the layer that answered,
 outcome, duration, backend requests) with totals, and draws each stack that
 was called with :func:`~storage_mixins.describe`. What is recorded is
-described in :mod:`storage_mixins.recording`. It records per-call detail only
+described in :mod:`storage_mixins.observability.recording`. It records per-call detail only
 while it is enabled: a disabled panel costs nothing.
 """
 
@@ -21,9 +21,9 @@ from debug_toolbar.panels import Panel
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .introspection import describe
-from .labels import storage_label
-from .recording import Recording, record
+from .core.labels import storage_label
+from .observability.describe import describe
+from .observability.recording import Recording, record
 
 __all__ = ["StoragePanel"]
 

@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 
 from storage_mixins import Caching, Fallback, Logging, ReadOnly
-from storage_mixins.backend_quirks import base_names, lists_full_names, opens_lazily
+from storage_mixins.backends.quirks import base_names, lists_full_names, opens_lazily
 
 
 class ResourceNotFound(Exception):

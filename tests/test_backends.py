@@ -349,7 +349,8 @@ def test_caching_keeps_local_copies_of_cloud_files(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_listings_of_cloud_storages(kind: str, clouds: dict[str, Cloud]) -> None:
-    from storage_mixins.listings import ListdirLister, lister_for
+    from storage_mixins.backends.listers import lister_for
+    from storage_mixins.backends.listing import ListdirLister
 
     production, direct = clouds[kind].make("production")
     direct.save("photos/a.jpg", ContentFile(b"x"))

@@ -135,14 +135,15 @@ def test_a_copy_removed_before_it_is_opened_is_read_from_the_storage(
 ) -> None:
     cached = Caching(production, contents=contents)
     copy = cached.path("photos/a.jpg")
-    matches = cached._self_contents.matches
+    contents = cached._self_copies.contents
+    matches = contents.matches
 
     def matches_then_removed(*args: Any) -> bool:
         matched = matches(*args)
         os.unlink(copy)  # another thread stored a newer version meanwhile
         return matched
 
-    cached._self_contents.matches = matches_then_removed
+    contents.matches = matches_then_removed
     assert read(cached, "photos/a.jpg") == PHOTO
 
 
@@ -191,8 +192,8 @@ def test_large_files_are_streamed_not_kept(
 def test_a_failed_copy_leaves_nothing(
     production: Any, contents: Any, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage_mixins import caching
-    from storage_mixins.streaming import Stream
+    from storage_mixins.services.streaming import Stream
+    from storage_mixins.wrappers.caching import copies as caching
 
     def broken_chunks() -> Any:
         yield b"first chunk"

@@ -26,7 +26,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage, storag
 from django.core.management import call_command
 
 from storage_mixins import Caching, Fallback, Logging, ReadOnly
-from storage_mixins.metadata_cache import FENCE_SECONDS
+from storage_mixins.services.metadata_cache import FENCE_SECONDS
 from tests.conformance import read
 
 
@@ -325,7 +325,7 @@ def test_stacks_that_differ_in_options_do_not_share_answers(tmp_path: Path, cloc
 def test_two_machines_with_one_media_path_do_not_share_facts(
     redis_cache: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage_mixins import labels
+    from storage_mixins.services import namespaces as labels
 
     # One path (/app/media in Docker), two machines, one Redis.
     media = tmp_path / "media"
@@ -359,7 +359,7 @@ def test_a_local_disk_is_named_alike_before_and_after_it_is_made(tmp_path: Path)
 def test_a_remote_storage_s_facts_are_shared_between_machines(
     s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage_mixins import labels
+    from storage_mixins.services import namespaces as labels
 
     monkeypatch.setattr(labels, "machine_identity", lambda: "machine-a")
     on_a = Caching(s3.storage())._self_metadata.namespace

@@ -177,7 +177,7 @@ def test_everything(stack: Any, tmp_path: Path) -> None:
 def test_interrupted_pull_resumes_without_partial_files_or_duplicates(
     stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage_mixins import streaming
+    from storage_mixins.services import streaming
 
     written: list[str] = []
     original = streaming.write_atomically

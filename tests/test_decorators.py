@@ -28,8 +28,8 @@ from storage_mixins import (
     logged,
     read_only,
 )
+from storage_mixins.core.stack import walk
 from storage_mixins.decorators import StackedStorageType, wrapped_by
-from storage_mixins.introspection import walk
 from tests.conformance import read
 from tests.testapp.storages import (
     ArchiveMemory,

@@ -19,7 +19,7 @@ from django.core.files.storage import FileSystemStorage
 from django.core.management.base import CommandError
 
 from storage_mixins import Caching, Fallback, ReadOnly, describe
-from storage_mixins.failover import is_transport_error
+from storage_mixins.backends.errors import is_transport_error
 from tests.conformance import read
 
 

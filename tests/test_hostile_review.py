@@ -24,8 +24,8 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage
 from django.core.management import call_command
 
 from storage_mixins import Caching, Fallback, Logging, ReadOnly, ReadOnlyError
-from storage_mixins.names import MAX_NAME_BYTES
-from storage_mixins.tombstones import marker_name
+from storage_mixins.core.names import MAX_NAME_BYTES
+from storage_mixins.wrappers.fallback.tombstones import marker_name
 from tests.conftest import hard_linked_stack
 
 
@@ -445,7 +445,7 @@ def test_a_new_in_memory_storage_starts_with_an_empty_cache(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # CPython gives a dead object's id() to the next one; here every id is one.
-    from storage_mixins import labels
+    from storage_mixins.services import namespaces as labels
 
     monkeypatch.setattr(labels, "id", lambda _object: 42, raising=False)
     first = InMemoryStorage()

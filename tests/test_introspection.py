@@ -7,7 +7,7 @@ from typing import Any
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, describe
-from storage_mixins.introspection import find_fallback, walk
+from storage_mixins.core.stack import find_router, walk
 
 
 def test_describe_a_deep_stack(s3: Any) -> None:
@@ -55,5 +55,5 @@ def test_walk_and_find_fallback() -> None:
     nodes = [node for _ancestors, node in walk(stack)]
     assert nodes[:3] == [stack, stack.__wrapped__, inner]
     assert len(nodes) == 6
-    assert find_fallback(stack) is inner
-    assert find_fallback(InMemoryStorage()) is None
+    assert find_router(stack) is inner
+    assert find_router(InMemoryStorage()) is None

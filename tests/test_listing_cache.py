@@ -26,9 +26,9 @@ from storage_mixins import (
     ReadOnlyError,
     describe,
 )
-from storage_mixins.errors import is_not_found
-from storage_mixins.listing_cache import decoded_listings
-from storage_mixins.metadata_cache import FENCE_SECONDS
+from storage_mixins.backends.errors import is_not_found
+from storage_mixins.services.listing_codec import decoded_listings
+from storage_mixins.services.metadata_cache import FENCE_SECONDS
 from tests.conftest import PRODUCTION_BUCKET
 from tests.s3server import S3Server
 from tests.seeding import put_many
@@ -301,7 +301,7 @@ def test_what_a_listed_reader_intercepts() -> None:
     """ListedReader, Caching's reader of a listed layer, as tests/test_api.py's
     inventory states it for the wrappers: what it answers, what it leaves to
     the reader (it is no wrapper of its own, so no recording of its own)."""
-    from storage_mixins.listed_reader import ListedReader
+    from storage_mixins.wrappers.caching.listed_reader import ListedReader
     from tests.test_api import STORAGE_API
 
     answered = {"exists", "size", "get_modified_time", "get_accessed_time", "get_created_time",
@@ -383,7 +383,7 @@ def test_writes_around_the_wrapper_are_seen_after_invalidate(s3: Any) -> None:
 
 
 def test_a_listing_lives_no_longer_than_a_miss(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from storage_mixins import metadata_cache
+    from storage_mixins.services import metadata_cache
 
     s3.put("photos/a.jpg", b"a")
     timeouts = []
@@ -526,7 +526,7 @@ def test_a_refused_listing_falls_back_to_per_file_and_warns_once(
 def test_a_listing_that_fails_otherwise_never_fails_a_read(
     s3: Any, production: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from storage_mixins.listings import S3Lister
+    from storage_mixins.backends.s3.listing import S3Lister
 
     def broken(self: Any, directory: str = "", *, limit: Any = None) -> Any:
         raise ValueError("a parser choked")

@@ -11,13 +11,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
 from storage_mixins import Caching, Fallback, Logging, ReadOnly
-from storage_mixins.listings import (
-    Entry,
-    FileSystemLister,
-    ListdirLister,
-    S3Lister,
-    lister_for,
-)
+from storage_mixins.backends.listers import lister_for
+from storage_mixins.backends.listing import Entry, ListdirLister
+from storage_mixins.backends.local import FileSystemLister
+from storage_mixins.backends.s3.listing import S3Lister
 from tests.conftest import PRODUCTION_BUCKET
 from tests.seeding import put_many
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage_mixins.local_files import (
+from storage_mixins.backends.local_files import (
     FileIdentity,
     Modes,
     Taken,

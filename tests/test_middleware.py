@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.test import AsyncClient, Client
 
 from storage_mixins.middleware import server_timing
-from storage_mixins.recording import Recording
+from storage_mixins.observability.recording import Recording
 
 ENTRY = re.compile(r'storage;dur=(?P<dur>\d+\.\d);desc="(?P<desc>[^"]*)"')
 

@@ -14,8 +14,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
-from storage_mixins.introspection import find_fallback
-from storage_mixins.names import file_name, validate_directory, validate_name
+from storage_mixins.core.names import file_name, validate_directory, validate_name
+from storage_mixins.core.stack import find_router
 from tests.conformance import read
 from tests.conftest import PRODUCTION_BUCKET
 
@@ -44,7 +44,7 @@ METHODS = {
     "get_modified_time": lambda s, n: s.get_modified_time(n),
     "get_available_name": lambda s, n: s.get_available_name(n),
     "generate_filename": lambda s, n: s.generate_filename(n),
-    "which": lambda s, n: find_fallback(s).which(n),
+    "which": lambda s, n: find_router(s).which(n),
 }
 # Each name is also saved in production first (where S3 takes it), so that
 # reads find it there and writes have a production copy to leave alone.

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from storage_mixins import Fallback, FallbackStorage, ReadOnly, ReadOnlyError, describe
-from storage_mixins.tombstones import TOMBSTONE_PREFIX
+from storage_mixins.wrappers.fallback.tombstones import TOMBSTONE_PREFIX
 from tests.conformance import read
 
 PRODUCTION = {
@@ -222,7 +222,7 @@ def test_a_copy_up_never_replaces_a_file_saved_meanwhile(
     # Issue 21: the copy-up renamed production's bytes over a file saved in
     # the write layer while they were being fetched. The saved file is the
     # one the append then goes to.
-    from storage_mixins import streaming
+    from storage_mixins.services import streaming
 
     original = streaming.open_stream
 

@@ -14,7 +14,7 @@ from tests.conftest import require_module
 
 require_module("debug_toolbar", "the debug-toolbar extra")
 
-from storage_mixins import recording as recording_module  # noqa: E402
+from storage_mixins.observability import recording as recording_module  # noqa: E402
 from storage_mixins.panels import StoragePanel  # noqa: E402
 
 PANEL = "storage_mixins.panels.StoragePanel"

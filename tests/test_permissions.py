@@ -24,7 +24,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage, storag
 from django.core.management import call_command
 
 from storage_mixins import Caching, Fallback, ReadOnly
-from storage_mixins.tombstones import marker_name
+from storage_mixins.wrappers.fallback.tombstones import marker_name
 from tests.conftest import local_over_production
 
 # How each configuration gives the modes, and the modes a save then gets.

@@ -17,7 +17,7 @@ import wrapt
 from django.core.files.storage import InMemoryStorage
 
 import storage_mixins
-from storage_mixins.proxy import Proxy
+from storage_mixins.core.proxy import Proxy
 
 
 class Wrapped:

@@ -19,7 +19,7 @@ from django.core.files.storage import InMemoryStorage, storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from storage_mixins import streaming
+from storage_mixins.services import streaming
 from tests.conftest import local_over_production
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def test_an_etag_that_is_no_md5_is_settled_by_the_bytes(
     stack: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # SSE-KMS objects have ETags that are not the MD5 of their bytes.
-    from storage_mixins.listings import S3Lister
+    from storage_mixins.backends.s3.listing import S3Lister
 
     s3.put("photos/a.jpg", b"same bytes")
     call_command("storage_pull", "photos", stdout=StringIO())
@@ -381,7 +381,7 @@ def test_force_never_replaces_a_file_changed_since_the_pull_was_planned(
 ) -> None:
     # A long pull decides each file long after it listed them: what --force
     # may replace is the file the listing saw, not one saved since.
-    from storage_mixins import transfers
+    from storage_mixins.services import transfers
 
     s3.put("photos/a.jpg", b"production a")
     edited = tmp_path / "local" / "photos" / "a.jpg"
@@ -433,7 +433,7 @@ def test_force_never_writes_through_a_file_link_into_a_read_only_layer(
 
 def test_a_recorded_pull_counts_the_requests_of_its_worker_threads(stack: Any, s3: Any) -> None:
     """The copies run in a pool's threads, each in a copy of the caller's context."""
-    from storage_mixins.recording import record
+    from storage_mixins.observability.recording import record
 
     for index in range(3):
         s3.put(f"photos/{index}.jpg", b"x" * index)

@@ -16,7 +16,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage, storages
 
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
-from storage_mixins.recording import RECORDED_METHODS, current, is_installed, record
+from storage_mixins.observability.context import current
+from storage_mixins.observability.instrumentation import RECORDED_METHODS, is_installed
+from storage_mixins.observability.recording import record
 from tests.conformance import read
 from tests.conftest import PRODUCTION_BUCKET
 
@@ -284,7 +286,7 @@ def test_an_unrelated_thread_on_the_shared_client_is_not_counted(s3: Any, fs: An
 
 def test_a_listing_of_many_directories_counts_its_worker_threads(s3: Any) -> None:
     """S3Lister.find() lists the directories of a batch in threads of a pool."""
-    from storage_mixins.listings import lister_for
+    from storage_mixins.backends.listers import lister_for
 
     s3.put("photos/a.jpg", b"a")
     s3.put("videos/b.mp4", b"b")
@@ -302,7 +304,7 @@ def test_a_listing_of_many_directories_counts_its_worker_threads(s3: Any) -> Non
 def test_a_client_of_ones_own_counts_once_given(s3: Any) -> None:
     import boto3
 
-    from storage_mixins.recording import count_s3_requests
+    from storage_mixins.observability.recording import count_s3_requests
 
     s3.put("a.txt", b"x")
     client = boto3.client(

@@ -22,8 +22,9 @@ from django.core.files.storage import FileSystemStorage, storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from storage_mixins import Caching, Fallback, ReadOnly, ReadOnlyError, ReadOnlyFile, streaming
-from storage_mixins.errors import FileChangedError
+from storage_mixins import Caching, Fallback, ReadOnly, ReadOnlyError, ReadOnlyFile
+from storage_mixins.backends.s3 import objects
+from storage_mixins.core.errors import FileChangedError
 from tests.conftest import PRODUCTION_BUCKET
 
 CSS = b"body { color: red }\n" * 200  # compresses well: stored far smaller
@@ -283,13 +284,13 @@ def test_a_gzip_encoded_stream_rewound_after_a_change_raises(s3: Any) -> None:
 def test_a_server_that_ignores_if_match_is_caught_by_the_etag_of_its_answer(
     s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = streaming._s3_get
+    original = objects.s3_get
 
     def ignoring(s3_object: Any, name: str, **arguments: Any) -> Any:
         arguments.pop("IfMatch", None)
         return original(s3_object, name, **arguments)
 
-    monkeypatch.setattr(streaming, "_s3_get", ignoring)
+    monkeypatch.setattr(objects, "s3_get", ignoring)
     s3.put("data/v.bin", OLD)
     with cached(s3.storage()).open("data/v.bin", "rb") as handle:
         handle.read(10)
@@ -301,7 +302,7 @@ def test_a_server_that_ignores_if_match_is_caught_by_the_etag_of_its_answer(
 
 # -- the streamed file looks like the backend's own ----------------------------
 
-_MISSING = object()
+MISSING = object()
 
 
 LAYERS = {
@@ -330,7 +331,7 @@ def test_a_streamed_file_has_the_mode_name_and_repr_of_the_backends_file(
             assert (type(streamed) is ReadOnlyFile) == (type(raw) is ReadOnlyFile) == read_only
             assert repr(streamed) == repr(raw)
             assert streamed.name == raw.name
-            assert getattr(streamed, "mode", _MISSING) == getattr(raw, "mode", _MISSING)
+            assert getattr(streamed, "mode", MISSING) == getattr(raw, "mode", MISSING)
             assert streamed.size == raw.size
             expected = ReadOnlyError if read_only else AttributeError
             with pytest.raises(expected):

@@ -31,7 +31,7 @@ from hypothesis.stateful import (
 )
 
 from storage_mixins import Caching, Fallback, FallbackStorage, Logging, ReadOnly, ReadOnlyError
-from storage_mixins.tombstones import TOMBSTONE_PREFIX, marker_name
+from storage_mixins.wrappers.fallback.tombstones import TOMBSTONE_PREFIX, marker_name
 from tests.conftest import PRODUCTION_BUCKET
 from tests.faultproxy import FaultProxy
 

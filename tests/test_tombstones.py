@@ -15,7 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
 from storage_mixins import Caching, Fallback, ReadOnly
-from storage_mixins.tombstones import Tombstones, marker_name, name_of_marker
+from storage_mixins.wrappers.fallback.tombstones import Tombstones, marker_name, name_of_marker
 from tests.conformance import read
 
 PRODUCTION = {

@@ -23,7 +23,7 @@ from typing import Any
 
 from sorl.thumbnail.kvstores.cached_db_kvstore import KVStore as CachedDBKVStore
 
-from ..resolve import alias_of
+from ..core.resolve import alias_of
 
 __all__ = ["KVStore"]
 

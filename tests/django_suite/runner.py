@@ -137,7 +137,7 @@ class _WriteObserver:
         return {method.__code__: by_mode for method, by_mode in methods.items()}
 
     def start(self) -> None:
-        from storage_mixins.readonly import is_write_mode
+        from storage_mixins.core.modes import is_write_mode
 
         monitoring = getattr(sys, "monitoring", None)
         if monitoring is None:

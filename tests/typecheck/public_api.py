@@ -29,7 +29,7 @@ from storage_mixins import (
     logged,
     read_only,
 )
-from storage_mixins.recording import Recording, record
+from storage_mixins.observability.recording import Recording, record
 
 local = FileSystemStorage(location="/srv/media")
 

@@ -9,11 +9,11 @@ from django.conf import settings
 from django.core.files.storage import InvalidStorageError, storages
 from django.core.management.base import CommandError, CommandParser
 
-from storage_mixins.base import StorageWrapper
-from storage_mixins.caching import Caching
-from storage_mixins.fallback import Fallback
-from storage_mixins.introspection import find_fallback, walk
-from storage_mixins.labels import storage_identity
+from storage_mixins.core.stack import find_router, walk
+from storage_mixins.core.wrapper import StorageWrapper
+from storage_mixins.services.namespaces import storage_identity
+from storage_mixins.wrappers.caching import Caching
+from storage_mixins.wrappers.fallback import Fallback
 
 
 def add_storage_argument(parser: CommandParser) -> None:
@@ -62,7 +62,7 @@ def _backends_of(storage: Any) -> set[str]:
 
 def fallback_for(alias: str, storage: Any) -> Fallback:
     """The Fallback of the stack, or a ``CommandError`` if it is not a stack."""
-    fallback = find_fallback(storage)
+    fallback: Fallback | None = find_router(storage)
     if fallback is None:
         raise CommandError(
             f"STORAGES[{alias!r}] is {storage!r}, not a stack of layers: this command needs "

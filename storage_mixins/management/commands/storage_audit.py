@@ -11,10 +11,10 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
-from storage_mixins.labels import storage_label
-from storage_mixins.lookup import Locator
-from storage_mixins.names import validate_name
+from storage_mixins.core.labels import storage_label
+from storage_mixins.core.names import validate_name
 from storage_mixins.references import FieldReference, batched, file_fields, referenced_names
+from storage_mixins.services.lookup import Locator
 
 BATCH = 5000  # names looked up at a time
 

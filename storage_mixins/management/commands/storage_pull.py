@@ -15,16 +15,15 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
-from storage_mixins.caching import Caching
-from storage_mixins.fallback import Fallback
-from storage_mixins.introspection import find_fallback
-from storage_mixins.labels import storage_label
-from storage_mixins.listings import Entry, lister_for
-from storage_mixins.local_writes import LocalWriteGuard
-from storage_mixins.lookup import Locator
-from storage_mixins.names import file_name, validate_directory, validate_name
+from storage_mixins.backends.listers import lister_for
+from storage_mixins.backends.listing import Entry
+from storage_mixins.backends.local_writes import LocalWriteGuard
+from storage_mixins.core.labels import storage_label
+from storage_mixins.core.names import file_name, validate_directory, validate_name
+from storage_mixins.core.stack import find_router
 from storage_mixins.references import batched, file_fields, referenced_names
-from storage_mixins.transfers import (
+from storage_mixins.services.lookup import Locator
+from storage_mixins.services.transfers import (
     CONFLICT,
     COPIED,
     FAILED,
@@ -34,6 +33,8 @@ from storage_mixins.transfers import (
     Transfers,
     blocked_by_each_other,
 )
+from storage_mixins.wrappers.caching import Caching
+from storage_mixins.wrappers.fallback import Fallback
 
 from ._common import add_storage_argument, caches_over, fallback_for, storage_for
 from ._progress import Progress, human_bytes
@@ -198,7 +199,7 @@ class Command(BaseCommand):
         plans: dict[int, _Plan] = {}
         for reference in references:
             storage = reference.storage
-            fallback = find_fallback(storage)
+            fallback = find_router(storage)
             if fallback is None or fallback.write_layer is None:
                 self.stderr.write(
                     f"{reference.label}: skipped, its storage {storage_label(storage)} is not "
@@ -246,7 +247,7 @@ class Command(BaseCommand):
     def _add(self, plan: _Plan, name: str, source: Any, entry: Entry, present: Any) -> None:
         if name in plan.transfers or not self._is_safe(plan, name):
             return
-        tombstones = plan.fallback._self_tombstones
+        tombstones = plan.fallback.tombstones
         if tombstones is not None and name in tombstones:
             plan.hidden += 1  # deleted in development: the stack does not serve it
             return

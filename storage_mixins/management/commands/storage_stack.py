@@ -8,10 +8,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from storage_mixins.base import StorageWrapper, is_read_only
-from storage_mixins.fallback import Fallback
-from storage_mixins.introspection import describe, walk
-from storage_mixins.labels import storage_label
+from storage_mixins.core.labels import storage_label
+from storage_mixins.core.stack import is_read_only, walk
+from storage_mixins.core.wrapper import StorageWrapper
+from storage_mixins.observability.describe import describe
+from storage_mixins.wrappers.fallback import Fallback
 
 from ._common import add_storage_argument, storage_for
 

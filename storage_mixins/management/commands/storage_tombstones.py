@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from storage_mixins.names import validate_name
+from storage_mixins.core.names import validate_name
 
 from ._common import add_storage_argument, caches_over, fallback_for, storage_for
 
@@ -31,11 +31,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, storage: str, clear: list[str] | None, **options: Any) -> None:
         stack = storage_for(storage)
         fallback = fallback_for(storage, stack)
-        tombstones = fallback._self_tombstones
+        tombstones = fallback.tombstones
         if tombstones is None:
             raise CommandError(
                 f'{fallback!r} keeps no tombstones: it deletes with on_delete="'
-                f'{fallback._self_on_delete}", not "hide"'
+                f'{fallback.on_delete}", not "hide"'
             )
         names = tombstones.names()
         if clear is None:

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from storage_mixins.labels import storage_label
+from storage_mixins.core.labels import storage_label
 
 from ._common import add_storage_argument, fallback_for, storage_for
 

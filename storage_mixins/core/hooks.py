@@ -1,0 +1,89 @@
+"""Hook points: where code above the wrappers hears what they do, without the
+wrappers knowing who listens.
+
+The wrappers report, and never import whoever listens (recording, the cache
+namespaces), as Django's models send signals that any app may receive:
+
+* :func:`layer_answered`: a layer of a stack gave the answer a call returns;
+  :data:`answer_observer` hears it while something records
+  (``storage_mixins.observability``), and nobody otherwise.
+* :data:`storage_attribute_set`: a Django signal, sent with ``name`` when an
+  attribute is set on a storage through a wrapper (``cached.location = ...``):
+  what names a store may have changed (the cache namespaces listen).
+* :data:`probing`: set while a stack tries its layers in turn, where a
+  layer's miss is routine (``Logging`` logs it quietly).
+* :func:`watching_skips`: the layers that reads inside a block skipped because
+  they were down (``Fallback(..., on_error="skip")``), for callers that must
+  not remember such answers (``Caching``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from django.dispatch import Signal
+
+__all__ = [
+    "answer_observer",
+    "is_probing",
+    "layer_answered",
+    "note_skipped",
+    "probing",
+    "storage_attribute_set",
+    "watching_skips",
+]
+
+#: Called with ``(stack, layer)`` when ``layer`` of ``stack`` answered a call
+#: (``layer`` is ``None`` when every layer did);
+#: set by ``storage_mixins.observability`` while something records.
+answer_observer: Callable[[Any, Any], None] | None = None
+
+
+def layer_answered(stack: Any, layer: Any = None) -> None:
+    """Tell :data:`answer_observer`, if any, that ``layer`` of ``stack`` answered
+    (``None``: every layer did, as for a ``listdir()``)."""
+    observer = answer_observer
+    if observer is not None:
+        observer(stack, layer)
+
+
+#: Sent with ``name`` (and ``sender``, the wrapper's class) when an attribute
+#: is set on a storage through a wrapper.
+storage_attribute_set = Signal()
+
+#: Set (to ``True``) while a stack tries its layers in turn.
+probing: ContextVar[bool] = ContextVar("storage_mixins_probing", default=False)
+
+
+def is_probing() -> bool:
+    """Whether the current call is a stack trying its layers in turn."""
+    return probing.get()
+
+
+# The labels of the layers skipped during the current call, while someone
+# watches: an answer given without a layer must not outlive the outage.
+_skipped: ContextVar[list[str] | None] = ContextVar("storage_mixins_skipped", default=None)
+
+
+@contextlib.contextmanager
+def watching_skips() -> Iterator[list[str]]:
+    """Collect the layers that reads inside the block skipped because they were down."""
+    skipped: list[str] = []
+    token = _skipped.set(skipped)
+    try:
+        yield skipped
+    finally:
+        _skipped.reset(token)
+        outer = _skipped.get()
+        if outer is not None:
+            outer.extend(skipped)  # a watcher further out must know too
+
+
+def note_skipped(label: str) -> None:
+    """Tell whoever watches (:func:`watching_skips`) that a read skipped ``label``."""
+    skipped = _skipped.get()
+    if skipped is not None:
+        skipped.append(label)

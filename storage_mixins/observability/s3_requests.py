@@ -1,0 +1,66 @@
+"""Counting S3 requests where botocore sends them: once per HTTP attempt,
+retries included, which is what the S3 server receives.
+
+A ``before-send`` handler is registered on the clients of every ``S3Storage``
+in ``STORAGES`` and in the stacks called while something records, and on the
+client that listings and streamed reads share
+(``backends.s3.client.s3_client``), whichever thread made it. A request counts
+for the recording active where it is sent (or carried into boto3's transfer
+threads: see ``context``), and for none outside any.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from typing import Any
+
+from ..backends.s3 import client as s3
+from ..core.stack import leaves
+from .context import current_state
+
+__all__ = ["count_s3_requests", "hook_configured_storages", "hook_s3_storage"]
+
+_HANDLER_ID = "storage_mixins-count-requests"
+_hooked_emitters: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def count_s3_requests(client: Any) -> None:
+    """Count the requests ``client`` (a boto3 S3 client) sends for the recording
+    active where each is sent, from now on; outside any, they count for none."""
+    events = client.meta.events
+    if events not in _hooked_emitters:
+        events.register("before-send.s3", _count_s3_request, unique_id=_HANDLER_ID)
+        _hooked_emitters.add(events)
+
+
+def _count_s3_request(**kwargs: Any) -> None:
+    """botocore ``before-send`` handler: one HTTP attempt to S3."""
+    state = current_state()
+    if state is not None:
+        state.backend_request("S3")
+
+
+def hook_s3_storage(storage: Any) -> None:
+    """Count the requests of every client of ``storage`` (an ``S3Storage``)."""
+    s3.watch_clients(storage, count_s3_requests)
+
+
+def hook_shared_clients() -> None:
+    """Count the requests of the shared clients, made now and from now on."""
+    s3.client_made = count_s3_requests
+    for client in s3.shared_clients():
+        count_s3_requests(client)
+
+
+def hook_configured_storages() -> None:
+    """Count the requests of the S3 storages Django has built from ``STORAGES``,
+    wrapped or not (done when a recording starts)."""
+    if "storages.backends.s3" not in sys.modules:
+        return
+    from django.core.files.storage import storages
+
+    for storage in list(getattr(storages, "_storages", {}).values()):
+        for leaf in leaves(storage):
+            if s3.is_s3(leaf):
+                hook_s3_storage(leaf)

@@ -1,0 +1,168 @@
+"""A directory's listing as the Django cache keeps it, and decoded.
+
+A listing is kept compactly: the names, ``\\0``-separated, and the sizes and
+modification times as 64-bit integers, zlib-compressed, with a token that
+names this very listing and the time it expires; each process decodes a
+listing once, keeping :data:`DECODED_ENTRIES` entries decoded.
+"""
+
+from __future__ import annotations
+
+import array
+import collections
+import datetime
+import sys
+import threading
+import zlib
+from typing import Any
+
+from ..backends.listing import ABSENT, ASK, DIRECTORY, UNKNOWN, UNKNOWN_SIZE, Kind, Listing
+from .metadata_cache import new_token
+
+__all__ = ["DECODED_ENTRIES", "Decoded", "decode", "decoded_listings", "encode"]
+
+#: How many entries of decoded listings each process keeps.
+DECODED_ENTRIES = 100_000
+
+_FORMAT = "sm-listing-2"
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+
+
+class Decoded:
+    """A cached listing, decoded: what it says of each base name."""
+
+    __slots__ = ("directories", "expires", "files", "not_a_directory", "sizes", "times")
+
+    def __init__(
+        self,
+        files: dict[str, int],
+        sizes: array.array[int],
+        times: array.array[int],
+        directories: frozenset[str],
+        not_a_directory: bool,
+        expires: float | None = None,
+    ) -> None:
+        self.files = files
+        self.sizes = sizes
+        self.times = times
+        self.directories = directories
+        self.not_a_directory = not_a_directory
+        self.expires = expires  # when the cached listing expires (time.time())
+
+    def __len__(self) -> int:
+        return len(self.files) + len(self.directories)
+
+    def lookup(self, base: str) -> Any:
+        """``ABSENT``, ``DIRECTORY``, ``UNKNOWN``, or ``(size, modified)`` for a
+        file (either ``None`` where the listing does not say)."""
+        index = self.files.get(base)
+        if index is None:
+            return DIRECTORY if base in self.directories else ABSENT
+        size = self.sizes[index]
+        if size == ASK:
+            return UNKNOWN
+        microseconds = self.times[index]
+        modified = None if microseconds < 0 else _EPOCH + microseconds * _MICROSECOND
+        return (None if size == UNKNOWN_SIZE else size), modified
+
+
+def encode(listing: Listing, kind: Kind, expires: float | None = None) -> tuple[Any, ...] | None:
+    """The cached form of ``listing``, kept until ``expires`` (a ``time.time()``,
+    ``None``: until a write fences it), or ``None`` if a name cannot be kept in it."""
+    names = list(listing.files)
+    if any("\0" in name for name in (*names, *listing.directories)):
+        return None  # no name a backend can give has one, but do not guess
+    sizes = array.array("q")
+    times = array.array("q")
+    for entry in listing.files.values():
+        sizes.append(kind.sizeless_entry() if entry.size is None else entry.size)
+        modified = kind.modified(entry)
+        times.append(-1 if modified is None else (modified - _EPOCH) // _MICROSECOND)
+    if sys.byteorder == "big":  # kept little-endian, for caches shared across machines
+        sizes.byteswap()
+        times.byteswap()
+    return (
+        _FORMAT,
+        new_token(),
+        expires,
+        _packed("\0".join(names)),
+        _packed("\0".join(listing.directories)),
+        zlib.compress(sizes.tobytes() + times.tobytes(), 1),
+        listing.not_a_directory,
+    )
+
+
+def _packed(text: str) -> bytes:
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
+
+
+def _unpacked(data: bytes) -> list[str]:
+    text = zlib.decompress(data).decode("utf-8", "surrogatepass")
+    return text.split("\0") if text else []
+
+
+class _DecodedListings:
+    """Decoded listings by token, at most ``limit`` entries in all (least
+    recently used first out). A token names one listing, whose contents never
+    change, so this memory is never stale: it only saves decoding again what
+    the cache still holds."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._listings: collections.OrderedDict[str, Decoded] = collections.OrderedDict()
+        self._entries = 0
+
+    def get(self, value: Any) -> Decoded | None:
+        """``value`` from the cache, decoded; ``None`` if it is not a listing."""
+        if type(value) is not tuple or len(value) != 7 or value[0] != _FORMAT:
+            return None
+        token = value[1]
+        with self._lock:
+            decoded = self._listings.get(token)
+            if decoded is not None:
+                self._listings.move_to_end(token)
+                return decoded
+        decoded = decode(value)
+        if decoded is None:
+            return None
+        with self._lock:
+            if token not in self._listings:
+                self._listings[token] = decoded
+                self._entries += len(decoded)
+                while self._entries > self.limit and len(self._listings) > 1:
+                    _, dropped = self._listings.popitem(last=False)
+                    self._entries -= len(dropped)
+        return decoded
+
+    def clear(self) -> None:
+        with self._lock:
+            self._listings.clear()
+            self._entries = 0
+
+
+def decode(value: tuple[Any, ...]) -> Decoded | None:
+    _format, _token, expires, names, directories, numbers, not_a_directory = value
+    try:
+        files = _unpacked(names)
+        raw = zlib.decompress(numbers)
+    except (zlib.error, UnicodeDecodeError):
+        return None
+    sizes = array.array("q")
+    times = array.array("q")
+    half = len(raw) // 2
+    sizes.frombytes(raw[:half])
+    times.frombytes(raw[half:])
+    if sys.byteorder == "big":
+        sizes.byteswap()
+        times.byteswap()
+    if len(sizes) != len(files) or len(times) != len(files):
+        return None
+    index = {name: position for position, name in enumerate(files)}
+    return Decoded(
+        index, sizes, times, frozenset(_unpacked(directories)), bool(not_a_directory), expires
+    )
+
+
+decoded_listings = _DecodedListings(DECODED_ENTRIES)
