@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
-from django.core.files.storage import InMemoryStorage
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
 from storage_mixins import Caching, Fallback, ReadOnly, ReadOnlyError
+from tests.conformance import read
 from tests.test_caching_staleness import Clock, clock  # noqa: F401 - a fixture
 from tests.test_remote_bytes import CSS, NAME, backend_read, pull, pulling  # noqa: F401
 
@@ -40,3 +43,85 @@ def test_a_stack_without_a_write_layer_can_be_asked_for_its_staticfiles_writers(
             stack.save_manifest()
     assert not os.path.exists(tmp_path / "static")
     assert not hasattr(Fallback(ReadOnly(InMemoryStorage())), "post_process")
+
+
+def test_a_contents_copy_lives_no_longer_than_the_listing_that_chose_its_layer(
+    clock: Clock,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    # The copy's entry came from a listing of the local layer (the file was
+    # not there) but lived `timeout`: url() turned to the local file when the
+    # listing expired, open() kept serving production's copy for 300 s.
+    production = InMemoryStorage(base_url="https://production.example/")
+    production.save("photos/a.jpg", ContentFile(b"production"))
+    local = FileSystemStorage(location=tmp_path / "local", base_url="/local/")
+    local.save("photos/other.jpg", ContentFile(b"other"))
+    cached = Caching(
+        Fallback(local, ReadOnly(production)),
+        listings=True,
+        timeout=300,
+        missing_timeout=2,
+        contents=FileSystemStorage(location=tmp_path / "copies"),
+    )
+    assert read(cached, "photos/a.jpg") == b"production"
+    (tmp_path / "local/photos/a.jpg").write_bytes(b"local!")  # around the wrapper
+    clock.advance(3)
+    assert cached.url("photos/a.jpg") == "/local/photos/a.jpg"
+    assert read(cached, "photos/a.jpg") == b"local!"
+
+
+class _Flaky(InMemoryStorage):
+    """A remote layer that can be taken down."""
+
+    down = False
+    opened = 0
+
+    def exists(self, name: str) -> bool:
+        if self.down:
+            raise ConnectionError("down")
+        return super().exists(name)
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        if self.down:
+            raise ConnectionError("down")
+        self.opened += 1
+        return super()._open(name, mode)
+
+
+def test_a_contents_copy_made_while_a_layer_was_skipped_is_not_kept(tmp_path: Path) -> None:
+    # With the primary down, the stack serves the archive's file: the copy of
+    # it was remembered (and stored under the name's version, which a later
+    # read took for the primary's file at the same size and second).
+    primary = _Flaky(base_url="https://primary.example/")
+    archive = InMemoryStorage(base_url="https://archive.example/")
+    primary.save("a.txt", ContentFile(b"primary"))
+    archive.save("a.txt", ContentFile(b"archive"))  # same size, same second
+    cached = Caching(
+        Fallback(ReadOnly(primary), ReadOnly(archive), on_error="skip", retry_after=0),
+        contents=FileSystemStorage(location=tmp_path / "copies"),
+    )
+    primary.down = True
+    assert read(cached, "a.txt") == b"archive"  # all the stack can give meanwhile
+    primary.down = False
+    assert cached.url("a.txt") == "https://primary.example/a.txt"
+    assert read(cached, "a.txt") == b"primary"
+    primary.down = True
+    assert read(cached, "a.txt") == b"primary"  # a complete answer's copy is kept
+
+
+def test_a_copy_kept_by_another_process_is_fetched_once_around_a_skipping_stack(
+    tmp_path: Path,
+) -> None:
+    # The fix above names such copies apart: a process whose folder lacks the
+    # copy another process's entry names fetches it once, under that name.
+    primary = _Flaky()
+    primary.save("a.txt", ContentFile(b"primary"))
+    stack = Fallback(ReadOnly(primary), ReadOnly(InMemoryStorage()), on_error="skip")
+    first, second = (
+        Caching(stack, contents=FileSystemStorage(location=tmp_path / folder))
+        for folder in ("first", "second")
+    )
+    assert read(first, "a.txt") == b"primary"
+    for _ in range(3):
+        assert read(second, "a.txt") == b"primary"
+    assert primary.opened == 2
