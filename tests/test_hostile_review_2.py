@@ -10,16 +10,19 @@ tests of a real risk, which each one names.
 from __future__ import annotations
 
 import os
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, InMemoryStorage
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, storages
+from django.core.management import call_command
 
 from storage_mixins import Caching, Fallback, ReadOnly, ReadOnlyError
 from tests.conformance import read
+from tests.conftest import local_over_production
 from tests.test_caching_staleness import Clock, clock  # noqa: F401 - a fixture
 from tests.test_remote_bytes import CSS, NAME, backend_read, pull, pulling  # noqa: F401
 
@@ -125,3 +128,21 @@ def test_a_copy_kept_by_another_process_is_fetched_once_around_a_skipping_stack(
     for _ in range(3):
         assert read(second, "a.txt") == b"primary"
     assert primary.opened == 2
+
+
+def test_a_command_passes_over_an_alias_that_cannot_be_built(
+    s3: Any, settings: Any, use_storages: Any, tmp_path: Path
+) -> None:
+    # Looking for the caches to invalidate, storage_pull and storage_tombstones
+    # built every alias of STORAGES: one whose backend's package is installed
+    # in production only stopped them before anything was done.
+    use_storages({
+        **settings.STORAGES,
+        **local_over_production(s3, tmp_path / "local"),
+        "archive": {"BACKEND": "storages.backends.gcloud.GoogleCloudStorage"},
+        "misspelt": {"BACKEND": "storage_mixins.NoSuchWrapper"},
+    })  # fmt: skip
+    s3.put("photos/a.jpg", b"production a")
+    call_command("storage_pull", "photos", stdout=StringIO())
+    assert (tmp_path / "local/photos/a.jpg").read_bytes() == b"production a"
+    assert storages["default"].exists("photos/a.jpg")
