@@ -35,7 +35,7 @@ from .fallback import Fallback
 from .labels import storage_identity, storage_label
 from .listed_reader import ListedReader
 from .listing_cache import LISTING_LIMIT, LayerListings, wants_listing, watching_listings
-from .metadata_cache import _MISSING, MAX_LISTED_LAYERS, MetadataCache, Reservation
+from .metadata_cache import _MISSING, MAX_LISTED_LAYERS, MetadataCache
 from .overlay import WriteLayerView, hearing_writes
 from .readonly import ReadOnlyFile, _FileProxy, checked_mode, is_write_mode
 from .resolve import StorageSpec, resolve_storage
@@ -614,39 +614,52 @@ class Caching(StorageWrapper):
             reservation = metadata.reserve("contents", path, seen)
             if version is None:  # a miss: the version now, read before anything is fetched
                 version = reservation.token if reservation is not None else metadata.version(path)
-            backend = self._serving_backend(name)
-            limit = self._self_max_content_size
-            if local_path(backend, name):
-                metadata.add(reservation, _FROM_STORAGE)
-                return None
-            if limit is not None and self.size(name) > limit:
-                metadata.add(reservation, _STREAMED)
-                return _TOO_LARGE
-            if version is None:  # the cache failed: a copy of its own, never reused
-                version = f"unversioned-{uuid.uuid4().hex}"
-            elif os.path.isfile(contents.path(path, version)):  # this version's, expired
-                size, modified = self.size(name), self._modified_timestamp(name)
-                if modified is not None and contents.matches(path, version, size, modified):
-                    self._remember_copy(reservation, path, (size, modified, version))
-                    return contents.path(path, version)
-            stream = open_stream(self._reads(), name, backend)
-            modified = stream.modified.timestamp() if stream.modified else None
-            if modified is None:
-                modified = self._modified_timestamp(name)
-            copy = contents.store(path, version, stream.chunks, modified)
-            self._remember_copy(reservation, path, (_file_size(copy), modified, version))
+                if version is not None and self._self_may_skip:
+                    # A layer may be skipped while the copy is made (its file
+                    # would be another layer's): a copy of its own, used only
+                    # through the entry of a read that skipped none.
+                    version = f"unversioned-{uuid.uuid4().hex}"
+            # Which layer serves the file may come from listings, or be all a
+            # stack could say with a layer down: kept no longer than they are.
+            fetched: tuple[str | object | None, Any]
+            fetched, complete, left = self._computed(
+                functools.partial(self._copy_of, path=path, version=version), name
+            )
+            copy, entry = fetched
+            if complete:
+                metadata.add(reservation, entry, _within(self._self_timeout, left))
+                if reservation is not None and type(entry) is tuple:
+                    # The version outlives the entry: the copy can be reused
+                    # when the entry expires if no write came meanwhile.
+                    metadata.keep_version(path)
             return copy
 
-    def _remember_copy(
-        self, reservation: Reservation | None, path: str, entry: tuple[int, float | None, str]
-    ) -> None:
-        """Cache ``entry`` (size, modification time, version of a local copy), and
-        keep the version past the entry, so that the copy can be reused when
-        the entry expires if no write came meanwhile."""
-        metadata = self._self_metadata
-        metadata.add(reservation, entry)
-        if reservation is not None:
-            metadata.keep_version(path)
+    def _copy_of(
+        self, name: str, *, path: str, version: str | None
+    ) -> tuple[str | object | None, Any]:
+        """For :meth:`_local_copy`: what to read ``name`` from (a copy's path,
+        ``None`` or ``_TOO_LARGE``), fetching the copy of ``version`` if
+        needed, and the ``contents`` entry that says so."""
+        contents = self._self_contents
+        assert contents is not None
+        backend = self._serving_backend(name)
+        limit = self._self_max_content_size
+        if local_path(backend, name):
+            return None, _FROM_STORAGE
+        if limit is not None and self.size(name) > limit:
+            return _TOO_LARGE, _STREAMED
+        if version is None:  # the cache failed: a copy of its own, never reused
+            version = f"unversioned-{uuid.uuid4().hex}"
+        elif os.path.isfile(contents.path(path, version)):  # this version's, expired
+            size, modified = self.size(name), self._modified_timestamp(name)
+            if modified is not None and contents.matches(path, version, size, modified):
+                return contents.path(path, version), (size, modified, version)
+        stream = open_stream(self._reads(), name, backend)
+        modified = stream.modified.timestamp() if stream.modified else None
+        if modified is None:
+            modified = self._modified_timestamp(name)
+        copy = contents.store(path, version, stream.chunks, modified)
+        return copy, (_file_size(copy), modified, version)
 
     def _fresh_copy(self, path: str) -> tuple[str | object | None, Any, str | None]:
         """What the cache knows: a copy's path, ``None`` (read from the storage),
