@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import InvalidStorageError, storages
 from django.core.management.base import CommandError, CommandParser
 
@@ -45,11 +46,24 @@ def caches_over(storage: Any) -> list[Caching]:
     found: ``invalidate()`` it)."""
     backends = _backends_of(storage)
     found: dict[int, Caching] = {}
-    for root in (storage, *(storages[alias] for alias in settings.STORAGES)):
+    for root in (storage, *_buildable(settings.STORAGES)):
         for _ancestors, node in walk(root):
             if isinstance(node, Caching) and not backends.isdisjoint(_backends_of(node)):
                 found.setdefault(id(node), node)  # by identity: equal wrappers may be apart
     return list(found.values())
+
+
+def _buildable(aliases: Any) -> list[Any]:
+    """The storages of ``aliases`` that can be built here. One whose backend is
+    missing (a package installed in production only) or misconfigured holds no
+    facts in this process, and must not stop a command about another alias."""
+    built = []
+    for alias in aliases:
+        try:
+            built.append(storages[alias])
+        except (InvalidStorageError, ImproperlyConfigured):
+            continue
+    return built
 
 
 def _backends_of(storage: Any) -> set[str]:

@@ -15,6 +15,7 @@ streamed in bounded memory.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from typing import Any, Final, cast
@@ -26,9 +27,9 @@ from ...backends.local import local_path
 from ...core.files import ReadOnlyFile
 from ...core.names import canonical_name
 from ...services.contents_cache import ContentsCache
-from ...services.metadata_cache import MetadataCache, Reservation
+from ...services.metadata_cache import MetadataCache
 from ...services.streaming import open_stream, open_streamed, serving_backend
-from .reads import Reads
+from .reads import Reads, computed, within
 
 __all__ = ["Copies"]
 
@@ -51,13 +52,18 @@ class Copies:
         contents: ContentsCache,
         metadata: MetadataCache,
         reads: Reads,
+        *,
         max_size: int | None,
+        timeout: float | None,
+        may_skip: bool,
     ) -> None:
         self.caching = caching
         self.contents = contents
         self.metadata = metadata
         self.reads = reads
         self.max_size = max_size
+        self.timeout = timeout
+        self.may_skip = may_skip
 
     def open(self, name: str, mode: str, method: str) -> File[Any]:
         """``caching``'s ``open`` or ``_open`` (``method``) of ``name`` for reading."""
@@ -105,41 +111,56 @@ class Copies:
             return self._fetched(name, path, seen, version)
 
     def _fetched(self, name: str, path: str, seen: Any, version: str | None) -> str | object | None:
-        metadata, contents = self.metadata, self.contents
+        metadata = self.metadata
         reservation = metadata.reserve("contents", path, seen)
         if version is None:  # a miss: the version now, read before anything is fetched
             version = reservation.token if reservation is not None else metadata.version(path)
+            if version is not None and self.may_skip:
+                # A layer may be skipped while the copy is made (its file
+                # would be another layer's): a copy of its own, used only
+                # through the entry of a read that skipped none.
+                version = f"unversioned-{uuid.uuid4().hex}"
+        # Which layer serves the file may come from listings, or be all a
+        # stack could say with a layer down: kept no longer than they are.
+        fetched: tuple[str | object | None, Any]
+        fetched, complete, left = computed(
+            functools.partial(self._copy_of, path=path, version=version),
+            name,
+            may_skip=self.may_skip,
+        )
+        copy, entry = fetched
+        if complete:
+            metadata.add(reservation, entry, within(self.timeout, left))
+            if reservation is not None and type(entry) is tuple:
+                # The version outlives the entry: the copy can be reused when
+                # the entry expires if no write came meanwhile.
+                metadata.keep_version(path)
+        return copy
+
+    def _copy_of(
+        self, name: str, *, path: str, version: str | None
+    ) -> tuple[str | object | None, Any]:
+        """What to read ``name`` from (a copy's path, ``None`` or ``_TOO_LARGE``),
+        fetching the copy of ``version`` if needed, and the ``contents`` entry
+        that says so."""
+        contents = self.contents
         backend = serving_backend(self.reads.root(), name)
         if local_path(backend, name):
-            metadata.add(reservation, _FROM_STORAGE)
-            return None
+            return None, _FROM_STORAGE
         if self.max_size is not None and self.caching.size(name) > self.max_size:
-            metadata.add(reservation, _STREAMED)
-            return _TOO_LARGE
+            return _TOO_LARGE, _STREAMED
         if version is None:  # the cache failed: a copy of its own, never reused
             version = f"unversioned-{uuid.uuid4().hex}"
         elif os.path.isfile(contents.path(path, version)):  # this version's, expired
             size, modified = self.caching.size(name), self._modified_timestamp(name)
             if modified is not None and contents.matches(path, version, size, modified):
-                self._remember(reservation, path, (size, modified, version))
-                return contents.path(path, version)
+                return contents.path(path, version), (size, modified, version)
         stream = open_stream(self.reads.get(), name, backend)
         modified = stream.modified.timestamp() if stream.modified else None
         if modified is None:
             modified = self._modified_timestamp(name)
         copy = contents.store(path, version, stream.chunks, modified)
-        self._remember(reservation, path, (os.stat(copy).st_size, modified, version))
-        return copy
-
-    def _remember(
-        self, reservation: Reservation | None, path: str, entry: tuple[int, float | None, str]
-    ) -> None:
-        """Cache ``entry`` (size, modification time, version of a local copy), and
-        keep the version past the entry, so that the copy can be reused when
-        the entry expires if no write came meanwhile."""
-        self.metadata.add(reservation, entry)
-        if reservation is not None:
-            self.metadata.keep_version(path)
+        return copy, (os.stat(copy).st_size, modified, version)
 
     def _cached(self, path: str) -> tuple[str | object | None, Any, str | None]:
         """What the cache knows: a copy's path, ``None`` (read from the storage),

@@ -12,17 +12,22 @@ directory is listed.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.files.storage import Storage
 
+from ...core import hooks
 from ...core.names import canonical_name
 from ...core.stack import is_router
-from ...services.listing_cache import LayerListings, wants_listing
+from ...services.listing_cache import LayerListings, wants_listing, watching_listings
 from ...services.metadata_cache import MAX_LISTED_LAYERS, MetadataCache
 from .listed_reader import ListedReader
 
-__all__ = ["Reads"]
+__all__ = ["Reads", "computed", "within"]
+
+# A fact a storage answers (a size, a listing…), as cached.
+_Fact = TypeVar("_Fact")
 
 
 class Reads:
@@ -118,3 +123,25 @@ class Reads:
             missing_timeout=self.missing_timeout,
             canonical=canonical_name,
         )
+
+
+def computed(
+    compute: Callable[[str], _Fact], name: str, *, may_skip: bool
+) -> tuple[_Fact, bool, float | None]:
+    """``compute(name)``; whether every layer took part in the answer (a stack
+    that ``may_skip`` layers that are down answers without them then); and
+    for how long, at most, it may be kept (``None``: no limit), which is what
+    is left of the listings it was taken from."""
+    with watching_listings() as listings:
+        if not may_skip:
+            return compute(name), True, listings.seconds_left()
+        with hooks.watching_skips() as skipped:
+            value = compute(name)
+    return value, not skipped, listings.seconds_left()
+
+
+def within(timeout: float | None, left: float | None) -> float | None:
+    """``timeout``, cut to what is ``left`` of the listings an answer came from."""
+    if left is None:
+        return timeout
+    return left if timeout is None else min(timeout, left)

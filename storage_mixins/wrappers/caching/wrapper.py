@@ -24,7 +24,6 @@ from django.core.files import File
 from django.core.files.storage import Storage
 
 from ...backends.signed_urls import seconds_left
-from ...core import hooks
 from ...core.files import ClosingReported
 from ...core.labels import storage_label
 from ...core.modes import checked_mode, is_write_mode
@@ -33,12 +32,12 @@ from ...core.resolve import StorageSpec, resolve_storage
 from ...core.stack import children, contains, is_read_only, is_router
 from ...core.wrapper import StorageWrapper
 from ...services.contents_cache import ContentsCache
-from ...services.listing_cache import LISTING_LIMIT, watching_listings
+from ...services.listing_cache import LISTING_LIMIT
 from ...services.metadata_cache import MetadataCache
 from ...services.namespaces import namespace_of
 from ...services.write_views import hearing_writes, own_method
 from .copies import Copies
-from .reads import Reads
+from .reads import Reads, computed, within
 
 # A fact a storage answers (a size, a listing…), as cached.
 _Fact = TypeVar("_Fact")
@@ -114,18 +113,26 @@ class Caching(StorageWrapper):
             timeout=timeout,
             missing_timeout=self._self_missing_timeout,
         )
-        self._self_copies = None
-        if contents is not None:
-            contents_cache = ContentsCache(
-                resolve_storage(contents, owner="Caching"), lambda: metadata.namespace
-            )
-            self._self_copies = Copies(self, contents_cache, metadata, reads, max_content_size)
-        self._self_max_content_size = max_content_size
         # A stack that skips layers that are down answers without them then:
         # such answers are returned but not remembered.
         self._self_may_skip = contains(
             wrapped, lambda storage: getattr(storage, "on_error", None) == "skip"
         )
+        self._self_copies = None
+        if contents is not None:
+            contents_cache = ContentsCache(
+                resolve_storage(contents, owner="Caching"), lambda: metadata.namespace
+            )
+            self._self_copies = Copies(
+                self,
+                contents_cache,
+                metadata,
+                reads,
+                max_size=max_content_size,
+                timeout=timeout,
+                may_skip=self._self_may_skip,
+            )
+        self._self_max_content_size = max_content_size
 
     @property
     def cache_alias(self) -> str:
@@ -167,7 +174,7 @@ class Caching(StorageWrapper):
         reservation = metadata.reserve("exists", path, seen)
         found, complete, left = self._computed(self._exists_of, name)
         if complete:
-            metadata.add(reservation, found, _within(self._exists_timeout(found), left))
+            metadata.add(reservation, found, within(self._exists_timeout(found), left))
         return found
 
     def size(self, name: str) -> int:
@@ -370,7 +377,7 @@ class Caching(StorageWrapper):
         value, complete, left = self._computed(compute, name)
         if complete:
             timeout = self._self_timeout if timeout_for is None else timeout_for(value)
-            metadata.add(reservation, value, _within(timeout, left))
+            metadata.add(reservation, value, within(timeout, left))
         return value
 
     def _remembered_time(self, fact: str, name: str) -> datetime.datetime:
@@ -396,15 +403,8 @@ class Caching(StorageWrapper):
     def _computed(
         self, compute: Callable[[str], _Fact], name: str
     ) -> tuple[_Fact, bool, float | None]:
-        """``compute(name)``; whether every layer took part in the answer; and
-        for how long, at most, it may be kept (``None``: no limit), which is
-        what is left of the listings it was taken from."""
-        with watching_listings() as listings:
-            if not self._self_may_skip:
-                return compute(name), True, listings.seconds_left()
-            with hooks.watching_skips() as skipped:
-                value = compute(name)
-        return value, not skipped, listings.seconds_left()
+        """See :func:`~storage_mixins.wrappers.caching.reads.computed`."""
+        return computed(compute, name, may_skip=self._self_may_skip)
 
     def _exists_timeout(self, found: bool) -> float | None:
         return self._self_timeout if found else self._self_missing_timeout
@@ -464,13 +464,6 @@ class Caching(StorageWrapper):
 
 
 _DONE = object()  # an iterator's end
-
-
-def _within(timeout: float | None, left: float | None) -> float | None:
-    """``timeout``, cut to what is ``left`` of the listings an answer came from."""
-    if left is None:
-        return timeout
-    return left if timeout is None else min(timeout, left)
 
 
 def _in_utc(value: _Fact) -> _Fact:

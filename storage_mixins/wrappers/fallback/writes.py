@@ -184,10 +184,18 @@ class WritePolicy:
         """The write layer's own ``method`` (``post_process``, ``save_manifest``:
         staticfiles storages write from them), run with a view of the write
         layer whose writes are checked as the stack's are; ``AttributeError``
-        if the write layer has no such method."""
+        if the write layer has no such method. A stack without a write layer
+        gives one that raises ``ReadOnlyError`` when called, as ``ReadOnly``
+        does: reading the attribute (``hasattr``, ``dir``) never raises it."""
         proxied = self.stack.__wrapped__
         getattr(proxied, method)  # AttributeError where the write layer has none
-        return own_method(self.writer(method, None), method, self.check_local_write)
+        if self.write_layer is None:
+
+            def refuse(*args: Any, **kwargs: Any) -> Any:
+                return self.writer(method, None)  # raises: there is no write layer
+
+            return refuse
+        return own_method(self.write_layer, method, self.check_local_write)
 
     def other_holders(self, name: str) -> list[Storage]:
         """The layers besides the write layer that have ``name``."""
