@@ -1,3 +1,5 @@
+"""The Django app: the ``storage_*`` management commands and the system checks."""
+
 from django.apps import AppConfig
 
 
