@@ -94,7 +94,7 @@ __all__ = [
     "watching_listings",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("storage_mixins.listing_cache")  # its name in 0.1.0, kept
 
 #: Directories with more entries than this are answered per file.
 LISTING_LIMIT = 5_000

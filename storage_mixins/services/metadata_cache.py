@@ -90,7 +90,7 @@ __all__ = [
     "new_token",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("storage_mixins.metadata_cache")  # its name in 0.1.0, kept
 
 # How long facts about a written name stay uncached, and how far back the
 # writes of a process are replayed when its cache recovers from a failure.
