@@ -69,7 +69,7 @@ def measure() -> list[dict[str, Any]]:
 
         def link_check(name: str) -> None:
             # What the stack's symlink guard asks of the disk before a save
-            # (storage_mixins.local_writes): an lstat() of each directory.
+            # (storage_mixins.backends.local_writes): an lstat() of each directory.
             path = directory
             for part in name.split("/")[:-1]:
                 path = f"{path}/{part}"

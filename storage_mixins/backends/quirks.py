@@ -11,7 +11,7 @@ and what ``Fallback`` does about it.
   ``path``, as Django's ``listdir`` gives them and the other layers do.
 
 The classes are looked up in ``sys.modules`` only (as in
-``storage_mixins.errors``): an instance can only exist once its module is
+``storage_mixins.core.errors``): an instance can only exist once its module is
 imported, so nothing here imports a backend, or its SDK.
 """
 

@@ -4,7 +4,7 @@ migration can carry, and a wrapper can be rebuilt from.
 A storage becomes the name of the ``STORAGES`` alias whose shared instance it
 is, or else the ``{"BACKEND": ..., "OPTIONS": ...}`` dict of its own
 ``deconstruct()``, which wrappers accept as a storage
-(``storage_mixins.resolve``). What cannot be made plain raises
+(``storage_mixins.core.resolve``). What cannot be made plain raises
 ``NotPlainData``, and the caller keeps the objects.
 """
 

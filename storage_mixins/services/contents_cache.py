@@ -9,7 +9,7 @@ that a filesystem cannot hold side by side, such as ``a`` and ``a/b`` (both
 can be S3 keys), then never collide, and the copy keeps its base name,
 extension included, for the tools that read ``path()``.
 
-The version is the token ``storage_mixins.metadata_cache`` keeps for the
+The version is the token ``storage_mixins.services.metadata_cache`` keeps for the
 file's name, which every write through any wrapper sharing the cache
 replaces: a copy made under a version holds the file as it was then or
 later, so it stands for the file for as long as that version is current, in

@@ -4,7 +4,7 @@
 ``get_modified_time`` from the cached listing of the file's directory, and so
 does everything a ``Fallback`` derives from ``exists``: which layer ``url()``
 and ``open()`` use, and the ``path()`` probe. A name missing from a listed
-directory costs no request at all. See ``storage_mixins.listings`` for how
+directory costs no request at all. See ``storage_mixins.backends.listing`` for how
 each kind of backend is listed.
 
 When to list, and when to ask per file (the policy):
@@ -54,7 +54,7 @@ namespace as the per-file facts (fact ``listing:N`` of the directory, for
 layer ``N``), read and stored with the same version protocol, and every write
 through the wrapper fences the listings of every directory above the name it
 writes, in every process sharing the cache (see
-``storage_mixins.metadata_cache``). Answers derived from a listing are stored
+``storage_mixins.services.metadata_cache``). Answers derived from a listing are stored
 as per-file facts, so a warm hit is still one ``get``; whoever stores them
 learns how long the listings they came from have left with
 :func:`watching_listings`.
@@ -167,7 +167,7 @@ class LayerListings:
     """The cached listings of one layer's directories, and what they say.
 
     ``metadata`` holds them (as fact ``listing:position``); ``layer`` is the
-    storage listed (through :func:`~storage_mixins.listings.lister_for`,
+    storage listed (through :func:`~storage_mixins.backends.listers.lister_for`,
     worked out at the first use); directories over ``limit`` entries are not
     kept. ``canonical`` gives a name's cached spelling, or ``None`` for one
     that is not cached.

@@ -2,9 +2,9 @@
 
 ``Fallback.which(name)`` asks each layer's ``exists()`` in turn: one request a
 name and a remote layer. :class:`Locator` gives the same answer for a batch of
-names with each layer's :class:`~storage_mixins.listings.Lister`: a local
+names with each layer's :class:`~storage_mixins.backends.listing.Lister`: a local
 layer costs a ``stat`` a name, and S3 one request per 1,000 listed entries
-(see :meth:`~storage_mixins.listings.S3Lister.find`). Only the names no layer
+(see :meth:`~storage_mixins.backends.s3.listing.S3Lister.find`). Only the names no layer
 before has are asked of the next layer. Nothing is written.
 """
 

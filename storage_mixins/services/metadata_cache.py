@@ -116,7 +116,7 @@ _CODES = {
     "version": "v",
 }
 # The listing of a directory as layer N of the storage sees it (N is 0 for a
-# storage that is not a Fallback): see storage_mixins.listing_cache.
+# storage that is not a Fallback): see storage_mixins.services.listing_cache.
 MAX_LISTED_LAYERS = 16
 _CODES.update({f"listing:{position}": f"L{position:x}" for position in range(MAX_LISTED_LAYERS)})
 # Facts a write changes: everything about the file itself (and, since the name

@@ -108,7 +108,7 @@ def copy_file(
     file; return the number of bytes copied.
 
     A local target gets the file atomically, with its modes, and replaces
-    only what ``replace`` allows (``storage_mixins.local_files``: otherwise
+    only what ``replace`` allows (``storage_mixins.backends.local_files``: otherwise
     ``Taken`` is raised). A remote one gets it through its own ``_save``,
     after a local spool: S3 and the like create objects atomically; there
     ``replace=False`` is checked with ``exists()`` before the save, and a

@@ -15,7 +15,7 @@ yields one :class:`Result` each, in the order they finish:
   local file where one of its directories should be, or another file of the
   batch that is one of its directories: S3 holds ``a`` and ``a/b``, a
   filesystem cannot) is a ``conflict`` too;
-* every copy is streamed and atomic (``storage_mixins.streaming``).
+* every copy is streamed and atomic (``storage_mixins.services.streaming``).
 
 Threads share no boto3 resource nor session, which are not thread-safe: every
 S3 request goes through the backend's client (``listings.s3_client``), which
@@ -115,7 +115,7 @@ class Transfers:
     yielded, so even a file whose result an interruption swallows is told).
     :attr:`counts` and :attr:`bytes_copied` count every outcome as it happens.
     ``refuse`` says why a write of a name must not happen (a symlink in the
-    target that leads into a read-only layer: ``storage_mixins.local_writes``),
+    target that leads into a read-only layer: ``storage_mixins.backends.local_writes``),
     or ``None``; a refused file fails.
     """
 

@@ -26,7 +26,7 @@ class ReadOnly(StorageWrapper):
     ``delete``, ``open``/``_open`` in a mode containing ``w``, ``a``, ``x`` or
     ``+``, ``url()`` with arguments that could sign a write (S3's
     ``http_method="PUT"``, Azure's ``mode="w"``…: see
-    ``storage_mixins.url_arguments`` for the rule) and, where the backend has
+    ``storage_mixins.backends.url_arguments`` for the rule) and, where the backend has
     them, the staticfiles writers ``post_process`` and ``save_manifest``. Files
     opened for reading come back wrapped in :class:`ReadOnlyFile`, so they
     cannot be reopened for writing.

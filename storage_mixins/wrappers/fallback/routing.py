@@ -17,7 +17,7 @@ after it. The rules:
 * a miss is routine while the next layer is tried: wrappers that care
   (``Logging``) are told so (``probing``).
 
-Names come here already in the one spelling of ``storage_mixins.names``.
+Names come here already in the one spelling of ``storage_mixins.core.names``.
 """
 
 from __future__ import annotations

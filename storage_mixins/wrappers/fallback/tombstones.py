@@ -12,7 +12,7 @@ directory of another: hiding ``a/b`` hides nothing of ``a``, and ``a`` and
 ``a/b`` can both be hidden in a filesystem. Markers are read and written in
 the write layer's own backend, beneath any wrapper (a ``Caching`` write layer
 would remember a marker's absence). Names come to this module in the one
-spelling of ``storage_mixins.names``.
+spelling of ``storage_mixins.core.names``.
 
 For a local write layer a check is one ``stat``; for a remote one the
 tombstones are listed once and kept in memory, reloaded after

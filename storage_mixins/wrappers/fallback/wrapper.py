@@ -4,13 +4,12 @@ Reads go through the layers in order and the first layer that has the file
 answers; writes go to one layer, the *write layer*, and never anywhere else.
 
 Every method starts the same way: the name goes through one of the name
-functions of ``storage_mixins.names`` (memoised, so this costs one lookup),
-which gives the one spelling every layer is asked about, or raises
-``UnusualName`` for the two kinds of names that are routed differently
-(absolute paths and the root directory, see ``storage_mixins.wrappers.fallback.paths``). Per-file
-reads are then routed by the stack's :class:`~storage_mixins.routing.Router`; writes are decided by
-the stack's :class:`~storage_mixins.overlay.WritePolicy` and names of new files
-by its :class:`~storage_mixins.naming.NamePolicy`.
+functions of ``core.names`` (memoised, so this costs one lookup), which gives
+the one spelling every layer is asked about, or raises ``UnusualName`` for
+the names routed otherwise (absolute paths and the root: ``paths``). Reads
+are then routed by the stack's ``routing.Router``; writes are decided by its
+``writes.WritePolicy``, and the names of new files by its
+``naming.NamePolicy``.
 """
 
 from __future__ import annotations
