@@ -1,6 +1,6 @@
 """What a stack is, and how to walk it: the one place that knows.
 
-A *stack* is a tree of storages. A wrapper has children (``children``: the
+A *stack* is a tree of storages. A wrapper has children (its ``wrapped_storages``: the
 storage it wraps, or a router's layers); a backend has none. Wrappers say
 what they are with class attributes, so no code below them tests for a
 wrapper's class:
@@ -67,7 +67,7 @@ def children(storage: object) -> tuple[Storage, ...]:
     nothing for a backend."""
     if not is_wrapper(storage):
         return ()
-    wrapped: tuple[Storage, ...] = storage.children  # type: ignore[attr-defined]  # a wrapper's
+    wrapped: tuple[Storage, ...] = storage.wrapped_storages  # type: ignore[attr-defined]  # a wrapper's
     return wrapped
 
 

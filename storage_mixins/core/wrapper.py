@@ -89,7 +89,7 @@ class StorageWrapper(_StorageProxy):
     # -- what this wrapper is ------------------------------------------------
 
     @property
-    def children(self) -> tuple[Storage, ...]:
+    def wrapped_storages(self) -> tuple[Storage, ...]:
         """What this wrapper wraps, in order (a stack's layers)."""
         return (self.__wrapped__,)
 

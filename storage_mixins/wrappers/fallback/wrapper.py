@@ -175,7 +175,7 @@ class Fallback(StorageWrapper):
         return self._self_layers
 
     @property
-    def children(self) -> tuple[Storage, ...]:
+    def wrapped_storages(self) -> tuple[Storage, ...]:
         return self._self_layers
 
     @property
