@@ -63,7 +63,8 @@ class StorageWrapper(_StorageProxy):
     #: …a read's answer is the wrapped storage's…
     passes_reads_through: ClassVar[bool] = False
     #: …``open(name, "rb")`` gives the wrapped storage's file, through
-    #: :meth:`wrap_opened`.
+    #: :meth:`wrap_opened`. These two are read from the class itself only: a
+    #: subclass may change what a read means, and says so again if it does not.
     opens_as_wrapped: ClassVar[bool] = False
     #: The path ``deconstruct()`` (and ``pickle``) names the class by, where it
     #: is not where the class is defined (``"storage_mixins.Caching"``): as
