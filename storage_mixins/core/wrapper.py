@@ -87,6 +87,10 @@ class StorageWrapper(_StorageProxy):
     def __init__(self, storage: StorageSpec) -> None:
         super().__init__(resolve_storage(storage, owner=type(self).__name__))
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        hooks.wrapper_class_defined(cls)  # a recording active now records it too
+
     # -- what this wrapper is ------------------------------------------------
 
     @property
