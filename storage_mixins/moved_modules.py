@@ -71,10 +71,15 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         old = spec.name.rpartition(".")[2]
-        return importlib.import_module(f"{_PACKAGE}.{MOVED[old]}")
+        module = importlib.import_module(f"{_PACKAGE}.{MOVED[old]}")
+        spec.loader_state = module.__spec__  # the import system sets the old name's next
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        """The module is imported already, under its own name."""
+        """The module is imported already, under its own name: give it back its
+        own spec (its file, which Django's autoreloader watches; what
+        ``importlib.reload()`` runs again)."""
+        module.__spec__ = module.__spec__.loader_state  # type: ignore[union-attr]  # set by create_module
 
 
 _finder = _MovedModuleFinder()

@@ -7,6 +7,8 @@ namespaces), as Django's models send signals that any app may receive:
 * :func:`layer_answered`: a layer of a stack gave the answer a call returns;
   :data:`answer_observer` hears it while something records
   (``storage_mixins.observability``), and nobody otherwise.
+* :func:`wrapper_class_defined`: a wrapper class was defined;
+  :data:`class_observer` hears it while something records.
 * :data:`storage_attribute_set`: a Django signal, sent with ``name`` when an
   attribute is set on a storage through a wrapper (``cached.location = ...``):
   what names a store may have changed (the cache namespaces listen).
@@ -28,12 +30,14 @@ from django.dispatch import Signal
 
 __all__ = [
     "answer_observer",
+    "class_observer",
     "is_probing",
     "layer_answered",
     "note_skipped",
     "probing",
     "storage_attribute_set",
     "watching_skips",
+    "wrapper_class_defined",
 ]
 
 #: Called with ``(stack, layer)`` when ``layer`` of ``stack`` answered a call
@@ -48,6 +52,18 @@ def layer_answered(stack: Any, layer: Any = None) -> None:
     observer = answer_observer
     if observer is not None:
         observer(stack, layer)
+
+
+#: Called with each wrapper class defined from now on; set by
+#: ``storage_mixins.observability`` while something records.
+class_observer: Callable[[type], None] | None = None
+
+
+def wrapper_class_defined(cls: type) -> None:
+    """Tell :data:`class_observer`, if any, that the wrapper class ``cls`` was defined."""
+    observer = class_observer
+    if observer is not None:
+        observer(cls)
 
 
 #: Sent with ``name`` (and ``sender``, the wrapper's class) when an attribute

@@ -13,8 +13,11 @@ wrapper's class:
   through :meth:`~storage_mixins.StorageWrapper.wrap_opened` (``ReadOnly``);
 * ``refuses_writes``: every write is refused, without trying one.
 
-``type()`` is asked, never ``isinstance``: a proxy passes ``isinstance`` for
-the class of what it wraps.
+``passes_reads_through`` and ``opens_as_wrapped`` are read from the class
+itself, never a base: a subclass may change what a read means (override
+``exists()`` or ``open()``), and no listing nor streamed open may stand for
+it unless it says so again. ``type()`` is asked, never ``isinstance``: a
+proxy passes ``isinstance`` for the class of what it wraps.
 """
 
 from __future__ import annotations
@@ -137,7 +140,7 @@ def reads_are_the_backends(storage: Storage) -> bool:
     router) beneath it answers: only wrappers that pass reads through stand
     between them. Another wrapper may change what ``exists()`` means."""
     while is_wrapper(storage) and not is_router(storage):
-        if not getattr(type(storage), "passes_reads_through", False):
+        if not _declares(storage, "passes_reads_through"):
             return False
         storage = storage.__wrapped__  # type: ignore[attr-defined]  # a wrapper's
     return True
@@ -149,7 +152,12 @@ def opened_backend(storage: Storage) -> tuple[Storage, tuple[Storage, ...]]:
     file with its ``wrap_opened()``: only wrappers that open as the wrapped
     storage opens are looked through."""
     on_the_way: list[Storage] = []
-    while is_wrapper(storage) and getattr(type(storage), "opens_as_wrapped", False):
+    while is_wrapper(storage) and _declares(storage, "opens_as_wrapped"):
         on_the_way.append(storage)
         storage = storage.__wrapped__  # type: ignore[attr-defined]  # a wrapper's
     return storage, tuple(on_the_way)
+
+
+def _declares(storage: Storage, attribute: str) -> bool:
+    """Whether the class of ``storage`` itself (not a base) sets ``attribute``."""
+    return bool(vars(type(storage)).get(attribute, False))

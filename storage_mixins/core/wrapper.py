@@ -63,7 +63,8 @@ class StorageWrapper(_StorageProxy):
     #: …a read's answer is the wrapped storage's…
     passes_reads_through: ClassVar[bool] = False
     #: …``open(name, "rb")`` gives the wrapped storage's file, through
-    #: :meth:`wrap_opened`.
+    #: :meth:`wrap_opened`. These two are read from the class itself only: a
+    #: subclass may change what a read means, and says so again if it does not.
     opens_as_wrapped: ClassVar[bool] = False
     #: The path ``deconstruct()`` (and ``pickle``) names the class by, where it
     #: is not where the class is defined (``"storage_mixins.Caching"``): as
@@ -85,6 +86,10 @@ class StorageWrapper(_StorageProxy):
 
     def __init__(self, storage: StorageSpec) -> None:
         super().__init__(resolve_storage(storage, owner=type(self).__name__))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        hooks.wrapper_class_defined(cls)  # a recording active now records it too
 
     # -- what this wrapper is ------------------------------------------------
 

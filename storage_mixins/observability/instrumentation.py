@@ -4,11 +4,14 @@ Every method of Django's storage API that a wrapper class defines itself
 (the interceptions listed in ``tests/test_api.py``), plus ``Fallback.which``,
 gets a version that records the call when it is the outermost one. They are
 set on the wrapper classes (``StorageWrapper`` and its subclasses, found when
-recording starts) only while a recording is active somewhere in the process,
-and the stacks' answers are heard meanwhile (``hooks.answer_observer``); with
-none, the classes run their own methods, and the wrappers pay one check of a
-module attribute where a layer answers. A wrapper class created while
-something records is recorded from the next recording on.
+recording starts, or defined meanwhile: ``hooks.class_observer``) only while a
+recording is active somewhere in the process, and the stacks' answers are
+heard meanwhile (``hooks.answer_observer``); with none, the classes run their
+own methods, and the wrappers pay one check of a module attribute where a
+layer answers. A method replaced meanwhile (``mock.patch.object``) is
+recorded as it is at install time, and left as it is found at uninstall time
+if it is no longer the recording version: a patch that ended meanwhile has
+put back what it replaced.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ RECORDED_METHODS = frozenset(
 
 _lock = threading.Lock()
 _active = 0  # how many recording blocks are active, process-wide
-# (class, name, its own method) of what is installed.
-_patched: list[tuple[type, str, Callable[..., Any]]] = []
+# (class, name, its own method, the recording version) of what is installed.
+_patched: list[tuple[type, str, Callable[..., Any], Callable[..., Any]]] = []
 
 
 def install() -> None:
@@ -44,17 +47,17 @@ def install() -> None:
     it is the first."""
     global _active
     with _lock:
+        if not _active:
+            try:
+                hook_shared_clients()
+                for cls in _wrapper_classes():
+                    _install_on(cls)
+            except BaseException:
+                _put_back()  # and no block is active: the next one tries again
+                raise
+            hooks.answer_observer = note_answer
+            hooks.class_observer = _class_defined
         _active += 1
-        if _active > 1:
-            return
-        hook_shared_clients()
-        for cls in _wrapper_classes():
-            for name in sorted(RECORDED_METHODS & set(vars(cls))):
-                function = vars(cls)[name]
-                if callable(function):
-                    _patched.append((cls, name, function))
-                    setattr(cls, name, _recorded(name, function))
-        hooks.answer_observer = note_answer
 
 
 def uninstall() -> None:
@@ -65,9 +68,8 @@ def uninstall() -> None:
         if _active:
             return
         hooks.answer_observer = None
-        for cls, name, function in _patched:
-            setattr(cls, name, function)
-        _patched.clear()
+        hooks.class_observer = None
+        _put_back()
 
 
 def is_installed(cls: type, name: str) -> bool:
@@ -84,6 +86,31 @@ def _wrapper_classes() -> list[type]:
             classes.append(cls)
             pending.extend(cls.__subclasses__())
     return classes
+
+
+def _install_on(cls: type) -> None:
+    for name in sorted(RECORDED_METHODS & set(vars(cls))):
+        function = vars(cls)[name]
+        if callable(function) and not is_installed(cls, name):
+            recorded = _recorded(name, function)
+            _patched.append((cls, name, function, recorded))
+            setattr(cls, name, recorded)
+
+
+def _put_back() -> None:
+    """Put back each class's own method where its recording version is still
+    set; anything else was set meanwhile (a patch), and stays."""
+    for cls, name, function, recorded in _patched:
+        if vars(cls).get(name) is recorded:
+            setattr(cls, name, function)
+    _patched.clear()
+
+
+def _class_defined(cls: type) -> None:
+    """A wrapper class defined while something records is recorded at once."""
+    with _lock:
+        if _active:
+            _install_on(cls)
 
 
 def _recorded(method: str, function: Callable[..., Any]) -> Callable[..., Any]:

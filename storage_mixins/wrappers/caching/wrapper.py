@@ -139,6 +139,12 @@ class Caching(StorageWrapper):
         """The alias, in ``CACHES``, of the cache that holds the metadata."""
         return self._self_metadata.alias
 
+    @property
+    def _self_hot(self) -> Caching:
+        # What 0.1.0 pickled a bound ``cached.exists`` as (its hot path object,
+        # gone): getattr(getattr(cached, "_self_hot"), "exists"). Such pickles load.
+        return self
+
     def describe_node(self) -> tuple[str, list[tuple[str, Storage, str]]]:
         options = [f"cache={self.cache_alias!r}", f"timeout={self._self_timeout}"]
         if self._self_missing_timeout != self._self_timeout:
