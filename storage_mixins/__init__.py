@@ -20,7 +20,7 @@ integration: this module, settings, checks, commands, middleware, panel.
 """
 
 from . import moved_modules
-from .core.errors import ReadOnlyError
+from .core.errors import FileChangedError, ReadOnlyError
 from .core.files import ReadOnlyFile
 from .core.stack import is_read_only
 from .core.wrapper import StorageWrapper
@@ -38,6 +38,7 @@ __all__ = [
     "Caching",
     "Fallback",
     "FallbackStorage",
+    "FileChangedError",
     "Logging",
     "ReadOnly",
     "ReadOnlyError",

@@ -112,6 +112,7 @@ def test_public_names() -> None:
         "Caching",
         "Fallback",
         "FallbackStorage",
+        "FileChangedError",
         "Logging",
         "describe",
         "ReadOnly",
@@ -124,6 +125,10 @@ def test_public_names() -> None:
         "read_only",
     }
     assert issubclass(storage_mixins.ReadOnlyError, PermissionError)
+    assert issubclass(storage_mixins.FileChangedError, OSError)
+    # Errors are named by their public path (tracebacks, task results, pickles).
+    assert storage_mixins.ReadOnlyError.__module__ == "storage_mixins"
+    assert storage_mixins.FileChangedError.__module__ == "storage_mixins"
     assert issubclass(FallbackStorage, Fallback)
     assert storage_mixins.__version__
 

@@ -233,7 +233,7 @@ def test_delete_task_under_the_other_on_delete_policies(
     assert not type(sunset).objects.filter(pk=sunset.pk).exists()  # the row goes either way
     if on_delete == "raise":
         assert result.status == "FAILED"
-        assert result.errors[0].exception_class_path == "storage_mixins.errors.ReadOnlyError"
+        assert result.errors[0].exception_class_path == "storage_mixins.ReadOnlyError"
         assert media.stack.exists(ORIGINAL)
     else:
         assert result.status == "SUCCESSFUL"

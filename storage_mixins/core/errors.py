@@ -14,6 +14,10 @@ class ReadOnlyError(PermissionError):
     that refused.
     """
 
+    # Named by its public path in tracebacks, task results and pickles,
+    # wherever it is defined.
+    __module__ = "storage_mixins"
+
     def __init__(
         self,
         operation: str,
@@ -40,6 +44,8 @@ class FileChangedError(OSError):
     on: going on would mix the bytes of two versions. Open the file again to
     read the new version. ``name`` is the file's name.
     """
+
+    __module__ = "storage_mixins"  # its public path, as ReadOnlyError's
 
     def __init__(self, name: str, detail: str) -> None:
         self.name = name
