@@ -452,6 +452,21 @@ def test_a_decoded_listing_over_the_limit_is_kept_alone() -> None:
     assert memory.get(big) is not kept_big  # which made room for it in turn
 
 
+def test_empty_decoded_listings_count_too() -> None:
+    # Each listing of an empty or missing directory, made again at each expiry
+    # under a new token, weighed nothing: none was dropped but to make room for
+    # a listing with entries, and a process that lists such directories grew
+    # without end.
+    from storage_mixins.services.listing_codec import _DecodedListings
+
+    memory = _DecodedListings(10)
+    first = encoded_listing(0)
+    kept = memory.get(first)
+    for _ in range(50):
+        memory.get(encoded_listing(0))
+    assert memory.get(first) is not kept
+
+
 def test_invalidation_reaches_another_process(
     redis_cache: str, s3: Any, production: Any, tmp_path: Path
 ) -> None:

@@ -22,7 +22,8 @@ from .metadata_cache import new_token
 
 __all__ = ["DECODED_ENTRIES", "Decoded", "decode", "decoded_listings", "encode"]
 
-#: How many entries of decoded listings each process keeps.
+#: How many entries of decoded listings each process keeps (an empty listing
+#: counts as one).
 DECODED_ENTRIES = 100_000
 
 _FORMAT = "sm-listing-2"
@@ -105,18 +106,20 @@ def _unpacked(data: bytes) -> list[str]:
 
 class _DecodedListings:
     """Decoded listings by token, at most ``limit`` entries in all (least
-    recently used first out); a listing of more than ``limit`` entries is kept
-    alone. A token names one listing, whose contents never change, so this
-    memory is never stale: it only saves decoding again what the cache still
-    holds."""
+    recently used first out); an empty listing counts as one entry, and a
+    listing of more than ``limit`` entries is kept alone. A token names one
+    listing, whose contents never change, so this memory is never stale: it
+    only saves decoding again what the cache still holds."""
 
     def __init__(self, limit: int) -> None:
         self._lock = threading.Lock()  # cachetools' caches are not thread-safe
-        # Weighed by entries, at most the whole limit: cachetools refuses
-        # (ValueError) a value heavier than the cache, where one listing of
-        # more entries than the limit is worth keeping, alone, all the more.
+        # Weighed by entries, at least one (listings of empty directories,
+        # made again under a new token at each expiry, must be dropped too),
+        # at most the whole limit: cachetools refuses (ValueError) a value
+        # heavier than the cache, where one listing of more entries than the
+        # limit is worth keeping, alone, all the more.
         self._listings: cachetools.LRUCache[str, Decoded] = cachetools.LRUCache(
-            limit, getsizeof=lambda decoded: min(len(decoded), limit)
+            limit, getsizeof=lambda decoded: min(max(len(decoded), 1), limit)
         )
 
     def get(self, value: Any) -> Decoded | None:
