@@ -110,7 +110,8 @@ def _model(label: str) -> type[models.Model]:
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last may be shorter)."""
+    """``items`` in lists of ``size`` (the last may be shorter): Python 3.12's
+    ``itertools.batched``, which Python 3.11, still supported, lacks."""
     batch: list[T] = []
     for item in items:
         batch.append(item)

@@ -417,6 +417,56 @@ def test_decoded_listings_are_only_a_memory_of_the_cache(s3: Any, production: An
     assert listings_sent(s3) == 1
 
 
+def encoded_listing(entries: int) -> Any:
+    """A cached listing of ``entries`` files, as the Django cache keeps it."""
+    from storage_mixins.backends.listing import Entry, Kind, ListdirLister, Listing
+    from storage_mixins.services.listing_codec import encode
+
+    files = {f"{index}.txt": Entry(f"d/{index}.txt", index) for index in range(entries)}
+    return encode(Listing("d", files), Kind(ListdirLister(InMemoryStorage())))
+
+
+def test_decoded_listings_keep_their_limit_of_entries_least_recently_used_out() -> None:
+    from storage_mixins.services.listing_codec import _DecodedListings
+
+    memory = _DecodedListings(10)
+    a, b, c = encoded_listing(4), encoded_listing(4), encoded_listing(4)
+    kept_a, kept_b = memory.get(a), memory.get(b)
+    assert memory.get(a) is kept_a  # used: b is now the least recently used
+    kept_c = memory.get(c)  # 12 entries: b goes
+    assert memory.get(a) is kept_a and memory.get(c) is kept_c
+    assert memory.get(b) is not kept_b  # decoded again
+    assert memory.get(a) is not kept_a  # …which made room by dropping a
+    assert memory.get(("not", "a", "listing")) is None
+
+
+def test_a_decoded_listing_over_the_limit_is_kept_alone() -> None:
+    from storage_mixins.services.listing_codec import _DecodedListings
+
+    memory = _DecodedListings(10)
+    small, big = encoded_listing(4), encoded_listing(25)
+    kept_small, kept_big = memory.get(small), memory.get(big)
+    assert kept_big is not None and len(kept_big) == 25
+    assert memory.get(big) is kept_big  # not decoded at each use
+    assert memory.get(small) is not kept_small  # it made room for the big one
+    assert memory.get(big) is not kept_big  # which made room for it in turn
+
+
+def test_empty_decoded_listings_count_too() -> None:
+    # Each listing of an empty or missing directory, made again at each expiry
+    # under a new token, weighed nothing: none was dropped but to make room for
+    # a listing with entries, and a process that lists such directories grew
+    # without end.
+    from storage_mixins.services.listing_codec import _DecodedListings
+
+    memory = _DecodedListings(10)
+    first = encoded_listing(0)
+    kept = memory.get(first)
+    for _ in range(50):
+        memory.get(encoded_listing(0))
+    assert memory.get(first) is not kept
+
+
 def test_invalidation_reaches_another_process(
     redis_cache: str, s3: Any, production: Any, tmp_path: Path
 ) -> None:

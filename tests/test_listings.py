@@ -149,6 +149,22 @@ def test_s3_find_starts_at_the_names_it_looks_for(s3: Any) -> None:
     assert len(list_requests(s3)) == 5
 
 
+def test_s3_find_takes_the_next_page_of_a_listing_it_has_started(s3: Any) -> None:
+    # "next/0999x" is past the first page (up to "next/0999") but its jump
+    # ("next/0999") is not: the listing goes on (ContinuationToken) rather
+    # than starting again.
+    seed(s3, [f"next/{index:04d}" for index in range(1_000)] + ["next/0999x", "next/1000"])
+    found = lister_for(s3.storage()).find(["next/0000", "next/0999x", "next/0999z", "next/1000"])
+    assert {name for name, entry in found.items() if entry} == {
+        "next/0000",
+        "next/0999x",
+        "next/1000",
+    }
+    requests = list_requests(s3)
+    assert len(requests) == 2
+    assert "continuation-token=" in requests[1].query
+
+
 def test_s3_find_names_that_normalise_to_one_key(s3: Any) -> None:
     seed(s3, ["a/b.txt"])
     found = lister_for(s3.storage()).find(["a/b.txt", "a/./b.txt"])

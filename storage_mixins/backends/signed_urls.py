@@ -52,7 +52,7 @@ def _expiry(query: dict[str, str]) -> datetime.datetime | None:
         if "expires" in query:  # S3 SigV2, CloudFront: epoch seconds
             return datetime.datetime.fromtimestamp(int(query["expires"]), datetime.UTC)
         if "se" in query:  # Azure SAS: ISO 8601
-            expiry = datetime.datetime.fromisoformat(query["se"].replace("Z", "+00:00"))
+            expiry = datetime.datetime.fromisoformat(query["se"])  # "Z" too, since 3.11
             return expiry if expiry.tzinfo else expiry.replace(tzinfo=datetime.UTC)
     except (ValueError, OverflowError):
         return None

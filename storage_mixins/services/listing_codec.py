@@ -9,19 +9,21 @@ listing once, keeping :data:`DECODED_ENTRIES` entries decoded.
 from __future__ import annotations
 
 import array
-import collections
 import datetime
 import sys
 import threading
 import zlib
 from typing import Any
 
+import cachetools
+
 from ..backends.listing import ABSENT, ASK, DIRECTORY, UNKNOWN, UNKNOWN_SIZE, Kind, Listing
 from .metadata_cache import new_token
 
 __all__ = ["DECODED_ENTRIES", "Decoded", "decode", "decoded_listings", "encode"]
 
-#: How many entries of decoded listings each process keeps.
+#: How many entries of decoded listings each process keeps (an empty listing
+#: counts as one).
 DECODED_ENTRIES = 100_000
 
 _FORMAT = "sm-listing-2"
@@ -104,15 +106,21 @@ def _unpacked(data: bytes) -> list[str]:
 
 class _DecodedListings:
     """Decoded listings by token, at most ``limit`` entries in all (least
-    recently used first out). A token names one listing, whose contents never
-    change, so this memory is never stale: it only saves decoding again what
-    the cache still holds."""
+    recently used first out); an empty listing counts as one entry, and a
+    listing of more than ``limit`` entries is kept alone. A token names one
+    listing, whose contents never change, so this memory is never stale: it
+    only saves decoding again what the cache still holds."""
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._lock = threading.Lock()
-        self._listings: collections.OrderedDict[str, Decoded] = collections.OrderedDict()
-        self._entries = 0
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
+        # Weighed by entries, at least one (listings of empty directories,
+        # made again under a new token at each expiry, must be dropped too),
+        # at most the whole limit: cachetools refuses (ValueError) a value
+        # heavier than the cache, where one listing of more entries than the
+        # limit is worth keeping, alone, all the more.
+        self._listings: cachetools.LRUCache[str, Decoded] = cachetools.LRUCache(
+            limit, getsizeof=lambda decoded: min(max(len(decoded), 1), limit)
+        )
 
     def get(self, value: Any) -> Decoded | None:
         """``value`` from the cache, decoded; ``None`` if it is not a listing."""
@@ -121,25 +129,19 @@ class _DecodedListings:
         token = value[1]
         with self._lock:
             decoded = self._listings.get(token)
-            if decoded is not None:
-                self._listings.move_to_end(token)
-                return decoded
+        if decoded is not None:
+            return decoded
         decoded = decode(value)
         if decoded is None:
             return None
         with self._lock:
             if token not in self._listings:
                 self._listings[token] = decoded
-                self._entries += len(decoded)
-                while self._entries > self.limit and len(self._listings) > 1:
-                    _, dropped = self._listings.popitem(last=False)
-                    self._entries -= len(dropped)
         return decoded
 
     def clear(self) -> None:
         with self._lock:
             self._listings.clear()
-            self._entries = 0
 
 
 def decode(value: tuple[Any, ...]) -> Decoded | None:

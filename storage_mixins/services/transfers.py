@@ -387,11 +387,8 @@ def _matches_etag(path: str, etag: str, size: int) -> bool:
 
 
 def _md5_of(path: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
-        while chunk := handle.read(_MIB):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
 def _multipart_etag(path: str, part_size: int) -> str:
@@ -410,12 +407,10 @@ def _multipart_etag(path: str, part_size: int) -> str:
 
 
 def _file_hash(target: Storage, name: str, path: str | None) -> bytes:
-    digest = hashlib.sha256()
     if path is not None:
         with open(path, "rb") as handle:
-            while chunk := handle.read(_MIB):
-                digest.update(chunk)
-        return digest.digest()
+            return hashlib.file_digest(handle, "sha256").digest()
+    digest = hashlib.sha256()
     with target.open(name, "rb") as handle:
         for chunk in handle.chunks():
             digest.update(chunk)

@@ -51,12 +51,15 @@ class S3Lister(Lister):
     def list(self, directory: str = "", *, limit: int | None = None) -> Listing:
         prefix = self._prefix(directory)
         listing = Listing(directory.strip("/"))
+        # By hand, not by a paginator: each request asks for no more keys than
+        # the room left under the cap (MaxKeys), where a paginator sends one
+        # PageSize for every page and its MaxItems counts files, not directories.
         token = None
         while True:
             room = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(listing))
             if room <= 0:
                 return incomplete(listing)
-            page = self._page(prefix, delimiter=True, max_keys=room, token=token)
+            page = self._page(prefix, max_keys=room, token=token)
             for common in page.get("CommonPrefixes", ()):
                 base = common["Prefix"][len(prefix) :].rstrip("/")
                 if base and "/" not in base and base not in (".", ".."):
@@ -68,14 +71,8 @@ class S3Lister(Lister):
                 return listing
 
     def walk(self, directory: str = "") -> Iterator[Entry]:
-        prefix = self._prefix(directory)
-        token = None
-        while True:
-            page = self._page(prefix, delimiter=False, max_keys=PAGE_SIZE, token=token)
+        for page in self._pages(self._prefix(directory), delimiter=False):
             yield from self._entries(page)
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or token is None:
-                return
 
     def find(self, names: Iterable[str]) -> dict[str, Entry | None]:
         by_prefix: dict[str, dict[str, list[str]]] = {}
@@ -108,20 +105,22 @@ class S3Lister(Lister):
         pending = sorted(names_by_key)  # S3 orders keys by UTF-8 bytes: code points
         found: dict[str, Entry | None] = {}
         index = 0
-        token: str | None = None
-        last: str | None = None  # the greatest key or prefix the last page reached
+        pages: Iterator[dict[str, Any]] = iter(())
+        last: str | None = None  # the greatest key or prefix the last truncated page reached
         while index < len(pending):
             jump = pending[index][:-1]  # the greatest string before the key, nearly
-            if token is not None and last is not None and jump <= last:
-                page = self._page(prefix, delimiter=True, max_keys=PAGE_SIZE, token=token)
-            else:
-                page = self._page(prefix, delimiter=True, max_keys=PAGE_SIZE, start_after=jump)
+            # Which page to take is decided here, not by the paginator: a name
+            # past what the last page reached starts a new listing just before
+            # it (StartAfter), skipping the pages between; a nearer one takes
+            # the listing's next page (ContinuationToken). One request each.
+            if last is None or jump > last:
+                pages = self._pages(prefix, delimiter=True, start_after=jump)
+            page = next(pages)
             keys = {entry["Key"]: entry for entry in page.get("Contents", ())}
-            truncated = bool(page.get("IsTruncated")) and "NextContinuationToken" in page
+            truncated = bool(page.get("IsTruncated")) and bool(page.get("NextContinuationToken"))
             if truncated:
                 reached = [*keys, *(p["Prefix"] for p in page.get("CommonPrefixes", ()))]
                 last = max(reached) if reached else last
-                token = page["NextContinuationToken"]
             while index < len(pending) and (
                 not truncated or (last is not None and pending[index] <= last)
             ):
@@ -166,28 +165,34 @@ class S3Lister(Lister):
             return None
         return Entry(name, int(raw["Size"]), raw.get("LastModified"), etag_of(raw.get("ETag")))
 
-    def _page(
-        self,
-        prefix: str,
-        *,
-        delimiter: bool,
-        max_keys: int,
-        token: str | None = None,
-        start_after: str | None = None,
-    ) -> dict[str, Any]:
+    def _page(self, prefix: str, *, max_keys: int, token: str | None) -> dict[str, Any]:
+        """One request: up to ``max_keys`` direct entries under ``prefix``, from ``token`` on."""
         parameters: dict[str, Any] = {
             "Bucket": self.backend.bucket_name,
             "Prefix": prefix,
+            "Delimiter": "/",
             "MaxKeys": max_keys,
         }
-        if delimiter:
-            parameters["Delimiter"] = "/"
         if token is not None:
             parameters["ContinuationToken"] = token
-        elif start_after and start_after > prefix:
-            parameters["StartAfter"] = start_after
         response: dict[str, Any] = s3_client(self.backend).list_objects_v2(**parameters)
         return response
+
+    def _pages(
+        self, prefix: str, *, delimiter: bool, start_after: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The pages of keys under ``prefix`` (after ``start_after``), 1,000 keys
+        a page: a request each, sent as the page is taken."""
+        parameters: dict[str, Any] = {"Bucket": self.backend.bucket_name, "Prefix": prefix}
+        if delimiter:
+            parameters["Delimiter"] = "/"
+        if start_after and start_after > prefix:
+            parameters["StartAfter"] = start_after
+        paginator = s3_client(self.backend).get_paginator("list_objects_v2")
+        pages: Iterator[dict[str, Any]] = iter(
+            paginator.paginate(**parameters, PaginationConfig={"PageSize": PAGE_SIZE})
+        )
+        return pages
 
 
 class S3Kind(Kind):

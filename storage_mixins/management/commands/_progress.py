@@ -18,7 +18,12 @@ PLAIN_INTERVAL = 10.0  # seconds between two plain progress lines
 
 
 def human_bytes(size: float) -> str:
-    """``1536`` → ``"1.5 KiB"``."""
+    """``1536`` → ``"1.5 KiB"``.
+
+    Not Django's ``filesizeformat``: it is made for HTML in the user's
+    language (a non-breaking space; "1,5 Kio" where ``LANGUAGE_CODE`` is
+    French, amid this English line) and calls 1,024 bytes a KB.
+    """
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if abs(size) < 1024 or unit == "TiB":
             return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
