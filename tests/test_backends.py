@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
 from storage_mixins import Caching, Fallback, ReadOnly, StorageWrapper
+from storage_mixins.core.stack import children
 from tests.conformance import ReadContract, ReadOnlyContract, Subject, WriteContract, read
 from tests.conftest import free_port, missing, require_component, require_module
 from tests.emulators import (
@@ -115,7 +116,7 @@ def read_only_backends(storage: Any, guarded: bool = False) -> Iterator[Any]:
     """The raw backends in ``storage`` that only a ``ReadOnly`` can reach."""
     guarded = guarded or isinstance(storage, ReadOnly)
     if isinstance(storage, StorageWrapper):
-        for _, child, _ in storage._describe_node()[1]:
+        for child in children(storage):
             yield from read_only_backends(child, guarded)
     elif guarded:
         yield storage

@@ -154,7 +154,7 @@ def test_a_hard_link_never_carries_a_write_into_production(tmp_path: Path) -> No
 
 def test_the_guard_sees_every_local_layer_of_a_nested_stack(tmp_path: Path) -> None:
     # Fix: LocalWriteGuard.for_stack collects the local backends beneath each
-    # layer (walk _describe_node() children, as url_arguments._backends does),
+    # layer (walk the stack's children, as url_arguments does),
     # not only each layer's own (proxied) location.
     local = FileSystemStorage(location=tmp_path / "media")
     mirror = FileSystemStorage(location=tmp_path / "mirror")
