@@ -1,4 +1,5 @@
-"""System checks (``manage.py check``) for stacks configured in ``STORAGES``.
+"""System checks (``manage.py check``) for stacks configured in ``STORAGES``,
+and for the settings around them.
 
 =====================  =================================================
 ``storage_mixins.E001``  ``FallbackStorage`` without backends
@@ -7,6 +8,9 @@
 ``storage_mixins.W001``  a ``Fallback`` whose every layer is read-only
 ``storage_mixins.W002``  ``Caching`` on a ``DummyCache``, which keeps nothing
 ``storage_mixins.W003``  an alias that writes to a storage a stack reads as read-only
+``storage_mixins.W004``  ``DEFAULT_FILE_STORAGE``, ``STATICFILES_STORAGE``: Django 5.1+ ignores them
+``storage_mixins.W005``  ``FALLBACK_STORAGES``, which no ``FallbackStorage`` reads
+``storage_mixins.W006``  sorl-thumbnail over a stack without ``storage_mixins.contrib.sorl.KVStore``
 =====================  =================================================
 
 No check sends a request. They read settings, build the aliases whose
@@ -21,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import django
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
@@ -40,11 +45,19 @@ from .fallback_storage import FallbackStorage
 from .wrappers.caching import Caching
 from .wrappers.fallback import Fallback
 
-__all__ = ["check_storages", "register"]
+__all__ = ["check_settings", "check_storages", "register"]
+
+SORL_KVSTORE = "storage_mixins.contrib.sorl.KVStore"
+_SORL_DEFAULT_KVSTORE = "sorl.thumbnail.kvstores.cached_db_kvstore.KVStore"
+# Settings Django 5.1 removed, and the alias each set; and the class that
+# replaces one a migrating project may still name.
+_REMOVED_SETTINGS = {"DEFAULT_FILE_STORAGE": "default", "STATICFILES_STORAGE": "staticfiles"}
+_REPLACED_BACKENDS = {"fallback_storage.storage.FallbackStorage": "storage_mixins.FallbackStorage"}
 
 
 def register() -> None:
     checks.register(check_storages, "storage_mixins")
+    checks.register(check_settings, "storage_mixins")
 
 
 def check_storages(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -77,6 +90,17 @@ def check_storages(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         messages += _stack_warnings(alias, storage)
     messages += _writable_read_only_storages(backends)
     return messages
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check the settings around the stacks: those Django ignores, the legacy
+    ``FALLBACK_STORAGES``, and the apps that need one of ``contrib``'s classes."""
+    backends: dict[str, dict[str, Any]] = storages.backends  # type: ignore[assignment]  # as above
+    return [
+        *_ignored_storage_settings(backends),
+        *_unread_fallback_storages(backends),
+        *_sorl_without_its_store(backends),
+    ]
 
 
 def _wrapper_class(backend: Any) -> type[StorageWrapper] | None:
@@ -276,4 +300,105 @@ def _w003(alias: str, reader: str, backend: Storage) -> checks.CheckMessage:
         "'storage_mixins.W003' to SILENCED_SYSTEM_CHECKS.",
         obj=alias,
         id="storage_mixins.W003",
+    )
+
+
+# -- W004, W005, W006: the settings around the stacks -----------------------------
+
+
+def _ignored_storage_settings(backends: dict[str, Any]) -> Iterator[checks.CheckMessage]:
+    """W004: ``DEFAULT_FILE_STORAGE`` and ``STATICFILES_STORAGE``, which Django 5.1
+    removed: it ignores them without a word. Django 4.2 still reads them (and
+    warns of their deprecation itself), so they are checked from 5.1 on only."""
+    if django.VERSION < (5, 1):
+        return
+    for setting, alias in _REMOVED_SETTINGS.items():
+        value = getattr(settings, setting, None)
+        if value is None:
+            continue
+        runs = backends.get(alias, {}).get("BACKEND")
+        replacement = _REPLACED_BACKENDS.get(value, value)
+        yield checks.Warning(
+            f"{setting} = {value!r} is ignored since Django 5.1: STORAGES[{alias!r}] "
+            + (f"is {runs!r}, and that is what runs." if runs else "is not set."),
+            hint=f"Delete {setting}, and set STORAGES[{alias!r}] = {{'BACKEND': "
+            f"{replacement!r}, 'OPTIONS': {{...}}}} (docs/migrating.rst).",
+            obj=setting,
+            id="storage_mixins.W004",
+        )
+
+
+def _unread_fallback_storages(backends: dict[str, Any]) -> Iterator[checks.CheckMessage]:
+    """W005: ``FALLBACK_STORAGES`` set while no ``FallbackStorage`` reads it: each
+    in ``STORAGES`` (nested ones too) and on the model fields has backends of its own."""
+    if getattr(settings, "FALLBACK_STORAGES", None) is None:
+        return
+    if any(_reads_fallback_storages(params) for params in backends.values()):
+        return
+    for _field, storage in _field_storages():
+        if any(_reads_the_setting(node) for _ancestors, node in walk(storage)):
+            return
+    yield checks.Warning(
+        "FALLBACK_STORAGES is set, but no FallbackStorage reads it: each has "
+        "OPTIONS['backends'] of its own, which FALLBACK_STORAGES does not change.",
+        hint="Delete FALLBACK_STORAGES, or remove OPTIONS['backends'] from the "
+        "FallbackStorage that should read it.",
+        obj="FALLBACK_STORAGES",
+        id="storage_mixins.W005",
+    )
+
+
+def _reads_fallback_storages(spec: Any) -> bool:
+    """Whether the ``STORAGES`` item ``spec``, or a storage dict nested in its
+    options, is a ``FallbackStorage`` without backends."""
+    if isinstance(spec, list | tuple):
+        return any(_reads_fallback_storages(item) for item in spec)
+    if not isinstance(spec, Mapping):
+        return False
+    options = spec.get("OPTIONS", {})
+    if not isinstance(options, Mapping):
+        return False  # misconfigured: building it reports why
+    wrapper = _wrapper_class(spec.get("BACKEND"))
+    if wrapper is not None and issubclass(wrapper, FallbackStorage) and not options.get("backends"):
+        return True
+    return any(_reads_fallback_storages(value) for value in options.values())
+
+
+def _reads_the_setting(storage: object) -> bool:
+    if not issubclass(type(storage), FallbackStorage):
+        return False
+    _path, args, kwargs = storage.deconstruct()  # type: ignore[attr-defined]  # a FallbackStorage's
+    return not args and kwargs.get("backends") is None
+
+
+def _sorl_without_its_store(backends: dict[str, Any]) -> Iterator[checks.CheckMessage]:
+    """W006: sorl-thumbnail records a storage by its ``__class__``, which through a
+    wrapper is the wrapped class, and rebuilds it bare: a stack needs the store
+    that records it by alias."""
+    if not apps.is_installed("sorl.thumbnail"):
+        return
+    stacks = [alias for alias, params in backends.items() if _wrapper_class(params.get("BACKEND"))]
+    store = getattr(settings, "THUMBNAIL_KVSTORE", _SORL_DEFAULT_KVSTORE)
+    if not stacks or _extends(store, SORL_KVSTORE):
+        return
+    yield checks.Warning(
+        f"sorl-thumbnail's THUMBNAIL_KVSTORE is {store!r}, which records a stack "
+        f"(STORAGES[{stacks[0]!r}]) as the class it wraps and rebuilds that class bare: "
+        "`thumbnail cleanup` drops sources only production has, and a thumbnail found "
+        "in the store again gets a URL of MEDIA_URL, broken unless the stack's local "
+        "layer is at MEDIA_ROOT.",
+        hint=f"Set THUMBNAIL_KVSTORE = {SORL_KVSTORE!r} (sorl's cached-database store, "
+        "recording storages by alias; docs/apps.rst).",
+        obj="THUMBNAIL_KVSTORE",
+        id="storage_mixins.W006",
+    )
+
+
+def _extends(dotted_path: object, base: str) -> bool:
+    """Whether ``dotted_path`` is ``base``, or names a subclass of it."""
+    if dotted_path == base:
+        return True
+    cls = _imported(dotted_path)
+    return isinstance(cls, type) and any(
+        f"{ancestor.__module__}.{ancestor.__qualname__}" == base for ancestor in cls.__mro__
     )

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from django.apps import apps
 from django.core import checks
-from django.core.files.storage import Storage
+from django.core.files.storage import Storage, storages
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from storage_mixins import FallbackStorage
+from storage_mixins import FallbackStorage, ReadOnly
 from tests.test_documentation import ROOT, _sources
 
 LOCAL = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
@@ -321,3 +322,100 @@ def test_w002_inside_a_nested_storage_dict(check: Any) -> None:
     assert check(
         {"media": {"BACKEND": "storage_mixins.ReadOnly", "OPTIONS": {"storage": nested}}}
     ) == ["storage_mixins.W002"]  # fmt: skip
+
+
+# -- W004: storage settings Django ignores ---------------------------------------
+
+
+@pytest.mark.skipif(django.VERSION < (5, 1), reason="Django 4.2 reads these settings")
+@pytest.mark.parametrize(
+    ("setting", "value", "fix"),
+    [
+        ("DEFAULT_FILE_STORAGE", "fallback_storage.storage.FallbackStorage",
+         "storage_mixins.FallbackStorage"),
+        ("DEFAULT_FILE_STORAGE", "storage_mixins.FallbackStorage", "storage_mixins.FallbackStorage"),
+        ("STATICFILES_STORAGE", "myproject.storages.Static", "myproject.storages.Static"),
+    ],
+)  # fmt: skip
+def test_w004_a_storage_setting_django_ignores(
+    check: Any, setting: str, value: str, fix: str
+) -> None:
+    assert check({}, **{setting: value}) == ["storage_mixins.W004"]
+    [message] = messages_of("storage_mixins.W004")
+    assert message.obj == setting
+    assert "ignored" in message.msg and "Django 5.1" in message.msg
+    assert "InMemoryStorage" in message.msg  # what runs instead
+    assert f"Delete {setting}" in message.hint and repr(fix) in message.hint
+
+
+@pytest.mark.skipif(django.VERSION >= (5, 1), reason="Django 5.1 ignores the setting")
+def test_w004_django_4_2_reads_default_file_storage(settings: Any) -> None:
+    settings.FALLBACK_STORAGES = ["local"]
+    # RemovedInDjango51Warning, a PendingDeprecationWarning on Django 4.2.
+    with pytest.warns(PendingDeprecationWarning, match="DEFAULT_FILE_STORAGE"):
+        settings.DEFAULT_FILE_STORAGE = "storage_mixins.FallbackStorage"
+    ids = sorted(m.id for m in checks.run_checks(tags=["storage_mixins"]))
+    assert "storage_mixins.W004" not in ids
+    assert type(storages["default"]) is FallbackStorage  # read, as the check trusts
+
+
+# -- W005: FALLBACK_STORAGES that nothing reads --------------------------------
+
+
+def test_w005_fallback_storages_that_nothing_reads(check: Any) -> None:
+    explicit = {"BACKEND": FALLBACK, "OPTIONS": {"backends": ["local", {**MEMORY}]}}
+    assert check(
+        {"media": explicit, "local": LOCAL}, FALLBACK_STORAGES=["local"]
+    ) == ["storage_mixins.W005"]  # fmt: skip
+    [message] = messages_of("storage_mixins.W005")
+    assert message.obj == "FALLBACK_STORAGES"
+    assert "Delete FALLBACK_STORAGES" in message.hint
+    # Read by an alias, nested or not.
+    assert (
+        check({"media": {"BACKEND": FALLBACK}, "local": LOCAL}, FALLBACK_STORAGES=["local"]) == []
+    )
+    nested = {"BACKEND": "storage_mixins.Caching", "OPTIONS": {"storage": {"BACKEND": FALLBACK}}}
+    assert check({"media": nested, "local": LOCAL}, FALLBACK_STORAGES=["local"]) == []
+
+
+def test_w005_a_model_field_reads_it(check: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    check({"local": LOCAL}, FALLBACK_STORAGES=["local"])
+    field = apps.get_model("testapp", "Document")._meta.get_field("file")
+    monkeypatch.setattr(field, "storage", ReadOnly(FallbackStorage()))
+    assert messages_of("storage_mixins.W005") == []
+
+
+# -- W006: sorl-thumbnail without the store that records aliases ---------------
+
+
+@pytest.fixture
+def sorl_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sorl-thumbnail in INSTALLED_APPS (its real test is in tests_apps)."""
+    installed = apps.is_installed
+    monkeypatch.setattr(
+        apps, "is_installed", lambda name: name == "sorl.thumbnail" or installed(name)
+    )
+
+
+@pytest.mark.usefixtures("sorl_installed")
+def test_w006_sorl_thumbnail_without_the_kvstore(check: Any, settings: Any) -> None:
+    stack = {
+        "media": {"BACKEND": FALLBACK, "OPTIONS": {"backends": ["local", MEMORY]}},
+        "local": LOCAL,
+    }
+    assert check(stack) == ["storage_mixins.W006"]
+    [message] = messages_of("storage_mixins.W006")
+    assert "THUMBNAIL_KVSTORE = 'storage_mixins.contrib.sorl.KVStore'" in message.hint
+    assert check(stack, THUMBNAIL_KVSTORE="sorl.thumbnail.kvstores.cached_db_kvstore.KVStore") == [
+        "storage_mixins.W006"
+    ]
+    assert check(stack, THUMBNAIL_KVSTORE="storage_mixins.contrib.sorl.KVStore") == []
+    del settings.THUMBNAIL_KVSTORE
+    assert check({"local": LOCAL}) == []  # no stack: sorl's own store records it well
+
+
+def test_w006_not_without_sorl(check: Any) -> None:
+    assert (
+        check({"media": {"BACKEND": FALLBACK, "OPTIONS": {"backends": ["local"]}}, "local": LOCAL})
+        == []
+    )
