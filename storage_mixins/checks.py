@@ -1,4 +1,5 @@
-"""System checks (``manage.py check``) for stacks configured in ``STORAGES``.
+"""System checks (``manage.py check``) for stacks configured in ``STORAGES``,
+and for the settings around them.
 
 =====================  =================================================
 ``storage_mixins.E001``  ``FallbackStorage`` without backends
@@ -6,37 +7,62 @@
 ``storage_mixins.E003``  a stack that cannot be built
 ``storage_mixins.W001``  a ``Fallback`` whose every layer is read-only
 ``storage_mixins.W002``  ``Caching`` on a ``DummyCache``, which keeps nothing
+``storage_mixins.W003``  an alias that writes to a storage a stack reads as read-only
+``storage_mixins.W004``  ``DEFAULT_FILE_STORAGE``, ``STATICFILES_STORAGE``: Django 5.1+ ignores them
+``storage_mixins.W005``  ``FALLBACK_STORAGES``, which no ``FallbackStorage`` reads
+``storage_mixins.W006``  sorl-thumbnail over a stack without ``storage_mixins.contrib.sorl.KVStore``
 =====================  =================================================
+
+No check sends a request. They read settings, build the aliases whose
+``BACKEND`` is one of the wrappers (and the aliases those refer to: building a
+storage sends nothing), and look at what is built; an alias nothing refers to
+is judged by its ``BACKEND`` and ``OPTIONS``, unbuilt, since some backends do
+I/O when built (a manifest storage reads its manifest).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+import django
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import InMemoryStorage, Storage, default_storage, storages
+from django.db.models import FileField
 from django.utils.module_loading import import_string
 
-from .core.stack import walk
+from .core.labels import storage_label
+from .core.resolve import built_storages
+from .core.stack import is_read_only, is_wrapper, leaves, walk, write_backend
 from .core.wrapper import StorageWrapper
+from .decorators import StackedStorageType
 from .fallback_storage import FallbackStorage
 from .wrappers.caching import Caching
 from .wrappers.fallback import Fallback
 
-__all__ = ["check_storages", "register"]
+__all__ = ["check_settings", "check_storages", "register"]
+
+SORL_KVSTORE = "storage_mixins.contrib.sorl.KVStore"
+_SORL_DEFAULT_KVSTORE = "sorl.thumbnail.kvstores.cached_db_kvstore.KVStore"
+# Settings Django 5.1 removed, and the alias each set; and the class that
+# replaces one a migrating project may still name.
+_REMOVED_SETTINGS = {"DEFAULT_FILE_STORAGE": "default", "STATICFILES_STORAGE": "staticfiles"}
+_REPLACED_BACKENDS = {"fallback_storage.storage.FallbackStorage": "storage_mixins.FallbackStorage"}
 
 
 def register() -> None:
     checks.register(check_storages, "storage_mixins")
+    checks.register(check_settings, "storage_mixins")
 
 
 def check_storages(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Check every ``STORAGES`` alias whose backend is one of this library's wrappers."""
-    from django.core.files.storage import storages
-
+    """Check every ``STORAGES`` alias whose backend is one of this library's wrappers,
+    and that no alias writes to what a stack reads as read-only."""
     messages: list[checks.CheckMessage] = []
     # The STORAGES setting: alias -> {"BACKEND": ..., "OPTIONS": ...}.
     backends: dict[str, dict[str, Any]] = storages.backends  # type: ignore[assignment]  # django-stubs say alias -> Storage
@@ -62,17 +88,36 @@ def check_storages(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
             continue
         messages += _stack_warnings(alias, storage)
+    messages += _writable_read_only_storages(backends)
     return messages
 
 
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Check the settings around the stacks: those Django ignores, the legacy
+    ``FALLBACK_STORAGES``, and the apps that need one of ``contrib``'s classes."""
+    backends: dict[str, dict[str, Any]] = storages.backends  # type: ignore[assignment]  # as above
+    return [
+        *_ignored_storage_settings(backends),
+        *_unread_fallback_storages(backends),
+        *_sorl_without_its_store(backends),
+    ]
+
+
 def _wrapper_class(backend: Any) -> type[StorageWrapper] | None:
+    cls = _imported(backend)
+    return cls if isinstance(cls, type) and issubclass(cls, StorageWrapper) else None
+
+
+def _imported(backend: Any) -> Any:
+    """What the dotted path ``backend`` names, or ``None``: Django reports a
+    ``BACKEND`` that does not import when the alias is used."""
     if not isinstance(backend, str):
         return None
     try:
-        cls = import_string(backend)
-    except ImportError:
-        return None  # Django reports an unknown backend when it is used
-    return cls if isinstance(cls, type) and issubclass(cls, StorageWrapper) else None
+        return import_string(backend)
+    # ImproperlyConfigured: django-storages' S3 module without boto3.
+    except (ImportError, ImproperlyConfigured):
+        return None
 
 
 def _configuration_errors(
@@ -110,7 +155,12 @@ def _configuration_errors(
 def _unresolved(
     alias: str, spec: Any, backends: dict[str, Any], *, dotted_paths: bool
 ) -> Iterator[checks.CheckMessage]:
-    if isinstance(spec, dict):
+    if isinstance(spec, Mapping):
+        nested = _wrapper_class(spec.get("BACKEND"))
+        if nested is not None:  # a wrapper nested in OPTIONS: its own references
+            options = spec.get("OPTIONS", {})
+            yield from _configuration_errors(alias, nested, options, backends)
+            return
         spec = spec.get("BACKEND")
         dotted_paths = True
     if not isinstance(spec, str) or spec in backends:
@@ -152,3 +202,203 @@ def _stack_warnings(alias: str, storage: Any) -> Iterator[checks.CheckMessage]:
                 obj=alias,
                 id="storage_mixins.W002",
             )
+
+
+# -- W003: read-only by construction -------------------------------------------
+
+
+def _writable_read_only_storages(backends: dict[str, Any]) -> Iterator[checks.CheckMessage]:
+    """W003: an alias that writes to a storage which a stack reads as read-only.
+
+    The stacks are the aliases built so far and the model fields' storages; an
+    alias writes to the backend its writes reach (a router's write layer), or
+    is read-only. A storage is the same as another if it is that instance, or
+    was built alike: same class, same arguments (not an in-memory one, whose
+    files are its own).
+    """
+    guarded = list(_read_only_backends())
+    built = built_storages()
+    for alias, params in backends.items():
+        writes_to = _written_by(built[alias]) if alias in built else _written_by_settings(params)
+        for reader, backend in guarded:
+            if writes_to is not None and _alike(writes_to, backend):
+                yield _w003(alias, reader, backend)
+                break
+
+
+def _read_only_backends() -> Iterator[tuple[str, Storage]]:
+    """``(who reads it, backend)`` for every backend below a read-only node of a stack."""
+    stacks = [(f"STORAGES[{alias!r}]", built) for alias, built in built_storages().items()]
+    for reader, stack in [*stacks, *_field_storages()]:
+        for _ancestors, node in walk(stack):
+            if is_wrapper(node) and is_read_only(node):
+                yield from ((reader, backend) for backend in leaves(node))
+
+
+def _field_storages() -> Iterator[tuple[str, Storage]]:
+    """The storages of the installed models' file fields that are not the default."""
+    for model in apps.get_models():
+        for field in model._meta.get_fields(include_parents=False):
+            if isinstance(field, FileField) and field.storage is not default_storage:
+                yield f"{model._meta.label}.{field.name}", field.storage
+
+
+def _written_by(storage: Storage) -> Storage | None:
+    """The backend that a write to ``storage`` reaches; ``None`` if it refuses
+    every write."""
+    return None if is_read_only(storage) else write_backend(storage)
+
+
+def _written_by_settings(params: dict[str, Any]) -> tuple[type, tuple[()], dict[str, Any]] | None:
+    """What an alias not built yet would write to, from its settings: the class
+    and arguments of its backend. ``None`` for a stack (a wrapper, or a class
+    decorated with one), which is judged once built."""
+    cls = _imported(params.get("BACKEND"))
+    if (
+        not isinstance(cls, type)
+        or issubclass(cls, StorageWrapper)
+        or isinstance(cls, StackedStorageType)
+    ):
+        return None
+    return cls, (), dict(params.get("OPTIONS", {}))
+
+
+def _alike(writes_to: Any, backend: Storage) -> bool:
+    """Whether ``writes_to`` (a storage, or ``(class, args, kwargs)`` of an
+    unbuilt alias) is ``backend``, or a storage built as ``backend`` was."""
+    if writes_to is backend:
+        return True
+    if isinstance(backend, InMemoryStorage):
+        return False  # two in-memory storages never share a file
+    made = writes_to if isinstance(writes_to, tuple) else _construction(writes_to)
+    return made is not None and made == _construction(backend)
+
+
+def _construction(storage: object) -> tuple[type, tuple[Any, ...], dict[str, Any]] | None:
+    """``storage``'s class and the arguments it was built with, from its
+    ``deconstruct()``; ``None`` if it has none that works."""
+    deconstruct = getattr(storage, "deconstruct", None)
+    if is_wrapper(storage) or not callable(deconstruct):
+        return None
+    try:
+        _path, args, kwargs = deconstruct()
+    except ValueError:  # Django's, for a class it cannot name (a local class)
+        return None
+    return type(storage), tuple(args), dict(kwargs)
+
+
+def _w003(alias: str, reader: str, backend: Storage) -> checks.CheckMessage:
+    return checks.Warning(
+        f"STORAGES[{alias!r}] can write to {storage_label(backend)}, which {reader} reads "
+        "as read-only: any code that names the alias (a FileField's storage, a shell, "
+        "a command) can change or delete its files.",
+        hint="Make production read-only by construction: one alias, "
+        "{'BACKEND': 'storage_mixins.ReadOnly', 'OPTIONS': {'storage': {'BACKEND': ..., "
+        "'OPTIONS': {...}}}}, with the backend's settings nested in it, and no other alias "
+        "for that backend (docs/configuration.rst, 'Production, read-only by "
+        "construction'). If writing through this alias is meant, add "
+        "'storage_mixins.W003' to SILENCED_SYSTEM_CHECKS.",
+        obj=alias,
+        id="storage_mixins.W003",
+    )
+
+
+# -- W004, W005, W006: the settings around the stacks -----------------------------
+
+
+def _ignored_storage_settings(backends: dict[str, Any]) -> Iterator[checks.CheckMessage]:
+    """W004: ``DEFAULT_FILE_STORAGE`` and ``STATICFILES_STORAGE``, which Django 5.1
+    removed: it ignores them without a word. Django 4.2 still reads them (and
+    warns of their deprecation itself), so they are checked from 5.1 on only."""
+    if django.VERSION < (5, 1):
+        return
+    for setting, alias in _REMOVED_SETTINGS.items():
+        value = getattr(settings, setting, None)
+        if value is None:
+            continue
+        runs = backends.get(alias, {}).get("BACKEND")
+        replacement = _REPLACED_BACKENDS.get(value, value)
+        yield checks.Warning(
+            f"{setting} = {value!r} is ignored since Django 5.1: STORAGES[{alias!r}] "
+            + (f"is {runs!r}, and that is what runs." if runs else "is not set."),
+            hint=f"Delete {setting}, and set STORAGES[{alias!r}] = {{'BACKEND': "
+            f"{replacement!r}, 'OPTIONS': {{...}}}} (docs/migrating.rst).",
+            obj=setting,
+            id="storage_mixins.W004",
+        )
+
+
+def _unread_fallback_storages(backends: dict[str, Any]) -> Iterator[checks.CheckMessage]:
+    """W005: ``FALLBACK_STORAGES`` set while no ``FallbackStorage`` reads it: each
+    in ``STORAGES`` (nested ones too) and on the model fields has backends of its own."""
+    if getattr(settings, "FALLBACK_STORAGES", None) is None:
+        return
+    if any(_reads_fallback_storages(params) for params in backends.values()):
+        return
+    for _field, storage in _field_storages():
+        if any(_reads_the_setting(node) for _ancestors, node in walk(storage)):
+            return
+    yield checks.Warning(
+        "FALLBACK_STORAGES is set, but no FallbackStorage reads it: each has "
+        "OPTIONS['backends'] of its own, which FALLBACK_STORAGES does not change.",
+        hint="Delete FALLBACK_STORAGES, or remove OPTIONS['backends'] from the "
+        "FallbackStorage that should read it.",
+        obj="FALLBACK_STORAGES",
+        id="storage_mixins.W005",
+    )
+
+
+def _reads_fallback_storages(spec: Any) -> bool:
+    """Whether the ``STORAGES`` item ``spec``, or a storage dict nested in its
+    options, is a ``FallbackStorage`` without backends."""
+    if isinstance(spec, list | tuple):
+        return any(_reads_fallback_storages(item) for item in spec)
+    if not isinstance(spec, Mapping):
+        return False
+    options = spec.get("OPTIONS", {})
+    if not isinstance(options, Mapping):
+        return False  # misconfigured: building it reports why
+    wrapper = _wrapper_class(spec.get("BACKEND"))
+    if wrapper is not None and issubclass(wrapper, FallbackStorage) and not options.get("backends"):
+        return True
+    return any(_reads_fallback_storages(value) for value in options.values())
+
+
+def _reads_the_setting(storage: object) -> bool:
+    if not issubclass(type(storage), FallbackStorage):
+        return False
+    _path, args, kwargs = storage.deconstruct()  # type: ignore[attr-defined]  # a FallbackStorage's
+    return not args and kwargs.get("backends") is None
+
+
+def _sorl_without_its_store(backends: dict[str, Any]) -> Iterator[checks.CheckMessage]:
+    """W006: sorl-thumbnail records a storage by its ``__class__``, which through a
+    wrapper is the wrapped class, and rebuilds it bare: a stack needs the store
+    that records it by alias."""
+    if not apps.is_installed("sorl.thumbnail"):
+        return
+    stacks = [alias for alias, params in backends.items() if _wrapper_class(params.get("BACKEND"))]
+    store = getattr(settings, "THUMBNAIL_KVSTORE", _SORL_DEFAULT_KVSTORE)
+    if not stacks or _extends(store, SORL_KVSTORE):
+        return
+    yield checks.Warning(
+        f"sorl-thumbnail's THUMBNAIL_KVSTORE is {store!r}, which records a stack "
+        f"(STORAGES[{stacks[0]!r}]) as the class it wraps and rebuilds that class bare: "
+        "`thumbnail cleanup` drops sources only production has, and a thumbnail found "
+        "in the store again gets a URL of MEDIA_URL, broken unless the stack's local "
+        "layer is at MEDIA_ROOT.",
+        hint=f"Set THUMBNAIL_KVSTORE = {SORL_KVSTORE!r} (sorl's cached-database store, "
+        "recording storages by alias; docs/apps.rst).",
+        obj="THUMBNAIL_KVSTORE",
+        id="storage_mixins.W006",
+    )
+
+
+def _extends(dotted_path: object, base: str) -> bool:
+    """Whether ``dotted_path`` is ``base``, or names a subclass of it."""
+    if dotted_path == base:
+        return True
+    cls = _imported(dotted_path)
+    return isinstance(cls, type) and any(
+        f"{ancestor.__module__}.{ancestor.__qualname__}" == base for ancestor in cls.__mro__
+    )

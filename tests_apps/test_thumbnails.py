@@ -256,3 +256,16 @@ def test_sorl_kvstore_records_a_stack_built_in_code_as_sorl_does(
     stored = default.kvstore._get_raw(f"sorl-thumbnail||image||{source.key}")
     assert '"storage": "django.core.files.storage.filesystem.FileSystemStorage"' in stored
     elsewhere.production.assert_untouched()
+
+
+@pytest.mark.apps("sorl.thumbnail")
+def test_sorl_without_the_kvstore_is_a_system_check_warning(elsewhere: Any, settings: Any) -> None:
+    from django.core import checks
+
+    def warned() -> bool:
+        found = checks.run_checks(tags=["storage_mixins"])
+        return "storage_mixins.W006" in [message.id for message in found]
+
+    assert warned()
+    settings.THUMBNAIL_KVSTORE = "storage_mixins.contrib.sorl.KVStore"
+    assert not warned()

@@ -30,6 +30,7 @@ __all__ = [
     "accept_storage_classes",
     "alias_of",
     "build_storage",
+    "built_storages",
     "resolve_storage",
     "storage_class",
 ]
@@ -104,9 +105,14 @@ def alias_of(storage: object) -> str | None:
         if storage._wrapped is empty:
             storage._setup()
         storage = storage._wrapped
+    return next((alias for alias, built in built_storages().items() if built is storage), None)
+
+
+def built_storages() -> dict[str, Storage]:
+    """The ``STORAGES`` aliases built so far, and their shared instances; none
+    is built to answer."""
     # Django's cache of built aliases, copied at once: another thread may add one.
-    built = tuple(getattr(storages, "_storages", {}).items())
-    return next((str(alias) for alias, instance in built if instance is storage), None)
+    return {str(alias): built for alias, built in tuple(getattr(storages, "_storages", {}).items())}
 
 
 def storage_class(backend: object, *, setting: str = "STORAGES") -> type[Storage]:

@@ -20,7 +20,7 @@ asked directly, not through its circuit breaker.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import FileSystemStorage, Storage
 
@@ -132,14 +132,18 @@ def _names_like_django(storage: Storage) -> bool:
     """Whether ``storage`` (through its wrappers) names new files by Django's
     default rules (unless its ``allow_overwrite``, checked at each call, says
     otherwise)."""
-    defaults = {
+    defaults: dict[str, tuple[Any, ...]] = {
         "get_available_name": (Storage.get_available_name,),
-        "is_name_available": (Storage.is_name_available, FileSystemStorage.is_name_available),
         "get_alternative_name": (
             Storage.get_alternative_name,
             FileSystemStorage.get_alternative_name,
         ),
     }
+    if hasattr(Storage, "is_name_available"):  # Django 5.1+; before, it asks exists()
+        defaults["is_name_available"] = (
+            Storage.is_name_available,
+            FileSystemStorage.is_name_available,
+        )
     while is_wrapper(storage):
         if any(method in vars(type(storage)) for method in defaults):
             return False  # e.g. Logging, which records get_available_name
