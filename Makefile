@@ -21,7 +21,7 @@ SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium chromedriver:chro
 # npm packages the tests start (Azurite), installed into the project from the lock file.
 NODE_PROGRAMS := tests/node/node_modules/.installed
 
-.PHONY: help test lint format check-pythons system-programs node-programs bench docs demo clean
+.PHONY: help test lint format check-pythons system-programs node-programs bench docs demo tour clean
 
 help:
 	@echo "make test    run lint, docs and the full Django x Python test matrix (tox),"
@@ -30,6 +30,7 @@ help:
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff fixes and formatting"
 	@echo "make demo    run the demo site over an embedded S3 server (Ctrl-C stops it)"
+	@echo "make tour    the same story on the command line"
 	@echo "make bench   run the benchmarks (request counts, time ratios)"
 	@echo "make docs    build the documentation into docs/_build/html"
 
@@ -85,6 +86,9 @@ bench: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(TOX) run -e demo
+
+tour: $(VENV)/.installed
+	$(TOX) run -e tour
 
 clean:
 	rm -rf $(VENV) .tox build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache tests/node/node_modules
