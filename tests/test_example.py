@@ -4,17 +4,21 @@
 from __future__ import annotations
 
 import re
+import runpy
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.demo_process import Demo, running_demo
+from tests.writable_aliases import writable_aliases
 
-TOUR = Path(__file__).resolve().parent.parent / "example" / "tour.py"
+EXAMPLE = Path(__file__).resolve().parent.parent / "example"
+TOUR = EXAMPLE / "tour.py"
 
 
 @pytest.fixture
@@ -66,3 +70,15 @@ def test_demo_toolbar_starts_collapsed(demo: Demo) -> None:
     demo.stop()
     assert 'id="djDebug"' in page
     assert 'data-default-show="false"' in page
+
+
+@pytest.mark.parametrize("settings_file", ["settings.py", "demo_site/settings.py"])
+def test_example_settings_have_no_writable_production_alias(
+    settings_file: str, use_storages: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tour's and the demo's production is read-only by construction."""
+    monkeypatch.setenv("DEMO_S3_ENDPOINT", "http://127.0.0.1:9")  # never asked
+    monkeypatch.setenv("DEMO_MEDIA_ROOT", str(tmp_path))
+    config = runpy.run_path(str(EXAMPLE / settings_file))["STORAGES"]
+    use_storages(config)
+    assert writable_aliases(config) == []
