@@ -5,9 +5,12 @@ that ``make test`` finds under pyenv on ``PATH``."""
 from __future__ import annotations
 
 import configparser
+import inspect
 import re
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import require_component
 
@@ -69,3 +72,21 @@ def test_the_readme_runs_one_environment_with_make() -> None:
     readme = (ROOT / "README.rst").read_text()
     assert "make test-env ENV=py312-django52" in readme
     assert ".venv/bin/tox run" not in readme
+
+
+def test_bench_says_which_section_runs_as_it_goes(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 23: ``make bench`` printed nothing for five minutes and more."""
+    from benchmarks.__main__ import SECTIONS, Progress, main
+
+    announced = re.findall(r'progress\.begin\("([^"]+)"\)', inspect.getsource(main))
+    assert announced == [section for section, _what in SECTIONS]  # each, in order
+    progress = Progress()
+    progress.begin("comparison")
+    progress.say("  stack 1/11: floor: raw S3Storage + FileSystemStorage")
+    progress.begin("listings")
+    lines = capsys.readouterr().err.splitlines()
+    assert [re.sub(r"^bench \d+:\d\d  ", "", line) for line in lines] == [
+        "[1/8] comparison: every stack against the raw backends, workload by workload",
+        "  stack 1/11: floor: raw S3Storage + FileSystemStorage",
+        "[2/8] listings: answers from listings, production first",
+    ]
