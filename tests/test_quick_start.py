@@ -102,6 +102,28 @@ def test_no_alias_of_the_quick_start_writes_to_production(
     assert s3.snapshot() == {"photos/dog.jpg": b"production dog"}
 
 
+def test_the_quick_starts_page_costs_a_listing_cold_and_nothing_warm(
+    settings_as_written: dict[str, Any], s3: Any
+) -> None:
+    """``Caching`` answers through ``ReadOnly``: one listing of ``photos/`` for a
+    page of its files, then nothing."""
+    names = [f"photos/{number:03d}.jpg" for number in range(20)]
+    for name in names:
+        s3.put(name, b"production photo")
+    media = storages["default"]
+
+    def render() -> dict[str, int]:
+        s3.server.clear_requests()
+        for name in names:
+            assert media.exists(name) and media.size(name) == 16
+            assert media.which(name) is media.layers[0]
+            media.url(name)
+        return dict(s3.server.counts())
+
+    assert render() == {"GET": 1}  # ListObjectsV2 of photos/
+    assert render() == {}
+
+
 def test_the_quick_start_serves_both_layers(
     settings_as_written: dict[str, Any], s3: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
