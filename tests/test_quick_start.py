@@ -142,8 +142,8 @@ def test_the_quick_start_serves_both_layers(
     settings.ROOT_URLCONF = "quick_start_urls"
     response = Client().get(media.url(name))
     assert response.status_code == 200
+    # Consumed, the response is closed by the test client (its file too).
     assert b"".join(response.streaming_content) == b"dev cat"  # type: ignore[attr-defined]
-    response.close()
 
 
 def test_the_quick_starts_logging_shows_the_lines_of_logging(
