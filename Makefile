@@ -5,10 +5,12 @@ VENV := .venv
 TOX := $(VENV)/bin/tox
 
 # Interpreters for the tox matrix: the newest pyenv build of each version
-# (pyenv's shims do not resolve non-default versions, so use the bin folders).
+# (pyenv's shims do not resolve non-default versions, so use the bin folders),
+# by version order: 3.12.10 is newer than 3.12.9.
 PYENV_ROOT ?= $(HOME)/.pyenv
 PYTHON_VERSIONS := 3.11 3.12 3.13
-PYTHON_BINS := $(foreach v,$(PYTHON_VERSIONS),$(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(v).*/bin))))
+newest = $(lastword $(shell printf '%s\n' $(1) | sort -V))
+PYTHON_BINS := $(foreach v,$(PYTHON_VERSIONS),$(call newest,$(wildcard $(PYENV_ROOT)/versions/$(v).*/bin)))
 empty :=
 space := $(empty) $(empty)
 export PATH := $(subst $(space),:,$(strip $(PYTHON_BINS))):$(PATH)
@@ -21,15 +23,19 @@ SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium chromedriver:chro
 # npm packages the tests start (Azurite), installed into the project from the lock file.
 NODE_PROGRAMS := tests/node/node_modules/.installed
 
-.PHONY: help test lint format check-pythons system-programs node-programs bench docs demo clean
+.PHONY: help test test-env lint format check-pythons system-programs node-programs bench docs demo tour clean
 
 help:
 	@echo "make test    run lint, docs and the full Django x Python test matrix (tox),"
 	@echo "             installing redis-server, chromium and npm with apt-get if missing (as root)"
 	@echo "             and Azurite with npm (into tests/node)"
+	@echo "make test-env ENV=py312-django52 [ARGS='pytest arguments']"
+	@echo "             run one tox environment (or several, comma-separated), with the"
+	@echo "             interpreters found under pyenv on PATH, as make test has them"
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff fixes and formatting"
 	@echo "make demo    run the demo site over an embedded S3 server (Ctrl-C stops it)"
+	@echo "make tour    the same story on the command line"
 	@echo "make bench   run the benchmarks (request counts, time ratios)"
 	@echo "make docs    build the documentation into docs/_build/html"
 
@@ -70,6 +76,13 @@ $(NODE_PROGRAMS): tests/node/package.json tests/node/package-lock.json
 test: $(VENV)/.installed check-pythons system-programs node-programs
 	$(TOX) run-parallel --parallel 2 --parallel-no-spinner
 
+# One environment, e.g. `make test-env ENV=py312-django52 ARGS="-k caching"`:
+# tox run on its own fails where pyenv provides the interpreters (its shims
+# resolve the global version only); this has PATH as `make test` has it.
+test-env: $(VENV)/.installed system-programs node-programs
+	@test -n "$(ENV)" || { echo "usage: make test-env ENV=py312-django52 [ARGS='pytest arguments'] (environments: $(TOX) list)" >&2; exit 2; }
+	$(TOX) run -e $(ENV)$(if $(ARGS), -- $(ARGS))
+
 lint: $(VENV)/.installed
 	$(TOX) run -e lint
 
@@ -85,6 +98,9 @@ bench: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(TOX) run -e demo
+
+tour: $(VENV)/.installed
+	$(TOX) run -e tour
 
 clean:
 	rm -rf $(VENV) .tox build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache tests/node/node_modules

@@ -27,28 +27,67 @@ GENERATED = ROOT / "docs" / "_generated"
 LOCAL_FIRST = ("Fallback(fs, ReadOnly(s3))", "FallbackStorage (settings)")
 
 
+# What runs, in order: (section, what it measures), announced as it starts.
+SECTIONS = (
+    ("comparison", "every stack against the raw backends, workload by workload"),
+    ("listings", "answers from listings, production first"),
+    ("hot paths", "warm Caching.exists() and first-layer Fallback.exists()"),
+    ("overhead", "the Python-level overhead of each wrapper, in a fresh process"),
+    ("middleware", "StorageTimingMiddleware, in a fresh process"),
+    ("memory", "streaming 256 MiB"),
+    ("scaling", "page renders of growing size"),
+    ("pull", "storage_pull"),
+)
+
+
+class Progress:
+    """Says which section runs and how far the run is, on stderr, as it goes
+    (the tables, on stdout, come at the end of each section; the whole run
+    takes minutes)."""
+
+    def __init__(self, sections: tuple[tuple[str, str], ...] = SECTIONS) -> None:
+        self.sections = dict(sections)
+        self.done = 0
+        self.started = time.perf_counter()
+
+    def begin(self, section: str) -> None:
+        self.done += 1
+        what = self.sections[section]
+        self.say(f"[{self.done}/{len(self.sections)}] {section}: {what}")
+
+    def say(self, line: str) -> None:
+        minutes, seconds = divmod(int(time.perf_counter() - self.started), 60)
+        print(f"bench {minutes}:{seconds:02d}  {line}", file=sys.stderr, flush=True)
+
+
 def main() -> int:
     started = time.perf_counter()
+    progress = Progress()
+    progress.say("starting moto's S3 server, and seeding production's bucket")
     report: dict[str, Any] = {"python": platform.python_version(), "targets": []}
     with s3_environment() as s3, tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         compare.seed_s3(s3)
         setup_django(storages=_settings_storages(s3, root))
 
+        progress.begin("comparison")
         columns = compare.columns(s3, root)
         legacy = compare.legacy_python()
-        for column in columns:
-            if column.make is not None:
-                compare.measure_in_process(column, s3)
-            elif legacy:
-                compare.measure_legacy(column, s3, root, legacy)
+        _measure(columns, s3, root, legacy, progress)
         report["comparison"] = _comparison(columns, report["targets"])
+        progress.begin("listings")
         report["listings"] = _listings(s3, root, report["targets"])
+        progress.begin("hot paths")
         report["hot paths"] = _hot_paths(report["targets"])
+        progress.begin("overhead")
         report["overhead"] = _overhead(report["targets"])
+        progress.begin("middleware")
         report["middleware"] = _middleware()
+        progress.begin("memory")
         report["memory"] = _memory(s3, report["targets"])
+        progress.begin("scaling")
         report["scaling"] = _scaling(s3, report["targets"])
+        progress.begin("pull")
         report["pull"] = _pull(s3, report["targets"])
         if not legacy:
             print("\n(django-fallback-storage not measured: `make bench` sets LEGACY_PYTHON)")
@@ -62,6 +101,39 @@ def main() -> int:
     )
     _write(report, columns)
     return 1 if failed else 0
+
+
+def _measure(
+    columns: list[compare.Column], s3: Any, root: Path, legacy: str | None, progress: Progress
+) -> None:
+    """Measure each stack's column, saying which runs: the old package's takes
+    minutes (a page render alone, about one), so it says each workload too."""
+    workloads = len(WORKLOADS)
+    for number, column in enumerate(columns, 1):
+        count = f"stack {number}/{len(columns)}"
+        if column.make is not None:
+            progress.say(f"  {count}: {column.label}")
+            compare.measure_in_process(
+                column,
+                s3,
+                on_start=lambda name, started: progress.say(
+                    f"    {name} ({started}/{workloads}): {compare.RUNS + 1} runs"
+                ),
+            )
+        elif legacy:
+            progress.say(
+                f"  {count}: {column.label}, {workloads} workloads two at a time, "
+                "in a Django 4.2 environment (minutes)"
+            )
+            compare.measure_legacy(
+                column,
+                s3,
+                root,
+                legacy,
+                on_done=lambda name, done: progress.say(
+                    f"    {name} measured ({done}/{workloads})"
+                ),
+            )
 
 
 def _settings_storages(s3: Any, root: Path) -> dict[str, Any]:

@@ -104,10 +104,17 @@ def seeded_local_dir(root: Path) -> Path:
 
 
 def measure_in_process(
-    column: Column, s3: Any, workloads: dict[str, Callable[[Any, int], None]] = WORKLOADS
+    column: Column,
+    s3: Any,
+    workloads: dict[str, Callable[[Any, int], None]] = WORKLOADS,
+    on_start: Callable[[str, int], None] | None = None,
 ) -> None:
+    """Measure each workload on the column's stack; ``on_start(workload, its
+    number)`` as each one starts."""
     assert column.make is not None
-    for name, workload in workloads.items():
+    for number, (name, workload) in enumerate(workloads.items(), 1):
+        if on_start is not None:
+            on_start(name, number)
         times, counts = [], Counter()
         storage = column.make()
         for run in range(RUNS + 1):  # the first run warms up
@@ -128,9 +135,16 @@ def measure_in_process(
             column.cells[name] = Cell(dict(counts), statistics.median(times))
 
 
-def measure_legacy(column: Column, s3: Any, root: Path, python: str) -> None:
+def measure_legacy(
+    column: Column,
+    s3: Any,
+    root: Path,
+    python: str,
+    on_done: Callable[[str, int], None] | None = None,
+) -> None:
     """Run the old package's workloads, two at a time, each on a bucket of its
-    own (a copy of production), so that requests are counted per workload."""
+    own (a copy of production), so that requests are counted per workload;
+    ``on_done(workload, how many so far)`` as each one is measured."""
     repository = Path(__file__).resolve().parent.parent
     buckets = {name: f"legacy-{index}" for index, name in enumerate(WORKLOADS)}
     for bucket in buckets.values():
@@ -166,7 +180,13 @@ def measure_legacy(column: Column, s3: Any, root: Path, python: str) -> None:
         return name, Cell(per_run, statistics.median(report["times"]))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        column.cells.update(dict(pool.map(run, WORKLOADS)))
+        futures = [pool.submit(run, name) for name in WORKLOADS]
+        cells = {}
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            name, cells[name] = future.result()
+            if on_done is not None:
+                on_done(name, done)
+    column.cells.update({name: cells[name] for name in WORKLOADS})
 
 
 def requests_by_kind(s3: Any, bucket: str | None = None) -> Counter[str]:

@@ -39,13 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         client.create_bucket(Bucket="production-media")
         for key, body in samples().items():
-            # Public, as media buckets usually are: the browser loads them directly.
+            # Private, as the README's stack assumes: the page's URLs are signed.
             client.put_object(
-                Bucket="production-media",
-                Key=key,
-                Body=body,
-                ContentType="image/png",
-                ACL="public-read",
+                Bucket="production-media", Key=key, Body=body, ContentType="image/png"
             )
         with tempfile.TemporaryDirectory(prefix="storage-mixins-demo-") as media_root:
             (Path(media_root) / "uploads").mkdir()

@@ -9,8 +9,8 @@ SAMPLES = {
     "photos/beach.png": ((244, 208, 63), (52, 152, 219)),
     "photos/forest.png": ((39, 174, 96), (20, 90, 50)),
     "photos/sunset.png": ((231, 76, 60), (142, 68, 173)),
-    "photos/mountains/alps.png": ((149, 165, 166), (236, 240, 241)),
-    "documents/poster.png": ((52, 73, 94), (241, 196, 15)),
+    "photos/alps.png": ((149, 165, 166), (236, 240, 241)),
+    "photos/poster.png": ((52, 73, 94), (241, 196, 15)),
 }
 
 

@@ -2,9 +2,9 @@
 
 Starts moto's S3 server on a free loopback port, fills a "production" bucket,
 and goes through what a development site does with its media, printing what
-happens. Run it with ``.venv/bin/tox run -e tour`` (or ``python
-example/tour.py`` where the test dependencies are installed); it needs no
-network and leaves nothing behind. ``make demo`` runs the demo *site*.
+happens. Run it with ``make tour`` (or ``python example/tour.py`` where the
+test dependencies are installed); it needs no network and leaves nothing
+behind. ``make demo`` runs the demo *site*.
 """
 
 from __future__ import annotations
@@ -60,13 +60,13 @@ def run(endpoint: str, local_dir: Path) -> int:
     from django.core.files.base import ContentFile
     from django.core.files.storage import storages
 
-    from storage_mixins import ReadOnly, ReadOnlyError
+    from storage_mixins import ReadOnlyError
 
     media = storages["default"]
     requests = count_requests(storages["production"])
 
     def layer_of(name: str) -> str:
-        return "local" if media.which(name) is storages["local"] else "production, read-only"
+        return "local" if media.which(name) is media.write_layer else "production, read-only"
 
     step("The stack")
     print(f"    {media!r}")
@@ -91,9 +91,9 @@ def run(endpoint: str, local_dir: Path) -> int:
     media.delete("photos/mountain.jpg")
     print(f"    photos/mountain.jpg still exists: {media.exists('photos/mountain.jpg')}")
 
-    step("The production storage itself, wrapped read-only, refuses writes")
+    step("Production's own alias is read-only too: no code that names it can write")
     try:
-        ReadOnly("production").save("photos/new.jpg", ContentFile(b"x"))
+        storages["production"].save("photos/new.jpg", ContentFile(b"x"))
     except ReadOnlyError as error:
         print(f"    ReadOnlyError: {error}")
 

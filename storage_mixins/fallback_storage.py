@@ -1,6 +1,7 @@
 """``FallbackStorage``: the ready-made stack, configured from settings.
 
-A drop-in replacement for django-fallback-storage's class of the same name,
+It replaces django-fallback-storage's class of the same name (same setting,
+same documented behaviour, safer where they differ: docs/migrating.rst),
 assembled from the wrappers: with the default options it is
 ``Fallback(first, ReadOnly(second), ReadOnly(third)…)``.
 """

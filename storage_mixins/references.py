@@ -19,7 +19,7 @@ from django.utils.functional import LazyObject, empty
 
 T = TypeVar("T")
 
-__all__ = ["FieldReference", "batched", "file_fields", "referenced_names"]
+__all__ = ["FieldReference", "batched", "file_fields", "referenced_names", "referring_rows"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,31 @@ def referenced_names(
         rows = rows[:limit]
     for name, count in rows.iterator(chunk_size=chunk_size):
         yield str(name), int(count)
+
+
+def referring_rows(
+    reference: FieldReference,
+    names: Sequence[str],
+    *,
+    database: str = DEFAULT_DB_ALIAS,
+    per_name: int = 10,
+) -> dict[str, list[Any]]:
+    """The primary keys of the rows whose column holds each of ``names``: the
+    first ``per_name`` of each, in key order (the rows to fix, for a name no
+    layer serves)."""
+    column = reference.field.name
+    keys: dict[str, list[Any]] = {name: [] for name in names}
+    for chunk in batched(names, 500):  # within SQLite's 999 parameters a query
+        rows = (
+            reference.model._base_manager.using(database)
+            .filter(**{f"{column}__in": chunk})
+            .values_list(column, "pk")
+            .order_by(column, "pk")
+        )
+        for name, key in rows.iterator():
+            if len(keys[name]) < per_name:
+                keys[name].append(key)
+    return keys
 
 
 def _model(label: str) -> type[models.Model]:

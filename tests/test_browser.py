@@ -10,12 +10,7 @@ browser.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_component, require_module
+from tests.demo_process import Demo, running_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -45,47 +41,9 @@ def chromium() -> str:
     return require_component("chromium", "apt-get install chromium chromium-driver")
 
 
-class Demo:
-    """``example/run.py`` in a subprocess, stopped with Ctrl-C (SIGINT) by pid."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "example" / "run.py"), "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=ROOT,
-        )
-        self.output: list[str] = []
-        self.url = self.s3 = ""
-        deadline = time.monotonic() + 60
-        while not (self.url and self.s3):
-            line = self.process.stdout.readline() if self.process.stdout else ""
-            if (not line and self.process.poll() is not None) or time.monotonic() > deadline:
-                raise RuntimeError("the demo did not start:\n" + "".join(self.output))
-            self.output.append(line)
-            if match := re.match(r"Demo site:\s+(\S+)", line):
-                self.url = match.group(1)
-            if match := re.match(r"Embedded S3:\s+(\S+)", line):
-                self.s3 = match.group(1)
-
-    def stop(self) -> str:
-        os.kill(self.process.pid, signal.SIGINT)
-        rest, _ = self.process.communicate(timeout=30)
-        return "".join(self.output) + rest
-
-
 @pytest.fixture
 def demo() -> Iterator[Demo]:
-    site = Demo()
-    try:
-        yield site
-    finally:
-        if site.process.poll() is None:
-            site.process.kill()
-            site.process.wait()
-        if site.process.stdout is not None:
-            site.process.stdout.close()
+    yield from running_demo()
 
 
 def bucket(endpoint: str) -> dict[str, bytes]:
@@ -186,6 +144,9 @@ def test_storage_panel_shows_the_calls_of_the_gallery(chromium: str, demo: Demo)
                 "Array.from(document.images).every(i => i.complete)", timeout=20_000
             )
             assert page.locator(".card:has(.badge.production) img").count() == 5
+            # The toolbar starts collapsed to its handle, off the gallery.
+            assert not page.locator("#djDebugToolbar").is_visible()
+            page.click("#djShowToolBarButton")
             page.click("#djDebugToolbar a.StoragePanel")
             rows = page.locator("#StoragePanel tr.storage-mixins-call")
             rows.first.wait_for(timeout=20_000)
@@ -196,7 +157,7 @@ def test_storage_panel_shows_the_calls_of_the_gallery(chromium: str, demo: Demo)
             stacks = "\n".join(
                 page.locator("#StoragePanel pre.storage-mixins-stack").all_inner_texts()
             )
-            assert "FallbackStorage  (writes go to [0]" in stacks
+            assert "FallbackStorage  (writes go to [1]" in stacks  # production first
             assert "S3Storage('production-media')" in stacks
             summary = page.inner_text("#StoragePanel table.storage-mixins-summary")
             assert f"{entry.group(2)} S3" in summary

@@ -290,3 +290,18 @@ def test_pull_reports_a_file_and_a_directory_of_one_name_and_copies_the_rest(
     assert files["clash/dir/mine.txt"] == b"local"
     assert not any(".partial-" in name for name in files)
     assert s3.server.mutations("production-media") == []
+
+
+@pytest.mark.parametrize(
+    "command", ["storage_pull", "storage_stack", "storage_tombstones", "storage_which"]
+)
+def test_storage_help_names_the_default_alias(command: str) -> None:
+    """Issue 23: storage_pull's help said "(default: None)" (its default is None
+    only to tell --storage from --referenced); every command works on "default"."""
+    from django.core.management import get_commands, load_command_class
+
+    parser = load_command_class(get_commands()[command], command).create_parser(
+        "manage.py", command
+    )
+    text = " ".join(parser.format_help().split())
+    assert "--storage ALIAS The alias in settings.STORAGES to work on (default: 'default')." in text

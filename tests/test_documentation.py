@@ -1,7 +1,10 @@
 """Every Python example in README.rst and docs/*.rst runs, so none can rot.
 
 Settings examples (blocks that define ``STORAGES``) have every alias built, as
-Django would on first use; code examples run with ``tmp_path`` available.
+Django would on first use, and none may write to a storage that a stack reads
+as read-only (production); they run after the settings ``startproject``
+writes (``BASE_DIR``, ``INSTALLED_APPS``), with production's bucket named in
+the environment. Code examples run with ``tmp_path`` available.
 A block whose first line is a file name, ``# myproject/storages.py``, is that
 module: it is importable (as ``myproject.storages``) by every block of its
 document.
@@ -18,10 +21,21 @@ from typing import Any
 import pytest
 from django.core.files.storage import storages
 
+from tests.writable_aliases import writable_aliases
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.rst", *sorted((ROOT / "docs").glob("*.rst"))]
 BLOCK = re.compile(r"^\.\. code-block:: python\n\n((?:    .*\n|\n)+)", re.MULTILINE)
 MODULE = re.compile(r"# ([\w/]+)\.py\n")
+# What startproject's settings define, which a settings example adds to.
+STARTPROJECT_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
 
 
 def _sources(document: Path) -> list[str]:
@@ -65,7 +79,12 @@ def test_example_runs(
     document: Path, source: str, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _install_modules(document, monkeypatch)
-    namespace: dict[str, Any] = {"tmp_path": tmp_path}
+    monkeypatch.setenv("AWS_STORAGE_BUCKET_NAME", "production-media")
+    namespace: dict[str, Any] = {
+        "tmp_path": tmp_path,
+        "BASE_DIR": tmp_path,
+        "INSTALLED_APPS": list(STARTPROJECT_APPS),
+    }
     exec(compile(source, str(document), "exec"), namespace)
     if "STORAGES" not in namespace:
         return
@@ -80,3 +99,4 @@ def test_example_runs(
     monkeypatch.setitem(storages.__dict__, "backends", dict(namespace["STORAGES"]))
     for alias in namespace["STORAGES"]:
         assert storages[alias] is not None
+    assert writable_aliases(namespace["STORAGES"]) == [], "an alias can write to production"

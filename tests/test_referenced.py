@@ -123,8 +123,9 @@ def test_audit_counts_per_field_and_layer(dump: Any, s3: Any, tmp_path: Path) ->
     attachment = fields["testapp.Gallery.attachment"]
     assert (attachment["rows"], attachment["names"]) == (3, 3)  # "" and NULL are no reference
     assert attachment["layers"] == {local: 1, production: 1}  # local first: both.pdf is local
+    row = Gallery.objects.get(attachment="attachments/missing.pdf")
     assert attachment["broken"] == [
-        {"name": "attachments/missing.pdf", "rows": 1, "why": "in no layer"}
+        {"name": "attachments/missing.pdf", "rows": 1, "why": "in no layer", "ids": [row.pk]}
     ]
     cover = fields["testapp.Gallery.cover"]
     assert (cover["rows"], cover["names"]) == (5, 4)
@@ -158,7 +159,8 @@ def test_audit_text_output(dump: Any, tmp_path: Path) -> None:
     assert "testapp.Gallery.attachment  FallbackStorage(" in text
     assert "3 row(s), 3 distinct name(s)" in text
     assert "       1  [1] ReadOnly(S3Storage('production-media'))" in text
-    assert "    attachments/missing.pdf: in no layer (1 row(s))" in text
+    row = Gallery.objects.get(attachment="attachments/missing.pdf")
+    assert f"    attachments/missing.pdf: in no layer (1 row(s): id {row.pk})" in text
     assert "1 broken reference(s) in 1 row(s), 1 field(s)" in text
 
 
@@ -257,12 +259,32 @@ def test_audit_reports_hidden_names(
     )
     stack.delete("covers/gone.jpg")
     monkeypatch.setattr(Gallery._meta.get_field("cover"), "storage", stack)
-    Gallery.objects.create(cover="covers/gone.jpg")
+    row = Gallery.objects.create(cover="covers/gone.jpg")
     report, error = audit("--field", "cover")
     assert error is not None
     assert report["fields"][0]["broken"] == [
-        {"name": "covers/gone.jpg", "rows": 1, "why": "hidden by a tombstone"}
+        {"name": "covers/gone.jpg", "rows": 1, "why": "hidden by a tombstone", "ids": [row.pk]}
     ]
+
+
+def test_audit_gives_the_ids_of_the_rows_of_a_broken_reference(dump: Any) -> None:
+    """Issue 23: the audit named a broken file, and not the rows to fix."""
+    first = Gallery.objects.get(attachment="attachments/missing.pdf")
+    more = [Gallery.objects.create(attachment="attachments/missing.pdf") for _ in range(11)]
+    ids = [first.pk, *(row.pk for row in more)]
+    report, _error = audit("--field", "attachment")
+    (broken,) = by_field(report)["testapp.Gallery.attachment"]["broken"]
+    assert broken == {
+        "name": "attachments/missing.pdf",
+        "rows": 12,
+        "why": "in no layer",
+        "ids": ids[:10],  # the first ten, in key order
+    }
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("storage_audit", "--field", "attachment", stdout=out)
+    listed = ", ".join(map(str, ids[:10]))
+    assert f"    attachments/missing.pdf: in no layer (12 row(s): id {listed}, …)" in out.getvalue()
 
 
 # -- storage_pull --referenced ------------------------------------------------------
@@ -330,6 +352,20 @@ def test_referenced_pull_skips_hostile_names(dump: Any, s3: Any, tmp_path: Path)
     assert "'../outside.txt': skipped, unsafe name" in err
     assert "1 unsafe name(s) skipped" in out
     assert not (tmp_path / "outside.txt").exists()
+
+
+def test_referenced_pull_reports_references_in_no_layer(dump: Any, s3: Any, tmp_path: Path) -> None:
+    """Issue 23: a referenced file that no layer has was passed over in
+    silence ("0 failed"); it is named, and counted in the summary."""
+    for dry_run in ([], ["--dry-run"]):
+        out, err, error = pull("--field", "attachment", *dry_run)
+        assert error is None  # nothing to copy is not a failed copy: storage_audit fails
+        assert "'attachments/missing.pdf': referenced, but in no layer" in err
+        assert "; 1 referenced but in no layer (storage_audit lists their rows); " in out
+    # A name only the write layer has is not missing: it is there already.
+    out, err, error = pull("--field", "cover")
+    assert err.count("referenced, but in no layer") == 1
+    assert "'covers/missing.jpg': referenced, but in no layer" in err  # not covers/local.jpg
 
 
 def test_referenced_pull_dry_run(dump: Any, s3: Any, tmp_path: Path) -> None:
@@ -432,10 +468,15 @@ def test_a_dangling_local_symlink_serves_nothing(dump: Any, s3: Any, tmp_path: P
     (tmp_path / "local" / "attachments" / "only-a-link.pdf").symlink_to(tmp_path / "nowhere")
     assert stack.exists("attachments/only-a-link.pdf")
     assert stack.which("attachments/only-a-link.pdf") is None
-    Gallery.objects.create(attachment="attachments/only-a-link.pdf")
+    row = Gallery.objects.create(attachment="attachments/only-a-link.pdf")
     report, _error = audit("--field", "attachment")
     broken = by_field(report)["testapp.Gallery.attachment"]["broken"]
-    assert {"name": "attachments/only-a-link.pdf", "rows": 1, "why": "in no layer"} in broken
+    assert {
+        "name": "attachments/only-a-link.pdf",
+        "rows": 1,
+        "why": "in no layer",
+        "ids": [row.pk],
+    } in broken
 
 
 def test_a_pull_leaves_a_dangling_local_symlink_as_a_conflict(

@@ -28,7 +28,11 @@ DEBUG_TOOLBAR_PANELS = [
     "debug_toolbar.panels.templates.TemplatesPanel",
     "storage_mixins.panels.StoragePanel",
 ]
-DEBUG_TOOLBAR_CONFIG = {"SHOW_TOOLBAR_CALLBACK": "debug_toolbar.middleware.show_toolbar"}
+DEBUG_TOOLBAR_CONFIG = {
+    "SHOW_TOOLBAR_CALLBACK": "debug_toolbar.middleware.show_toolbar",
+    # Collapsed to its handle at the right edge: open, it would cover the gallery.
+    "SHOW_COLLAPSED": True,
+}
 ROOT_URLCONF = "demo_site.urls"
 TEMPLATES = [
     {
@@ -42,36 +46,57 @@ DATABASES = {}
 MEDIA_ROOT = os.environ["DEMO_MEDIA_ROOT"]
 MEDIA_URL = "/media/"
 
+# The README's stack: production first, read-only and cached; the local disk
+# takes every write. Production's alias is itself read-only (its S3 options
+# are nested, with no alias of their own), so no code that names an alias can
+# write to the bucket. Caching answers exists(), size() and url() from one
+# listing per directory: the gallery costs two S3 requests cold, none warm.
+# Each layer is logged, so the page can show which one answered. Deleting a
+# production file hides it (a tombstone on the local disk); the bucket itself
+# is never touched.
 STORAGES = {
-    # Reads: the local disk, then production. Writes: the local disk only.
-    # Each layer is logged, so the page can show which one answered.
-    # Deleting a production file hides it (a tombstone on the local disk);
-    # the bucket itself is never touched.
     "default": {
         "BACKEND": "storage_mixins.FallbackStorage",
-        "OPTIONS": {"backends": ["local", "production"], "on_delete": "hide"},
-    },
-    "local": {
-        "BACKEND": "storage_mixins.Logging",
-        "OPTIONS": {"storage": "local-disk", "logger": "storage_mixins.local"},
-    },
-    "local-disk": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
+        "OPTIONS": {
+            "backends": ["production", "local"],
+            "writable": "local",
+            "on_delete": "hide",
+        },
     },
     "production": {
         "BACKEND": "storage_mixins.Logging",
-        "OPTIONS": {"storage": "production-bucket", "logger": "storage_mixins.production"},
-    },
-    "production-bucket": {
-        "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": "production-media",
-            "endpoint_url": os.environ["DEMO_S3_ENDPOINT"],
-            "access_key": "demo",
-            "secret_key": "demo",
-            "region_name": "us-east-1",
-            "querystring_auth": False,
+            "logger": "storage_mixins.production",
+            "storage": {
+                "BACKEND": "storage_mixins.ReadOnly",
+                "OPTIONS": {
+                    "storage": {
+                        "BACKEND": "storage_mixins.Caching",
+                        "OPTIONS": {
+                            "storage": {
+                                "BACKEND": "storages.backends.s3.S3Storage",
+                                "OPTIONS": {
+                                    "bucket_name": "production-media",
+                                    "endpoint_url": os.environ["DEMO_S3_ENDPOINT"],
+                                    "access_key": "demo",
+                                    "secret_key": "demo",
+                                    "region_name": "us-east-1",
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "local": {
+        "BACKEND": "storage_mixins.Logging",
+        "OPTIONS": {
+            "logger": "storage_mixins.local",
+            "storage": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
+            },
         },
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,19 +1,21 @@
-"""The demo's pages: a gallery of every file in the stack, an upload form and
-delete buttons, with the storage log lines of each request."""
+"""The demo's pages: a gallery of the files a development site's page shows
+(production's, and the uploads made since), an upload form and delete
+buttons, with what each request cost in storage calls and S3 requests, and
+its storage log lines."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlencode
 
 from django.core.files.storage import storages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
+from sample_images import SAMPLES
 
-from storage_mixins import describe
+from storage_mixins import Fallback, describe
+from storage_mixins.observability.recording import record
 
 from .request_log import records
 
@@ -24,22 +26,28 @@ _format = logging.Formatter("%(levelname)-7s %(name)s: %(message)s").format
 def gallery(request: HttpRequest) -> HttpResponse:
     stack = storages["default"]
     entries = []
-    for name in _files(stack):
-        local = stack.which(name) is stack.write_layer
-        entries.append(
-            {
-                "name": name,
-                "url": stack.url(name),
-                "size": stack.size(name),
-                "local": local,
-                "image": name.lower().endswith(IMAGE_SUFFIXES),
-            }
-        )
+    # Inside the request's recording (StorageTimingMiddleware's): what the
+    # page cost so far, which is all of its storage calls.
+    with record() as recording:
+        for name in _rows(stack):
+            if not stack.exists(name):  # hidden by a delete
+                continue
+            entries.append(
+                {
+                    "name": name,
+                    "url": stack.url(name),
+                    "size": stack.size(name),
+                    "local": stack.which(name) is stack.write_layer,
+                    "image": name.lower().endswith(IMAGE_SUFFIXES),
+                }
+            )
+        cost = recording.summary()
     context = {
         "entries": entries,
+        "cost": cost,
         "notice": request.GET.get("notice", ""),
         "stack": describe(stack),
-        "log": [_format(record) for record in records()],
+        "log": [_format(line) for line in records()],
     }
     return render(request, "gallery.html", context)
 
@@ -74,12 +82,13 @@ def delete(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _files(storage: Any, path: str = "") -> Iterator[str]:
-    directories, files = storage.listdir(path)
-    for name in sorted(files):
-        yield f"{path}/{name}" if path else name
-    for directory in sorted(directories):
-        yield from _files(storage, f"{path}/{directory}" if path else directory)
+def _rows(stack: Fallback) -> list[str]:
+    """The names a page of a development site shows: those of the production
+    database's rows (here, the sample images run.py put in the bucket), and
+    those of the files uploaded since, which only the local disk has: listing
+    it costs no request, as a query for the rows made since would not."""
+    uploads = stack.write_layer.listdir("uploads")[1]
+    return [*SAMPLES, *(f"uploads/{name}" for name in sorted(uploads))]
 
 
 def _back(notice: str) -> HttpResponse:

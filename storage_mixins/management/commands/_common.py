@@ -22,7 +22,8 @@ def add_storage_argument(parser: CommandParser) -> None:
         "--storage",
         default="default",
         metavar="ALIAS",
-        help="The alias in settings.STORAGES to work on (default: %(default)s).",
+        # Not %(default)s: storage_pull's default is None, to tell --storage apart.
+        help="The alias in settings.STORAGES to work on (default: 'default').",
     )
 
 

@@ -9,11 +9,18 @@ from typing import Any
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS
 
 from storage_mixins.core.labels import storage_label
 from storage_mixins.core.names import validate_name
-from storage_mixins.references import FieldReference, batched, file_fields, referenced_names
+from storage_mixins.references import (
+    FieldReference,
+    batched,
+    file_fields,
+    referenced_names,
+    referring_rows,
+)
 from storage_mixins.services.lookup import Locator
 
 BATCH = 5000  # names looked up at a time
@@ -28,7 +35,7 @@ class FieldAudit:
     rows: int = 0
     names: int = 0
     layers: Counter[str] = field(default_factory=Counter)  # layer label → names it serves
-    broken: list[dict[str, Any]] = field(default_factory=list)  # name, rows, why
+    broken: list[dict[str, Any]] = field(default_factory=list)  # name, rows, why, ids
     served: dict[str, str] = field(default_factory=dict)  # name → layer (verbosity 2)
 
     def as_json(self) -> dict[str, Any]:
@@ -115,7 +122,7 @@ class Command(BaseCommand):
                 "broken": broken,
                 "broken_rows": broken_rows,
             }
-            self.stdout.write(json.dumps(report, indent=2))
+            self.stdout.write(json.dumps(report, indent=2, cls=DjangoJSONEncoder))
         else:
             self._write_totals(audits, totals, broken, broken_rows)
         if broken:
@@ -130,9 +137,15 @@ class Command(BaseCommand):
             self.stdout.write(f"  {count:>8,}  {layer}")
         if audit.broken:
             self.stdout.write(self.style.ERROR(f"  {len(audit.broken):>8,}  broken"))
+        pk = audit.reference.model._meta.pk.name
         for entry in audit.broken:
+            ids = ", ".join(map(str, entry["ids"])) + (
+                ", …" if entry["rows"] > len(entry["ids"]) else ""
+            )
             self.stdout.write(
-                self.style.WARNING(f"    {entry['name']}: {entry['why']} ({entry['rows']} row(s))")
+                self.style.WARNING(
+                    f"    {entry['name']}: {entry['why']} ({entry['rows']} row(s): {pk} {ids})"
+                )
             )
         if verbosity >= 2:
             for name, layer in audit.served.items():
@@ -165,6 +178,7 @@ def _audit(
     audit = FieldAudit(reference, storage_label(reference.storage))
     names = referenced_names(reference, limit=limit, database=database)
     for batch in batched(names, BATCH):
+        broken = len(audit.broken)
         audit.names += len(batch)
         audit.rows += sum(rows for _name, rows in batch)
         safe = []
@@ -185,4 +199,9 @@ def _audit(
             audit.layers[labels[where.index]] += 1
             if keep:
                 audit.served[name] = labels[where.index]
+        # The rows to fix: the keys of the rows that refer to this batch's broken names.
+        entries = audit.broken[broken:]
+        keys = referring_rows(reference, [entry["name"] for entry in entries], database=database)
+        for entry in entries:
+            entry["ids"] = keys[entry["name"]]
     return audit

@@ -41,6 +41,7 @@ from ._progress import Progress, human_bytes
 
 INTERRUPTED = 130  # the exit status of a program stopped by Ctrl-C (128 + SIGINT)
 BATCH = 5000  # referenced names looked up at a time
+MISSING_SHOWN = 20  # referenced names in no layer listed, at verbosity 1
 
 
 @dataclass
@@ -54,6 +55,7 @@ class _Plan:
     hidden: int = 0
     unsafe: list[tuple[str, str]] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)  # referenced names planned (--referenced)
+    missing: list[str] = field(default_factory=list)  # referenced, in no layer (--referenced)
 
 
 class Command(BaseCommand):
@@ -226,14 +228,14 @@ class Command(BaseCommand):
                 new = [name for name in dict.fromkeys(files) if name not in plan.seen]
                 plan.seen.update(new)
                 located = locator.locate(new, among=sources)
-                present = target_lister.find(
-                    [name for name, where in located.items() if where is not None]
-                )
+                present = target_lister.find(located)
                 for name, where in located.items():
                     if locator.is_hidden(name):
                         plan.hidden += 1
                     elif where is not None:
                         self._add(plan, name, where.layer, where.entry, present.get(name))
+                    elif present.get(name) is None:  # not even in the write layer
+                        plan.missing.append(name)
         return list(plans.values())
 
     def _is_safe(self, plan: _Plan, name: str) -> bool:
@@ -268,6 +270,16 @@ class Command(BaseCommand):
         ]
         for name, reason in plan.unsafe:
             self.stderr.write(self.style.WARNING(f"{name!r}: skipped, unsafe name ({reason})"))
+        shown = plan.missing if verbosity >= 2 else plan.missing[:MISSING_SHOWN]
+        for name in shown:
+            self.stderr.write(self.style.WARNING(f"{name!r}: referenced, but in no layer"))
+        if len(shown) < len(plan.missing):
+            self.stderr.write(
+                self.style.WARNING(
+                    f"… and {len(plan.missing) - len(shown)} more referenced names in no layer "
+                    "(--verbosity 2 lists them)"
+                )
+            )
         sizes = [t.entry.size for t in transfers]
         total_bytes = None if None in sizes else sum(s or 0 for s in sizes)
         progress = Progress(
@@ -335,6 +347,10 @@ class Command(BaseCommand):
             extras.append(f"{plan.hidden} hidden by a tombstone")
         if plan.unsafe:
             extras.append(f"{len(plan.unsafe)} unsafe name(s) skipped")
+        if plan.missing:
+            extras.append(
+                f"{len(plan.missing)} referenced but in no layer (storage_audit lists their rows)"
+            )
         verb = "Would copy" if dry_run else "Copied"
         line = (
             f"{verb} {copied} file(s), {copied_bytes:,} bytes; "
@@ -343,9 +359,8 @@ class Command(BaseCommand):
             + "".join(f"{extra}; " for extra in extras)
             + f"into {storage_label(plan.target)} in {seconds:.1f} s{rate}"
         )
-        style = (
-            self.style.SUCCESS if not (counts[CONFLICT] or counts[FAILED]) else self.style.WARNING
-        )
+        fine = not (counts[CONFLICT] or counts[FAILED] or plan.missing)
+        style = self.style.SUCCESS if fine else self.style.WARNING
         self.stdout.write(style(line))
 
 
