@@ -384,3 +384,16 @@ def test_the_layer_that_answered_through_listings(fs: Any, mem: Any, on_error: s
         "[1] ReadOnly(InMemoryStorage())",
         "[1] ReadOnly(InMemoryStorage())",
     ]
+
+
+def test_a_backend_request_reported_to_the_hook_counts_for_the_recording(fs: Any) -> None:
+    """The hook point a backend of the library's own reports its requests to."""
+    from storage_mixins.core import hooks
+
+    hooks.backend_request("HTTP", "GET", "/media/a.jpg")  # nothing records: nobody hears
+    with record(detail=True) as recording:
+        hooks.backend_request("HTTP", "HEAD", "/media/a.jpg")
+        hooks.backend_request("HTTP", "GET", "/media/a.jpg")
+    hooks.backend_request("HTTP", "GET", "/media/b.jpg")  # after it: not counted
+    assert recording.requests == {"HTTP": 2}
+    assert hooks.request_observer is None

@@ -7,6 +7,10 @@ namespaces), as Django's models send signals that any app may receive:
 * :func:`layer_answered`: a layer of a stack gave the answer a call returns;
   :data:`answer_observer` hears it while something records
   (``storage_mixins.observability``), and nobody otherwise.
+* :func:`backend_request`: a backend sent a request (a storage of this
+  library's own, or one whose SDK it hooks); :data:`request_observer` hears
+  it while something records. (S3's requests are heard where botocore sends
+  them, by ``storage_mixins.observability.s3_requests``.)
 * :func:`wrapper_class_defined`: a wrapper class was defined;
   :data:`class_observer` hears it while something records.
 * :data:`storage_attribute_set`: a Django signal, sent with ``name`` when an
@@ -30,11 +34,13 @@ from django.dispatch import Signal
 
 __all__ = [
     "answer_observer",
+    "backend_request",
     "class_observer",
     "is_probing",
     "layer_answered",
     "note_skipped",
     "probing",
+    "request_observer",
     "storage_attribute_set",
     "watching_skips",
     "wrapper_class_defined",
@@ -52,6 +58,20 @@ def layer_answered(stack: Any, layer: Any = None) -> None:
     observer = answer_observer
     if observer is not None:
         observer(stack, layer)
+
+
+#: Called with ``(kind, method, target)`` for each request a backend sends
+#: (``"HTTP"``, ``"GET"``, the URL's path); set by
+#: ``storage_mixins.observability`` while something records.
+request_observer: Callable[[str, str, str], None] | None = None
+
+
+def backend_request(kind: str, method: str, target: str) -> None:
+    """Tell :data:`request_observer`, if any, that a backend of ``kind`` sent a
+    ``method`` request for ``target`` (once per attempt, retries included)."""
+    observer = request_observer
+    if observer is not None:
+        observer(kind, method, target)
 
 
 #: Called with each wrapper class defined from now on; set by

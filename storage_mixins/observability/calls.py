@@ -21,10 +21,10 @@ from ..backends.s3.client import is_s3
 from ..core.errors import ReadOnlyError
 from ..core.labels import storage_label
 from ..core.stack import backend_of, children, is_router, is_wrapper, leaves
-from .context import carry, current, uncarry
+from .context import carry, current, current_state, uncarry
 from .s3_requests import hook_s3_storage
 
-__all__ = ["Call", "Recording", "note_answer", "recorded_call"]
+__all__ = ["Call", "Recording", "count_request", "note_answer", "recorded_call"]
 
 
 class Call:
@@ -128,6 +128,14 @@ class Recording:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def count_request(kind: str, method: str, target: str) -> None:
+    """Count a backend's request for the recording (and call) active where it
+    is sent: ``hooks.request_observer`` while something records."""
+    state = current_state()
+    if state is not None:
+        state.backend_request(kind)
 
 
 def note_answer(stack: Any, layer: Storage | None) -> None:

@@ -25,7 +25,7 @@ from django.core.files.storage import Storage
 
 from ..core import hooks
 from ..core.wrapper import StorageWrapper
-from .calls import note_answer, recorded_call
+from .calls import count_request, note_answer, recorded_call
 from .context import current
 from .s3_requests import hook_shared_clients
 
@@ -56,6 +56,7 @@ def install() -> None:
                 _put_back()  # and no block is active: the next one tries again
                 raise
             hooks.answer_observer = note_answer
+            hooks.request_observer = count_request
             hooks.class_observer = _class_defined
         _active += 1
 
@@ -68,6 +69,7 @@ def uninstall() -> None:
         if _active:
             return
         hooks.answer_observer = None
+        hooks.request_observer = None
         hooks.class_observer = None
         _put_back()
 
