@@ -480,13 +480,18 @@ class Fallback(StorageWrapper):
         arguments = [storage_label(layer) for layer in self._self_layers]
         if self._self_arguments[1].get("writable") is not None:
             arguments.append(f"writable={self._self_write_index}")
+        return arguments + self._repr_policies()
+
+    def _repr_policies(self) -> list[str]:
+        """The options that differ from their defaults, for ``repr()``."""
+        policies = []
         if self._self_shadow:
-            arguments.append("shadow=True")
+            policies.append("shadow=True")
         if self._self_on_delete != "ignore":
-            arguments.append(f"on_delete={self._self_on_delete!r}")
+            policies.append(f"on_delete={self._self_on_delete!r}")
         if self._self_on_error != "raise":
-            arguments.append(f"on_error={self._self_on_error!r}")
-        return arguments
+            policies.append(f"on_error={self._self_on_error!r}")
+        return policies
 
 
 def _without_query(name: str) -> tuple[str, bool]:
