@@ -195,7 +195,6 @@ class S3Kind(Kind):
     "directory" is missing, as ``S3Storage.exists()`` (a HEAD) says."""
 
     directories_exist = False
-    refusal_hint = "Grant s3:ListBucket on the bucket to answer from listings."
     missing_methods = frozenset({"size", "get_modified_time", "open", "_open"})
     lister: S3Lister
 

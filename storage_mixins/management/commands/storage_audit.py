@@ -16,6 +16,8 @@ from storage_mixins.core.names import validate_name
 from storage_mixins.references import FieldReference, batched, file_fields, referenced_names
 from storage_mixins.services.lookup import Locator
 
+from ._common import reports_backend_failures
+
 BATCH = 5000  # names looked up at a time
 
 
@@ -84,6 +86,7 @@ class Command(BaseCommand):
             help="The database to read (default: %(default)s).",
         )
 
+    @reports_backend_failures
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             references = file_fields(options["model"], options["field"])

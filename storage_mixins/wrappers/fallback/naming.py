@@ -20,11 +20,12 @@ asked directly, not through its circuit breaker.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import FileSystemStorage, Storage
 
 from ...core.stack import is_wrapper
+from .notes import note_layer
 
 if TYPE_CHECKING:
     from .tombstones import Tombstones
@@ -33,18 +34,19 @@ __all__ = ["NamePolicy"]
 
 
 class NamePolicy:
-    """Chooses the names of new files in a stack of ``layers`` whose write layer
-    is at ``write_index`` (``None``: a read-only stack), by the rule above.
+    """Chooses the names of new files in ``stack``, of ``layers`` whose write
+    layer is at ``write_index`` (``None``: a read-only stack), by the rule above.
 
     ``proxied`` is the layer the stack proxies, whose ``get_alternative_name``
     makes alternatives; ``tombstones`` the stack's, if any.
     """
 
-    __slots__ = ("_asks_the_write_layer", "_chooser", "layers", "proxied", "shadow", "tombstones",
-                 "write_index", "write_layer")  # fmt: skip
+    __slots__ = ("_asks_the_write_layer", "_chooser", "layers", "proxied", "shadow", "stack",
+                 "tombstones", "write_index", "write_layer")  # fmt: skip
 
     def __init__(
         self,
+        stack: Any,
         layers: tuple[Storage, ...],
         write_index: int | None,
         *,
@@ -52,6 +54,7 @@ class NamePolicy:
         shadow: bool = False,
         tombstones: Tombstones | None = None,
     ) -> None:
+        self.stack = stack
         self.layers = layers
         self.write_index = write_index
         self.write_layer = None if write_index is None else layers[write_index]
@@ -103,9 +106,9 @@ class NamePolicy:
         tombstones = self.tombstones
         if tombstones is not None and name in tombstones:
             index = self.write_index or 0
-            return not any(layer.exists(name) for layer in self.layers[: index + 1])
+            return not any(self._has(layer, name) for layer in self.layers[: index + 1])
         for layer in self.layers:  # noqa: SIM110 - faster than any(), on every save
-            if layer.exists(name):
+            if self._has(layer, name):
                 return False
         return True
 
@@ -117,7 +120,15 @@ class NamePolicy:
         tombstones = self.tombstones
         if tombstones is not None and name in tombstones:
             layers = layers[: self.write_index]  # they come back when it goes
-        return any(layer is not write_layer and layer.exists(name) for layer in layers)
+        return any(layer is not write_layer and self._has(layer, name) for layer in layers)
+
+    def _has(self, layer: Storage, name: str) -> bool:
+        """``layer.exists(name)``; its error names the layer (``notes``)."""
+        try:
+            return layer.exists(name)
+        except Exception as exc:
+            note_layer(exc, self.stack, layer)
+            raise
 
     def alternative_name(self, file_root: str, file_ext: str) -> str:
         alternative = self.proxied.get_alternative_name(file_root, file_ext)
