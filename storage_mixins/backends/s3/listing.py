@@ -132,6 +132,12 @@ class S3Lister(Lister):
                 index += 1
         return found
 
+    def probe(self) -> None:
+        """One ``ListObjectsV2`` of at most one key under the storage's location:
+        it fails as every read would with these credentials and bucket, and
+        says why (an error code; a ``HEAD`` has none), s3:ListBucket included."""
+        self._page(self._prefix(""), delimiter=False, max_keys=1)
+
     # -- the backend's names and keys ---------------------------------------
 
     def _key(self, name: str) -> str:
