@@ -154,6 +154,7 @@ class Fallback(StorageWrapper):
             proxied=self.__wrapped__,
             shadow=self._self_shadow,
             tombstones=self._self_tombstones,
+            readers=readers,
         )
         # The write layer when a save needs no check beyond choosing the name
         # (no layer before it, no tombstones): the common case, kept cheap.
