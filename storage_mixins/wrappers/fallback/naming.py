@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import FileSystemStorage, Storage
@@ -45,10 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["NamePolicy", "offline_name"]
 
 logger = logging.getLogger("storage_mixins.failover")
-
-# How a layer is asked whether it has a name: True, False, or None while it
-# is down (on_error="skip").
-_Ask = Callable[[str], "bool | None"]
 
 
 class NamePolicy:
@@ -81,8 +76,9 @@ class NamePolicy:
         self.proxied = proxied
         self.shadow = shadow
         self.tombstones = tombstones
-        self._asks: tuple[tuple[Storage, _Ask], ...] = tuple(
-            (layer, _asker(layer, reader, self.write_layer))
+        # Each layer, and its circuit breaker if a new name asks through it.
+        self._asks: tuple[tuple[Storage, GuardedLayer | None], ...] = tuple(
+            (layer, _breaker(layer, reader, self.write_layer))
             for layer, reader in zip(layers, readers or layers, strict=True)
         )
         # A write layer named by Django's own rules needs no asking: the stack's
@@ -145,8 +141,8 @@ class NamePolicy:
         if tombstones is not None and name in tombstones:
             asks = asks[: (self.write_index or 0) + 1]
         free: bool | Storage = True
-        for layer, ask in asks:
-            has = self._ask(layer, ask, name)
+        for layer, breaker in asks:
+            has = self._ask(layer, breaker, name)
             if has:
                 return False
             if has is None:
@@ -162,14 +158,15 @@ class NamePolicy:
         if tombstones is not None and name in tombstones:
             asks = asks[: self.write_index]  # they come back when it goes
         return any(
-            layer is not write_layer and self._ask(layer, ask, name) is not False
-            for layer, ask in asks
+            layer is not write_layer and self._ask(layer, breaker, name) is not False
+            for layer, breaker in asks
         )
 
-    def _ask(self, layer: Storage, ask: _Ask, name: str) -> bool | None:
-        """``ask(name)``; its error names the layer (``notes``)."""
+    def _ask(self, layer: Storage, breaker: GuardedLayer | None, name: str) -> bool | None:
+        """Whether ``layer`` has ``name``, or ``None`` if it is down (asked
+        through its ``breaker``); its error names the layer (``notes``)."""
         try:
-            return ask(name)
+            return layer.exists(name) if breaker is None else breaker.has(name)
         except Exception as exc:
             note_layer(exc, self.stack, layer)
             raise
@@ -183,13 +180,13 @@ class NamePolicy:
         return alternative
 
 
-def _asker(layer: Storage, reader: Any, write_layer: Storage | None) -> _Ask:
-    """How a new name is asked of ``layer``: through its circuit breaker under
-    ``on_error="skip"`` (``None`` while it is down), but the write layer,
-    which a write never skips."""
+def _breaker(layer: Storage, reader: Any, write_layer: Storage | None) -> GuardedLayer | None:
+    """The reader a new name is asked of ``layer`` through: its circuit
+    breaker under ``on_error="skip"``, but for the write layer, which a write
+    never skips."""
     if isinstance(reader, GuardedLayer) and layer is not write_layer:
-        return reader.has
-    return layer.exists
+        return reader
+    return None
 
 
 def _names_like_django(storage: Storage) -> bool:
