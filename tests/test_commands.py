@@ -113,7 +113,7 @@ def test_commands_need_a_stack(stack: Any) -> None:
 
 
 def test_help() -> None:
-    for command in ("storage_stack", "storage_which", "storage_pull"):
+    for command in ("storage_stack", "storage_which", "storage_pull", "storage_forget"):
         out = StringIO()
         with pytest.raises(SystemExit):
             call_command(command, "--help", stdout=out)
