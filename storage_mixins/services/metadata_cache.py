@@ -397,10 +397,12 @@ class MetadataCache:
         else:
             self._keep_pending(path)
 
-    def invalidate_many(self, paths: Iterable[str]) -> None:
+    def invalidate_many(self, paths: Iterable[str]) -> int:
         """:meth:`invalidate` each of ``paths``, :data:`_REPLAY_BATCH` of them a
         call to the cache (the facts of the directories they share fenced once
-        a call): after many writes made around the storage."""
+        a call): after many writes made around the storage. Returns how many
+        invalidations have not reached the cache (it failed): only this
+        process replays them."""
         batch: list[str] = []
         for path in paths:
             path = path.strip("/")
@@ -412,6 +414,8 @@ class MetadataCache:
         self._fence_or_keep(batch)
         if self._unsettled:
             self._settle()
+        with self._lock:
+            return len(self._pending)
 
     def _fence_or_keep(self, paths: list[str]) -> None:
         """Fence ``paths``, or keep them to replay if that did not reach the cache."""

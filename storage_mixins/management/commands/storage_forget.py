@@ -56,11 +56,24 @@ class Command(BaseCommand):
             )
             return
         forgotten = 0
+        left = [0] * len(caches)  # each one's invalidations that did not reach its cache
         for batch in batched(_names(stack, prefixes), BATCH):
-            for cache in caches:
-                cache.invalidate_many(batch)
+            for index, cache in enumerate(caches):
+                left[index] = cache.invalidate_many(batch)
             forgotten += len(batch)
         where = ", ".join(repr(prefix) for prefix in prefixes)
+        if any(left):
+            # Kept in this process only, which exits now: the other processes
+            # would go on serving what the cache holds.
+            lost = ", ".join(
+                f"{count:,} did not reach cache {cache.cache_alias!r}"
+                for cache, count in zip(caches, left, strict=True)
+                if count
+            )
+            raise CommandError(
+                f"Forgetting under {where} failed: of its invalidations, {lost} (it failed); "
+                "run the command again once the cache works"
+            )
         aliases = ", ".join(sorted({repr(cache.cache_alias) for cache in caches}))
         self.stdout.write(
             self.style.SUCCESS(

@@ -429,16 +429,19 @@ class Caching(StorageWrapper):
         every process: for writes made without going through this wrapper."""
         self._invalidate(name)
 
-    def invalidate_many(self, names: Iterable[str]) -> None:
+    def invalidate_many(self, names: Iterable[str]) -> int:
         """:meth:`invalidate` each of ``names``, in a few calls to the cache: for
         many files changed around this wrapper (a restored dump's:
-        ``manage.py storage_forget``)."""
+        ``manage.py storage_forget``). Returns how many invalidations have not
+        reached the cache (it failed): this process replays them when it
+        answers again, and they are lost if it exits first."""
         paths = [path for name in names for path in self._paths_written(name)]
-        self._self_metadata.invalidate_many(paths)
+        left = self._self_metadata.invalidate_many(paths)
         copies = self._self_copies
         if copies is not None:
             for path in paths:
                 copies.contents.discard(path)
+        return left
 
     def _invalidate(self, name: str) -> None:
         copies = self._self_copies
