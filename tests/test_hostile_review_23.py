@@ -5,15 +5,24 @@ bug failed before its fix; the others stand as regression tests."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.files.storage import storages
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
+
+from storage_mixins import Fallback, ReadOnly
+from storage_mixins.wrappers.fallback import naming
+from tests.s3server import S3Server
+from tests.test_failover import s3_storage
 
 
 class FlakyCache(LocMemCache):
@@ -97,3 +106,107 @@ def test_forget_while_the_cache_fails_is_not_a_success(
     monkeypatch.setattr(FlakyCache, "failing", True)
     with pytest.raises(CommandError, match=r"did not reach cache 'flaky'"):
         forget()
+
+
+# -- offline names under on_error="skip" ---------------------------------------------
+
+
+@pytest.fixture
+def down(s3: Any) -> Iterator[S3Server]:
+    """Production's S3 on a server of this test's own, with ``photos/dog.jpg``;
+    stopped (moto keeps its buckets: ``start(port)`` brings it back)."""
+    own = S3Server()
+    own.start()
+    s3.put("photos/dog.jpg", b"production's dog")
+    port = own.port
+    own.stop()
+    yield own
+    own.start(port)
+    assert own.mutations("production-media") == []  # production never written
+    own.stop()
+
+
+def laptop(server: S3Server, local: Any, **options: Any) -> Fallback:
+    return Fallback(ReadOnly(s3_storage(server.endpoint_url)), local, on_error="skip", **options)
+
+
+def test_an_offline_name_that_cannot_fit_max_length_names_the_outage(
+    down: S3Server, fs: FileSystemStorage
+) -> None:
+    """``photos/dog.jpg`` fits 30 characters; no offline name does. The upload
+    fails (nothing is written), with an error that says the outage is why."""
+    stack = laptop(down, fs)
+    with pytest.raises(SuspiciousFileOperation) as raised:
+        stack.save("photos/dog.jpg", ContentFile(b"my dog"), max_length=30)
+    [note] = [n for n in raised.value.__notes__ if n.startswith("storage_mixins")]
+    assert "S3Storage('production-media')" in note
+    assert "is down" in note
+    assert not Path(fs.location).exists()
+
+
+def test_an_offline_name_never_overwrites_a_local_file(
+    down: S3Server, fs: FileSystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The random part made twice alike: the second offline name is asked of
+    the write layer too, and the local file of that name is kept."""
+    fs.save("photos/dog_offline_" + "0" * 24 + ".jpg", ContentFile(b"earlier upload"))
+    tokens = iter(["0" * 24, "0" * 24, "1" * 24])
+    monkeypatch.setattr(naming.secrets, "token_hex", lambda _n: next(tokens))
+    saved = laptop(down, fs).save("photos/dog.jpg", ContentFile(b"my dog"))
+    assert saved == "photos/dog_offline_" + "1" * 24 + ".jpg"
+    with fs.open("photos/dog_offline_" + "0" * 24 + ".jpg") as earlier:
+        assert earlier.read() == b"earlier upload"
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    [
+        ("photos/README", r"photos/README_offline_[0-9a-f]{24}"),
+        ("photos/dog.", r"photos/dog\._offline_[0-9a-f]{24}"),
+        ("photos/.hidden", r"photos/\.hidden_offline_[0-9a-f]{24}"),
+        ("photos/a.tar.gz", r"photos/a_offline_[0-9a-f]{24}\.tar\.gz"),
+    ],
+)
+def test_offline_names_of_odd_names(
+    down: S3Server, fs: FileSystemStorage, name: str, pattern: str
+) -> None:
+    saved = laptop(down, fs).save(name, ContentFile(b"x"))
+    assert re.fullmatch(pattern, saved), saved
+    assert fs.exists(saved)
+
+
+def test_shadow_under_a_layer_that_is_down_fails_naming_it(
+    down: S3Server, fs: FileSystemStorage
+) -> None:
+    """``shadow=True`` (collectstatic's) takes the name asked, but a write must
+    not be hidden by production, which comes first: while it is down the
+    write fails (a write never skips a layer), with a note naming the layer
+    and the outage, and nothing is written. It raised botocore's bare error."""
+    from botocore.exceptions import EndpointConnectionError
+
+    stack = laptop(down, fs, shadow=True)
+    with pytest.raises(EndpointConnectionError) as raised:
+        stack.save("photos/dog.jpg", ContentFile(b"my dog"))
+    [note] = [n for n in raised.value.__notes__ if n.startswith("storage_mixins")]
+    assert "layer [0] ReadOnly(S3Storage('production-media'))" in note
+    assert "cannot be reached" in note
+    assert not fs.exists("photos/dog.jpg")
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda stack: stack.open("photos/new.jpg", "xb").close(),
+        lambda stack: stack.delete("photos/dog.jpg"),
+    ],
+    ids=["open-x", "delete"],
+)
+def test_writes_that_ask_a_layer_that_is_down_name_it(
+    down: S3Server, fs: FileSystemStorage, write: Any
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    with pytest.raises(EndpointConnectionError) as raised:
+        write(laptop(down, fs))
+    [note] = [n for n in raised.value.__notes__ if n.startswith("storage_mixins")]
+    assert "layer [0] ReadOnly(S3Storage('production-media'))" in note

@@ -31,6 +31,7 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, Storage
 
 from ...core.labels import storage_label
@@ -103,8 +104,18 @@ class NamePolicy:
         # Django's own algorithm, asking whether a name is free in the stack
         # (before Django 5.1 it asks exists(); from 5.1, is_name_available()).
         chooser = _NameChooser(self, taken)
-        # The chooser stands in for a Storage: it answers what the algorithm asks.
-        chosen: str = Storage.get_available_name(chooser, name, max_length=max_length)  # type: ignore[arg-type]
+        try:
+            # The chooser stands in for a Storage: it answers what the algorithm asks.
+            chosen: str = Storage.get_available_name(chooser, name, max_length=max_length)  # type: ignore[arg-type]
+        except SuspiciousFileOperation as exc:
+            if chooser.down is not None:  # no offline name fits max_length
+                exc.add_note(
+                    f"storage_mixins: {storage_label(chooser.down)} is down, so the new file "
+                    "needs a name none of its files can have (<root>_offline_<24 hex "
+                    f"digits><ext>), and none fits max_length={max_length}: retry once it "
+                    "is back, or allow a longer name"
+                )
+            raise
         if chooser.down is not None:
             logger.warning(
                 "%s is down: whether it has %r cannot be asked, so the new file is named %r, "

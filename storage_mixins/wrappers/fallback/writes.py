@@ -39,6 +39,7 @@ from ...core.errors import ReadOnlyError
 from ...core.labels import storage_label
 from ...services.streaming import copy_file
 from ...services.write_views import own_method
+from .notes import note_layer
 from .routing import labels
 from .tombstones import Tombstones
 
@@ -85,10 +86,10 @@ class WritePolicy:
             hidden = tombstones is not None and name in tombstones  # deleted: nothing to keep
             if "x" in mode and not hidden and self.other_holders(name):
                 raise FileExistsError(errno.EEXIST, "A layer of the stack has the file", name)
-            if ("a" in mode or "+" in mode) and not hidden and not write_layer.exists(name):
+            if ("a" in mode or "+" in mode) and not hidden and not self.has(write_layer, name):
                 assert self.write_index is not None  # as there is a write layer
                 for layer in self.layers[self.write_index + 1 :]:
-                    if layer.exists(name):
+                    if self.has(layer, name):
                         # Copy-up, streamed; a file saved in the write layer
                         # meanwhile is kept, and is the one written to.
                         with contextlib.suppress(Taken):
@@ -135,7 +136,7 @@ class WritePolicy:
         tombstones = self.tombstones
         if tombstones is not None and name in tombstones:
             return  # hidden already
-        in_write_layer = write_layer is not None and write_layer.exists(name)
+        in_write_layer = write_layer is not None and self.has(write_layer, name)
         if (
             in_write_layer
             and is_local(write_layer)
@@ -200,13 +201,24 @@ class WritePolicy:
     def other_holders(self, name: str) -> list[Storage]:
         """The layers besides the write layer that have ``name``."""
         write_layer = self.write_layer
-        return [layer for layer in self.layers if layer is not write_layer and layer.exists(name)]
+        return [
+            layer for layer in self.layers if layer is not write_layer and self.has(layer, name)
+        ]
+
+    def has(self, layer: Storage, name: str) -> bool:
+        """Whether ``layer`` has ``name``, asked directly (a write never skips a
+        layer that is down); its error names the layer (``notes``)."""
+        try:
+            return layer.exists(name)
+        except Exception as exc:
+            note_layer(exc, self.stack, layer)
+            raise
 
     def refuse_if_shadowed(self, operation: str, name: str) -> None:
         """Refuse a write of ``name`` that a layer before the write layer would hide."""
         index = self.write_index
         for layer in self.layers[:index] if index and not name_is_free.get() else ():
-            if layer.exists(name):
+            if self.has(layer, name):
                 raise ReadOnlyError(
                     operation,
                     name,
