@@ -21,6 +21,7 @@ from django.core.management.base import CommandError
 
 from storage_mixins import Fallback, ReadOnly
 from storage_mixins.wrappers.fallback import naming
+from tests.conftest import PRODUCTION_BUCKET
 from tests.s3server import S3Server
 from tests.test_failover import s3_storage
 
@@ -210,3 +211,76 @@ def test_writes_that_ask_a_layer_that_is_down_name_it(
         write(laptop(down, fs))
     [note] = [n for n in raised.value.__notes__ if n.startswith("storage_mixins")]
     assert "layer [0] ReadOnly(S3Storage('production-media'))" in note
+
+
+# -- storage_stack --check: probes ---------------------------------------------------
+
+
+@pytest.fixture
+def probed(s3: Any, settings: Any, use_storages: Any) -> Any:
+    """``probed(location)``: the recommended stack, its local layer at
+    ``location``; what ``storage_stack --check`` said, and its error."""
+
+    def probed(location: Path) -> tuple[list[str], CommandError | None]:
+        use_storages(
+            {
+                **settings.STORAGES,
+                "default": {
+                    "BACKEND": "storage_mixins.FallbackStorage",
+                    "OPTIONS": {"backends": ["production", "local"], "writable": "local"},
+                },
+                "production": {
+                    "BACKEND": "storage_mixins.ReadOnly",
+                    "OPTIONS": {"storage": s3.settings()},
+                },
+                "local": {
+                    "BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(location)},
+                },
+            }
+        )
+        s3.server.clear_requests()
+        out = StringIO()
+        try:
+            call_command("storage_stack", "--check", stdout=out)
+        except CommandError as exc:
+            return out.getvalue().splitlines(), exc
+        finally:
+            assert s3.server.mutations(PRODUCTION_BUCKET) == []
+        return out.getvalue().splitlines(), None
+
+    return probed
+
+
+def test_a_probe_makes_no_directory(probed: Any, tmp_path: Path) -> None:
+    """The local layer's directory, missing, is still missing after the probe
+    (nothing is made, not even its parents), and production got only reads."""
+    location = tmp_path / "not" / "yet" / "media"
+    _lines, error = probed(location)
+    assert error is None
+    assert not (tmp_path / "not").exists()
+
+
+def test_a_symlinked_media_root_is_probed_where_it_points(probed: Any, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "media").symlink_to(tmp_path / "real")
+    _lines, error = probed(tmp_path / "media" / "uploads")
+    assert error is None
+    (tmp_path / "file").write_bytes(b"a file")
+    (tmp_path / "elsewhere").symlink_to(tmp_path / "file")
+    lines, error = probed(tmp_path / "elsewhere" / "uploads")
+    assert error is not None
+    assert any("is not a directory" in line for line in lines)
+
+
+def test_a_dangling_symlink_media_root_is_not_writable(probed: Any, tmp_path: Path) -> None:
+    """``MEDIA_ROOT`` a link to a directory that is gone (an unmounted disk):
+    ``FileSystemStorage`` cannot make it (``FileExistsError``), so no upload
+    can be saved; the probe looked at its parent instead, and passed."""
+    (tmp_path / "media").symlink_to(tmp_path / "unmounted" / "media")
+    local = FileSystemStorage(location=tmp_path / "media")
+    with pytest.raises(FileExistsError):
+        local.save("a.txt", ContentFile(b"a"))
+    lines, error = probed(tmp_path / "media")
+    assert error is not None
+    assert any("not writable" in line and "unmounted" in line for line in lines), lines

@@ -91,9 +91,13 @@ def _unwritable(location: str) -> tuple[str, str] | None:
     needed, as ``FileSystemStorage`` does), or ``None``; asked of the file
     system, never tried."""
     path = os.path.abspath(location)
-    while not os.path.exists(path) and os.path.dirname(path) != path:
+    # lexists: a link to nothing exists, and makedirs cannot make a directory there.
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
         path = os.path.dirname(path)
     fix = "point location (MEDIA_ROOT) at a directory this process can write to"
+    if not os.path.exists(path):  # a link to nothing: an unmounted disk, a moved directory
+        target = os.readlink(path)
+        return f"not writable: {path} is a link to {target}, which does not exist", fix
     if not os.path.isdir(path):
         return f"not writable: {path} is not a directory, so {location} cannot be made", fix
     if not os.access(path, os.W_OK | os.X_OK):
