@@ -15,12 +15,13 @@ import pytest
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, storages
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from storage_mixins import Fallback, ReadOnly
 from storage_mixins.wrappers.fallback import naming
+from tests import iam_users
 from tests.conftest import PRODUCTION_BUCKET
 from tests.s3server import S3Server
 from tests.test_failover import s3_storage
@@ -284,3 +285,96 @@ def test_a_dangling_symlink_media_root_is_not_writable(probed: Any, tmp_path: Pa
     lines, error = probed(tmp_path / "media")
     assert error is not None
     assert any("not writable" in line and "unmounted" in line for line in lines), lines
+
+
+# -- error notes ---------------------------------------------------------------------
+
+
+class _Broken(InMemoryStorage):
+    """A layer whose every ``exists()`` raises ``error``."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+    def exists(self, name: str) -> bool:
+        raise self.error
+
+
+def test_an_error_whose_notes_are_not_a_list_keeps_its_type(fs: FileSystemStorage) -> None:
+    """``add_note`` raises ``TypeError`` when ``__notes__`` is not a list (a
+    library that set a tuple): the layer's error must still be the one raised."""
+    error = OSError("the disk failed")
+    error.__notes__ = ("its own note",)  # type: ignore[attr-defined]
+    stack = Fallback(ReadOnly(_Broken(error)), fs)
+    with pytest.raises(OSError, match="the disk failed") as raised:
+        stack.exists("a.txt")
+    assert raised.value is error
+
+
+def test_an_error_with_a_note_that_is_not_text_keeps_its_type(fs: FileSystemStorage) -> None:
+    error = OSError("the disk failed")
+    error.__notes__ = [42]  # type: ignore[attr-defined]
+    stack = Fallback(ReadOnly(_Broken(error)), fs)
+    caught: list[BaseException] = []
+    try:  # not pytest.raises(match=...), which joins the notes as text
+        stack.exists("a.txt")
+    except OSError as raised:
+        caught.append(raised)
+    assert caught == [error]
+
+
+def test_notes_carry_no_secret_nor_signature(
+    s3: Any, settings: Any, use_storages: Any, tmp_path: Path
+) -> None:
+    """A wrong secret key through the stack, the commands' one line and the
+    health check: none repeats the secret, nor a signed URL's signature."""
+    from botocore.exceptions import ClientError
+
+    from storage_mixins.backends.errors import failure_summary
+
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
+    reader = iam_users.user(s3, "reader", iam_users.READ, PRODUCTION_BUCKET)
+    s3.put("photos/a.jpg", b"a")
+    production = s3.settings(access_key=reader["access_key"], secret_key=secret)
+    production["OPTIONS"]["querystring_auth"] = True
+    use_storages(
+        {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storage_mixins.FallbackStorage",
+                "OPTIONS": {"backends": ["production", "local"], "writable": "local"},
+            },
+            "production": {
+                "BACKEND": "storage_mixins.ReadOnly",
+                "OPTIONS": {"storage": production},
+            },
+            "local": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(tmp_path / "local")},
+            },
+        }
+    )
+    stack = storages["default"]
+    url = storages["production"].url("photos/a.jpg")
+    signature = re.search(r"Signature=([^&]+)", url)
+    assert signature is not None
+    said: list[str] = []
+    with iam_users.enforced():
+        for call in (
+            lambda: stack.exists("photos/a.jpg"),
+            lambda: stack.listdir("photos"),
+            lambda: stack.save("photos/b.jpg", ContentFile(b"b")),
+        ):
+            with pytest.raises(ClientError) as raised:
+                call()
+            said += [str(raised.value), failure_summary(raised.value), *raised.value.__notes__]
+        out = StringIO()
+        with pytest.raises(CommandError) as failed:
+            call_command("storage_stack", "--check", stdout=out)
+    said += [out.getvalue(), str(failed.value)]
+    text = "\n".join(said)
+    assert "SignatureDoesNotMatch" in text
+    assert secret not in text
+    assert secret.split("/")[-1] not in text
+    assert signature.group(1) not in text

@@ -244,7 +244,7 @@ def failure_summary(exc: BaseException) -> str:
     bucket = exc.response.get("Error", {}).get("BucketName") if _is_botocore_error(exc) else None  # type: ignore[attr-defined]  # a ClientError's
     if isinstance(bucket, str):
         kind += f" on bucket {bucket!r}"
-    noted = next((n for n in getattr(exc, "__notes__", ()) if n.startswith(_NOTE)), None)
+    noted = next((n for n in getattr(exc, "__notes__", ()) if _ours(n)), None)
     if noted is not None:
         return f"{kind}, {noted.removeprefix(_NOTE)}"
     lines = str(exc).splitlines()
@@ -287,10 +287,19 @@ def note_failure(exc: BaseException, where: str) -> None:
     """Add to ``exc`` a note saying that it came from ``where`` (a layer, its
     bucket, its alias), and its likely cause; once: the innermost stack that
     sees it knows the layer best. The exception keeps its type."""
-    if any(note.startswith(_NOTE) for note in getattr(exc, "__notes__", ())):
+    notes = getattr(exc, "__notes__", [])
+    if not isinstance(notes, list):
+        return  # add_note would raise TypeError, in place of exc
+    if any(_ours(note) for note in notes):
         return
     cause = likely_cause(exc)
     exc.add_note(f"{_NOTE}raised by {where}" + (f": {cause}" if cause else ""))
+
+
+def _ours(note: object) -> bool:
+    """Whether ``note`` is a note of :func:`note_failure` (another library may
+    have put anything in ``__notes__``)."""
+    return isinstance(note, str) and note.startswith(_NOTE)
 
 
 def _is_instance(exc: BaseException, module_name: str, class_name: str) -> bool:
