@@ -22,6 +22,7 @@ I/O when built (a manifest storage reads its manifest).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -32,10 +33,17 @@ from django.core import checks
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import InMemoryStorage, Storage, default_storage, storages
+from django.core.files.storage import (
+    FileSystemStorage,
+    InMemoryStorage,
+    Storage,
+    default_storage,
+    storages,
+)
 from django.db.models import FileField
 from django.utils.module_loading import import_string
 
+from .backends.s3.client import is_s3
 from .core.labels import storage_label
 from .core.resolve import built_storages
 from .core.stack import is_read_only, is_wrapper, leaves, walk, write_backend
@@ -265,13 +273,66 @@ def _written_by_settings(params: dict[str, Any]) -> tuple[type, tuple[()], dict[
 
 def _alike(writes_to: Any, backend: Storage) -> bool:
     """Whether ``writes_to`` (a storage, or ``(class, args, kwargs)`` of an
-    unbuilt alias) is ``backend``, or a storage built as ``backend`` was."""
+    unbuilt alias) is ``backend``, a storage built as ``backend`` was, or one
+    that writes where ``backend`` keeps its files (:func:`_overlap`)."""
     if writes_to is backend:
         return True
     if isinstance(backend, InMemoryStorage):
         return False  # two in-memory storages never share a file
     made = writes_to if isinstance(writes_to, tuple) else _construction(writes_to)
-    return made is not None and made == _construction(backend)
+    if made is not None and made == _construction(backend):
+        return True
+    if isinstance(writes_to, tuple):
+        writes_to = _built_without_io(*writes_to)
+    return writes_to is not None and _overlap(writes_to, backend)
+
+
+# Backends whose construction reads settings only (no file, no request): an
+# alias of one is built to see where it writes.
+_BUILT_WITHOUT_IO = frozenset(
+    {
+        "django.core.files.storage.filesystem.FileSystemStorage",
+        "storages.backends.s3.S3Storage",
+        "storages.backends.s3boto3.S3Boto3Storage",
+    }
+)
+
+
+def _built_without_io(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if f"{cls.__module__}.{cls.__qualname__}" not in _BUILT_WITHOUT_IO:
+        return None
+    try:
+        return cls(*args, **kwargs)
+    except (TypeError, ValueError, ImproperlyConfigured):
+        return None  # misconfigured: Django says so when the alias is used
+
+
+def _overlap(storage: Any, backend: Storage) -> bool:
+    """Whether ``storage`` writes where ``backend`` keeps its files, however
+    their settings spell it: in the same bucket (at the same endpoint, case
+    and trailing slash aside), under a prefix that contains ``backend``'s
+    location or is contained in it; or in the same directory (its real path)."""
+    if isinstance(storage, FileSystemStorage) and isinstance(backend, FileSystemStorage):
+        return os.path.realpath(storage.location) == os.path.realpath(backend.location)
+    ours, theirs = _bucket_place(storage), _bucket_place(backend)
+    if ours is None or theirs is None or ours[0] != theirs[0]:
+        return False
+    inner, outer = sorted((ours[1], theirs[1]), key=len, reverse=True)
+    return not outer or inner == outer or inner.startswith(outer + "/")
+
+
+def _bucket_place(storage: Any) -> tuple[tuple[str, str, str], str] | None:
+    """``((kind, endpoint, bucket), prefix)`` of a backend that keeps its files
+    in a bucket; ``None`` for any other."""
+    bucket = getattr(storage, "bucket_name", None)
+    if not isinstance(bucket, str) or not bucket:
+        return None
+    endpoint = getattr(storage, "endpoint_url", None)
+    endpoint = endpoint.rstrip("/").lower() if isinstance(endpoint, str) else ""
+    kind = "s3" if is_s3(storage) else type(storage).__module__
+    location = getattr(storage, "location", "")
+    prefix = "/".join(part for part in str(location or "").split("/") if part)
+    return (kind, endpoint, bucket), prefix
 
 
 def _construction(storage: object) -> tuple[type, tuple[Any, ...], dict[str, Any]] | None:

@@ -378,3 +378,104 @@ def test_notes_carry_no_secret_nor_signature(
     assert secret not in text
     assert secret.split("/")[-1] not in text
     assert signature.group(1) not in text
+
+
+# -- check W003: the same bucket, spelled another way -----------------------------------
+
+_S3 = "storages.backends.s3.S3Storage"
+_PRODUCTION = {"bucket_name": "production-media", "endpoint_url": "https://s3.example.com",
+               "location": "media"}  # fmt: skip
+
+
+def w003(settings: Any, use_storages: Any, beside: dict[str, Any]) -> list[str]:
+    """The aliases W003 names, for the recipe's stack (production read-only by
+    construction) with the alias ``"beside"`` added."""
+    from django.core import checks
+
+    memory = {"BACKEND": "django.core.files.storage.InMemoryStorage"}
+    use_storages(
+        {
+            "default": {
+                "BACKEND": "storage_mixins.FallbackStorage",
+                "OPTIONS": {"backends": ["production", "local"], "writable": "local"},
+            },
+            "staticfiles": memory,
+            "production": {
+                "BACKEND": "storage_mixins.ReadOnly",
+                "OPTIONS": {"storage": {"BACKEND": _S3, "OPTIONS": _PRODUCTION}},
+            },
+            "local": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "beside": beside,
+        }
+    )
+    messages = checks.run_checks(tags=["storage_mixins"])
+    return [str(m.obj) for m in messages if m.id == "storage_mixins.W003"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {**_PRODUCTION, "querystring_auth": False},  # a "public URLs" alias
+        {**_PRODUCTION, "endpoint_url": "https://s3.example.com/"},
+        {**_PRODUCTION, "endpoint_url": "HTTPS://S3.EXAMPLE.COM"},
+        {**_PRODUCTION, "location": "media/"},
+        {**_PRODUCTION, "location": ""},  # the whole bucket, production's keys too
+        {**_PRODUCTION, "location": "media/thumbnails"},
+    ],
+    ids=[
+        "another-option",
+        "trailing-slash",
+        "upper-case",
+        "location-slash",
+        "whole-bucket",
+        "under-production",
+    ],
+)
+def test_w003_names_an_alias_of_the_same_bucket_spelled_otherwise(
+    settings: Any, use_storages: Any, options: dict[str, Any]
+) -> None:
+    assert w003(settings, use_storages, {"BACKEND": _S3, "OPTIONS": options}) == ["beside"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {**_PRODUCTION, "bucket_name": "development-media"},
+        {**_PRODUCTION, "endpoint_url": "https://minio.localhost"},
+        {**_PRODUCTION, "location": "static"},  # beside production's files, not over them
+        {**_PRODUCTION, "location": "media-old"},
+    ],
+    ids=["another-bucket", "another-endpoint", "another-prefix", "a-longer-prefix"],
+)
+def test_w003_passes_another_store(
+    settings: Any, use_storages: Any, options: dict[str, Any]
+) -> None:
+    assert w003(settings, use_storages, {"BACKEND": _S3, "OPTIONS": options}) == []
+
+
+def test_w003_names_a_directory_spelled_otherwise(
+    settings: Any, use_storages: Any, tmp_path: Path
+) -> None:
+    """A read-only local layer (a copy of production) and an alias of the same
+    directory through a link, or with a trailing slash."""
+    from django.core import checks
+
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "copy")
+    disk = "django.core.files.storage.FileSystemStorage"
+    for spelled in (f"{tmp_path / 'copy'}/", str(tmp_path / "link")):
+        use_storages(
+            {
+                "default": {
+                    "BACKEND": "storage_mixins.FallbackStorage",
+                    "OPTIONS": {"backends": ["local", "copy"]},
+                },
+                "staticfiles": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+                "copy": {"BACKEND": disk, "OPTIONS": {"location": str(tmp_path / "copy")}},
+                "local": {"BACKEND": disk},
+                "beside": {"BACKEND": disk, "OPTIONS": {"location": spelled}},
+            }
+        )
+        messages = checks.run_checks(tags=["storage_mixins"])
+        named = [m.obj for m in messages if m.id == "storage_mixins.W003"]
+        assert named == ["copy", "beside"], spelled
