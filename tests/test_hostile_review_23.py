@@ -479,3 +479,25 @@ def test_w003_names_a_directory_spelled_otherwise(
         messages = checks.run_checks(tags=["storage_mixins"])
         named = [m.obj for m in messages if m.id == "storage_mixins.W003"]
         assert named == ["copy", "beside"], spelled
+
+
+def test_forget_past_an_alias_that_cannot_be_built(
+    forgetting: Any, s3: Any, settings: Any, use_storages: Any
+) -> None:
+    """An alias misconfigured (an option its class does not take) holds no
+    facts in any process: the command forgets the others' and says so."""
+    forgetting()
+    media = storages["media"]
+    assert not media.exists("photos/new.jpg")
+    s3.put("photos/new.jpg", b"new")
+    use_storages(
+        {
+            **storages.backends,
+            "broken": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"no_such_option": True},
+            },
+        }
+    )
+    assert "Forgot 3 name(s) under ''" in forget()
+    assert media.exists("photos/new.jpg")

@@ -78,12 +78,14 @@ def caches_over(storage: Any) -> list[Caching]:
 def _buildable(aliases: Any) -> list[Any]:
     """The storages of ``aliases`` that can be built here. One whose backend is
     missing (a package installed in production only) or misconfigured holds no
-    facts in this process, and must not stop a command about another alias."""
+    facts in this process, and must not stop a command about another alias.
+    Misconfigured: an option its class does not take (``TypeError``) or a
+    value it refuses (``ValueError``), as well as ``ImproperlyConfigured``."""
     built = []
     for alias in aliases:
         try:
             built.append(storages[alias])
-        except (InvalidStorageError, ImproperlyConfigured):
+        except (InvalidStorageError, ImproperlyConfigured, TypeError, ValueError):
             continue
     return built
 
