@@ -501,3 +501,29 @@ def test_forget_past_an_alias_that_cannot_be_built(
     )
     assert "Forgot 3 name(s) under ''" in forget()
     assert media.exists("photos/new.jpg")
+
+
+def test_a_read_only_alias_of_a_directory_need_not_be_writable(
+    settings: Any, use_storages: Any, tmp_path: Path
+) -> None:
+    """``storage_stack --check --storage archive``, a ``ReadOnly`` over a local
+    directory that cannot be written: nothing writes there, so no problem
+    (the probe took the backend beneath ``ReadOnly`` for a write layer)."""
+    (tmp_path / "mounted").write_bytes(b"a file where a directory would be")
+    use_storages(
+        {
+            **settings.STORAGES,
+            "archive": {
+                "BACKEND": "storage_mixins.ReadOnly",
+                "OPTIONS": {
+                    "storage": {
+                        "BACKEND": "django.core.files.storage.FileSystemStorage",
+                        "OPTIONS": {"location": str(tmp_path / "mounted" / "archive")},
+                    }
+                },
+            },
+        }
+    )
+    out = StringIO()
+    call_command("storage_stack", "--check", "--storage", "archive", stdout=out)
+    assert "read-only" in out.getvalue()

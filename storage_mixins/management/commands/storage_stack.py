@@ -67,7 +67,9 @@ class Command(BaseCommand):
     def _probe_backends(self, stack: Any, slow: float) -> list[str]:
         """A line for each backend; the problems found, one line each."""
         problems = []
-        writes_to = write_backend(stack)
+        # A write through a read-only wrapper reaches nothing: its backend need
+        # not be writable.
+        writes_to = None if is_read_only(stack) else write_backend(stack)
         for ancestors, backend in walk(stack):
             if isinstance(backend, StorageWrapper):
                 continue  # probe the backends themselves, not through caches or logs
