@@ -10,16 +10,20 @@ write may have reached a layer behind ``ReadOnly``.
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import itertools
 import os
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
@@ -40,6 +44,10 @@ from tests.test_conformance import READ_ONLY_SHAPES, WRITABLE_SHAPES
 # google-auth looks for a metadata server when it looks for credentials: point
 # it at a closed loopback port, so that no probe leaves the machine.
 os.environ.update(GCE_METADATA_HOST="127.0.0.1:1", GCE_METADATA_IP="127.0.0.1:1")
+# google-cloud-storage 3 fetches a bucket's metadata (for its OpenTelemetry
+# attributes) in a thread of its own, at a time of its own, the first time a
+# client uses the bucket: a request no recording can count (docs/testing.rst).
+os.environ["DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA"] = "true"
 os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
 
 pytestmark = [
@@ -389,3 +397,113 @@ def test_azure_under_a_location_is_listed_by_base_names(
     assert read(stack, "photos/c.jpg") == b"c"
     assert read(stack, "photos/b.jpg") == b"b"
     assert cloud.counter.writes[container] == 0
+
+
+# -- requests counted where the SDKs send them (issue 27) -------------------------------
+
+
+def _workload(stack: Any) -> None:
+    """Reads of every kind, through a stack whose production layer is remote."""
+    assert stack.exists("photos/a.jpg")
+    assert not stack.exists("photos/missing.jpg")
+    assert stack.size("photos/a.jpg") == 1
+    assert read(stack, "photos/b.jpg") == b"b"
+    stack.listdir("photos")
+
+
+def _remote_stack(cloud: Cloud, tmp_path: Path) -> tuple[Any, Any, Any]:
+    """``Fallback(local, ReadOnly(production))``, production seeded; the
+    production storage and its container.
+
+    Seeded through the proxy: the Google Cloud emulator gives each object a
+    download link on the host it was uploaded through, which a read then uses."""
+    production, _direct = cloud.make("production")
+    production.save("photos/a.jpg", ContentFile(b"a"))
+    production.save("photos/b.jpg", ContentFile(b"b"))
+    local = FileSystemStorage(location=tmp_path / "local")
+    return Fallback(local, ReadOnly(production)), production, container_name(production)
+
+
+KIND_NAMES = {"azure": "Azure", "gcs": "GCS"}
+METADATA_METHOD = {"azure": "HEAD", "gcs": "GET"}  # an object's properties
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_threads_on_behalf_of_the_block_count_an_unrelated_one_does_not(
+    kind: str, clouds: dict[str, Cloud], tmp_path: Path
+) -> None:
+    from storage_mixins.observability.recording import record
+
+    cloud = clouds[kind]
+    stack, _production, container = _remote_stack(cloud, tmp_path)
+    stack.exists("photos/a.jpg")  # the SDK's clients are made
+    unrelated = threading.Thread(target=_workload, args=(stack,))
+    before = cloud.counter.requests[container]
+    with record() as recording:
+        unrelated.start()
+        context = contextvars.copy_context()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pool.submit(context.run, stack.exists, "photos/a.jpg").result()
+        async_to_sync(sync_to_async(stack.size))("photos/a.jpg")
+        unrelated.join()
+    sent = cloud.counter.requests[container] - before
+    assert recording.requests == {KIND_NAMES[kind]: 2}
+    assert sent > 2  # and the unrelated thread's
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_configured_storage_without_a_wrapper_is_counted(
+    kind: str, clouds: dict[str, Cloud], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.files.storage import storages
+
+    from storage_mixins.observability.recording import record
+
+    cloud = clouds[kind]
+    production, _direct = cloud.make("production")
+    production.save("a.txt", ContentFile(b"a"))
+    monkeypatch.setitem(storages._storages, "production", production)  # as Django built it
+    container = container_name(production)
+    before = cloud.counter.requests[container]
+    with record(detail=True) as recording:
+        assert production.exists("a.txt")
+        assert production.size("a.txt") == 1
+    assert recording.call_count == 0  # no wrapper: no calls
+    assert recording.requests == {KIND_NAMES[kind]: cloud.counter.requests[container] - before}
+    assert (
+        recording.backend_requests[0]
+        .describe()
+        .startswith(
+            f"{METADATA_METHOD[kind]} a.txt ({KIND_NAMES[kind]}) to production, "
+            "outside any storage call, from "
+            "tests/test_backends.py:"
+        )
+    )
+
+
+def test_a_google_cloud_client_made_in_the_first_call_is_counted(
+    clouds: dict[str, Cloud], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """django-storages makes the client on first use: here, inside the recorded
+    call (google-cloud-storage finds the endpoint in STORAGE_EMULATOR_HOST)."""
+    from google.auth.credentials import AnonymousCredentials
+    from storages.backends.gcloud import GoogleCloudStorage
+
+    from storage_mixins.observability.recording import record
+
+    cloud = clouds["gcs"]
+    facing, direct = cloud.make("production")
+    facing.save("a.txt", ContentFile(b"a"))
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", cloud.proxy_url)
+    production = GoogleCloudStorage(
+        bucket_name=direct.bucket_name,
+        project_id="storage-mixins-tests",
+        credentials=AnonymousCredentials(),
+    )
+    assert production._client is None
+    stack = Fallback(FileSystemStorage(location=tmp_path / "local"), ReadOnly(production))
+    before = cloud.counter.requests[direct.bucket_name]
+    with record() as recording:
+        assert stack.size("a.txt") == 1
+    assert recording.requests == {"GCS": cloud.counter.requests[direct.bucket_name] - before}
+    assert recording.requests["GCS"] > 0

@@ -397,3 +397,79 @@ def test_a_backend_request_reported_to_the_hook_counts_for_the_recording(fs: Any
     hooks.backend_request("HTTP", "GET", "/media/b.jpg")  # after it: not counted
     assert recording.requests == {"HTTP": 2}
     assert hooks.request_observer is None
+
+
+# -- each request, in detail ----------------------------------------------------------
+
+
+def test_each_s3_request_in_detail(s3: Any, fs: Any) -> None:
+    s3.put("photos/a.jpg", b"production")
+    backend = s3.storage()
+    stack = Fallback(fs, ReadOnly(backend))
+    s3.server.clear_requests()
+    with record(detail=True) as recording:
+        stack.exists("photos/a.jpg")
+        stack.listdir("photos")
+    received = s3.server.requests()
+    details = [
+        (r.kind, r.method, r.operation, r.target, r.storage, r.call)
+        for r in recording.backend_requests
+    ]
+    exists, listdir = recording.calls
+    assert details == [
+        ("S3", "HEAD", "HeadObject", "photos/a.jpg", backend, exists),
+        ("S3", "GET", "ListObjects", "photos/", backend, listdir),  # django-storages: v1
+    ]
+    assert [(r.method, r.key) for r in received] == [("HEAD", "photos/a.jpg"), ("GET", "")]
+    assert recording.backend_requests[0].caller.function == "test_each_s3_request_in_detail"
+
+
+def test_requests_are_kept_one_by_one_with_detail_only(s3: Any) -> None:
+    s3.put("a.txt", b"x")
+    stack = Fallback(InMemoryStorage(), ReadOnly(s3.storage()))
+    with record() as recording:
+        stack.exists("a.txt")
+    assert recording.requests == {"S3": 1}
+    assert recording.backend_requests == []
+
+
+def test_a_request_reported_to_the_hook_in_detail(mem: Any) -> None:
+    """The HTTP layer reports its requests, and itself, to the hook point."""
+    from storage_mixins.core import hooks
+
+    class Remote(InMemoryStorage):
+        def exists(self, name: str) -> bool:
+            hooks.backend_request("HTTP", "HEAD", name, self)
+            return False
+
+    remote = Remote()
+    with record(detail=True) as recording:
+        Fallback(mem, ReadOnly(remote)).exists("photos/a.jpg")
+        hooks.backend_request("HTTP", "GET", "photos/b.jpg")  # outside any call, sender unknown
+    first, second = recording.backend_requests
+    assert (first.kind, first.method, first.target, first.storage) == (
+        "HTTP",
+        "HEAD",
+        "photos/a.jpg",
+        remote,
+    )
+    assert first.call is recording.calls[0]
+    assert second.storage is None and second.call is None
+    assert second.describe().startswith(
+        "GET photos/b.jpg (HTTP) to an unknown storage, outside any storage call, from "
+    )
+    assert recording.requests == {"HTTP": 2}
+
+
+def test_an_estimated_request_in_detail(mem: Any) -> None:
+    remote = _RemoteStorage({"a.txt": 1})
+    with record(detail=True) as recording:
+        Fallback(mem, ReadOnly(remote)).size("a.txt")
+    (estimate,) = recording.backend_requests
+    assert (estimate.kind, estimate.method, estimate.target, estimate.operation) == (
+        "_RemoteStorage",
+        "size",
+        "a.txt",
+        "estimate",
+    )
+    assert estimate.storage is remote
