@@ -29,4 +29,10 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 # Django's classes in annotations (layers are Storages) link nowhere: the
 # build is offline, without intersphinx.
-nitpick_ignore_regex = [("py:class", r"django\..+")]
+# So do the standard library's (collections.abc.Callable), and Django's
+# Storage as a class's signature names it (StorageRequestBudget's).
+nitpick_ignore_regex = [
+    ("py:class", r"django\..+"),
+    ("py:class", r"collections\.abc\..+"),
+    ("py:class", r"Storage"),
+]

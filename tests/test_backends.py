@@ -28,6 +28,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
 from storage_mixins import Caching, Fallback, ReadOnly, StorageWrapper
+from storage_mixins.core.labels import storage_label
 from storage_mixins.core.stack import children
 from tests.conformance import ReadContract, ReadOnlyContract, Subject, WriteContract, read
 from tests.conftest import free_port, missing, require_component, require_module
@@ -426,6 +427,41 @@ def _remote_stack(cloud: Cloud, tmp_path: Path) -> tuple[Any, Any, Any]:
 
 KIND_NAMES = {"azure": "Azure", "gcs": "GCS"}
 METADATA_METHOD = {"azure": "HEAD", "gcs": "GET"}  # an object's properties
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_requests_are_counted_where_the_sdk_sends_them(
+    kind: str, clouds: dict[str, Cloud], tmp_path: Path
+) -> None:
+    """The budget's count is the emulator's, request by request: no estimate."""
+    from storage_mixins.testing import assert_max_storage_requests, assert_storage_requests
+
+    cloud = clouds[kind]
+    stack, production, container = _remote_stack(cloud, tmp_path)
+    for attempt in range(2):  # the first makes the SDK's clients
+        before = cloud.counter.requests[container]
+        with assert_max_storage_requests(99) as budget:
+            _workload(stack)
+        sent = cloud.counter.requests[container] - before
+        assert len(budget.requests) == sent > 4, attempt
+        assert budget.recording is not None
+        assert budget.recording.requests == {KIND_NAMES[kind]: sent}
+        assert {request.storage for request in budget.requests} == {production}
+        calls = [request.call and request.call.method for request in budget.requests]
+        assert calls == ["exists", "exists", "size", "open", None, "listdir"]  # None: a read
+    with assert_storage_requests(sent, kind=KIND_NAMES[kind]):
+        _workload(stack)
+    targets = [request.target for request in budget.requests]
+    assert targets[:3] == ["photos/a.jpg", "photos/missing.jpg", "photos/a.jpg"]
+    assert targets[-1] == "photos/"
+    assert (
+        budget.requests[0]
+        .describe()
+        .startswith(
+            f"{METADATA_METHOD[kind]} photos/a.jpg ({KIND_NAMES[kind]}) to {storage_label(production)}, "
+            "in Fallback.exists('photos/a.jpg'), from tests/test_backends.py:"
+        )
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
