@@ -301,13 +301,17 @@ def test_a_listing_of_many_directories_counts_its_worker_threads(s3: Any) -> Non
     assert recording.requests["S3"] == len(s3.server.requests()) == 3
 
 
-def test_a_client_of_ones_own_counts_once_given(s3: Any) -> None:
+def test_a_client_of_ones_own_counts_each_request_once(s3: Any) -> None:
+    """A client of a session made once something has recorded is counted; given
+    to count_s3_requests() as well, each of its requests still counts once."""
     import boto3
 
     from storage_mixins.observability.recording import count_s3_requests
 
     s3.put("a.txt", b"x")
-    client = boto3.client(
+    with record():
+        pass  # a session made from now on counts (the first recording may be later)
+    client = boto3.session.Session().client(
         "s3",
         endpoint_url=s3.server.endpoint_url,
         region_name="us-east-1",
@@ -315,13 +319,31 @@ def test_a_client_of_ones_own_counts_once_given(s3: Any) -> None:
         aws_secret_access_key="testing",
     )
     s3.server.clear_requests()
-    with record() as recording:
-        client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # not given yet
+    with record(detail=True) as recording:
+        client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # not given
         count_s3_requests(client)
         client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")
     client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # outside the recording
     assert len(s3.server.requests()) == 3
-    assert recording.requests["S3"] == 1
+    assert recording.requests["S3"] == 2
+    assert [(r.operation, r.target, r.storage) for r in recording.backend_requests] == [
+        ("HeadObject", "a.txt", None)
+    ] * 2
+
+
+def test_a_storage_that_sends_requests_while_it_is_built(s3: Any) -> None:
+    """S3ManifestStaticStorage reads its manifest in __init__, before any client
+    of its can be hooked: its session's clients count from the start."""
+    from storages.backends.s3 import S3ManifestStaticStorage
+
+    s3.put("static/staticfiles.json", b'{"version": "1.1", "paths": {}, "hash": ""}')
+    options = {**s3.settings()["OPTIONS"], "location": "static"}
+    s3.server.clear_requests()
+    with record(detail=True) as recording:
+        S3ManifestStaticStorage(**options)
+    received = [(r.method, r.key) for r in s3.server.requests()]
+    assert ("GET", "static/staticfiles.json") in received
+    assert [(r.method, r.target) for r in recording.backend_requests] == received
 
 
 def test_requests_outside_any_recording_are_not_counted(s3: Any) -> None:

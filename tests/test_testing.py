@@ -407,11 +407,30 @@ STORAGES = {
         "OPTIONS": {"backends": ["local", "production"]},
     },
     "local": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "static": {
+        "BACKEND": "storages.backends.s3.S3ManifestStaticStorage",
+        "OPTIONS": {
+            "bucket_name": "production-media",
+            "location": "static",
+            "endpoint_url": os.environ["CHILD_S3_ENDPOINT"],
+            "access_key": "testing",
+            "secret_key": "testing",
+            "region_name": "us-east-1",
+            "addressing_style": "path",
+        },
+    },
 }
 """
 
 CHILD_TESTS = """
 from django.core.files.storage import storages
+
+
+def test_a_storage_built_in_the_first_block(storage_requests):
+    # The first test: nothing had imported boto3 when the fixture began.
+    with storage_requests.at_most(9, method="GET") as budget:
+        storages["static"]  # reads its manifest as it is built
+    assert [request.target for request in budget.requests] == ["static/staticfiles.json"]
 
 
 def page():
@@ -455,12 +474,13 @@ def test_the_pytest_fixture_in_a_project(
     site: Any, child_env: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHILD_S3_ENDPOINT", site.server.endpoint_url)
+    site.put("static/staticfiles.json", b'{"version": "1.1", "paths": {}, "hash": ""}')
     child_env.makepyfile(child_settings=CHILD_SETTINGS, test_page=CHILD_TESTS)
     result = child_env.runpytest_subprocess(
         "-W", "error", "--ds=child_settings", "-p", "no:cacheprovider"
     )
     (line,) = (n for n, text in enumerate(CHILD_TESTS.strip().splitlines(), 1) if "exists" in text)
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(
         [
             "E*expected at most 2 storage requests, got 3:",

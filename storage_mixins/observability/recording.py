@@ -24,7 +24,9 @@ What is recorded, and where:
   whichever thread needs it first, recording or not: it counts all the same.
   The handler counts a request for the recording of the context that sends
   it, so another thread's requests on a shared client count for no
-  recording. boto3's transfer threads (uploads,
+  recording. The clients of every botocore session made once something has
+  recorded count as well (a storage that sends requests as it is built,
+  ``S3ManifestStaticStorage``). boto3's transfer threads (uploads,
   and the download of a file's contents) get the recording through botocore's
   own context, which s3transfer carries into them. Requests made outside a
   call (reading an ``S3File`` that ``open()`` returned) count for the

@@ -9,11 +9,21 @@ for the recording active where it is sent (or carried into boto3's transfer
 threads: see ``context``), and for none outside any. A
 ``before-parameter-build`` handler notes the key each API call is about (a
 listing's prefix), for the recording's details.
+
+A storage may send requests while it is built, before any client of its can be
+hooked (``S3ManifestStaticStorage`` reads its manifest then): the clients of
+every botocore session made once something has recorded get the handlers too,
+from botocore's own list of the handlers each new session registers (as moto
+adds its own). Those know no storage; a client hooked both ways counts each
+request once. The first recording imports botocore if it is installed, so that
+a storage first built inside it is counted too, whichever test runs first.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
+import threading
 import weakref
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,12 +32,20 @@ from ..backends.s3 import client as s3
 from ..core.stack import leaves
 from .context import current_state
 
-__all__ = ["count_s3_requests", "hook_configured_storages", "hook_s3_storage"]
+__all__ = [
+    "count_s3_requests",
+    "hook_configured_storages",
+    "hook_new_sessions",
+    "hook_s3_storage",
+    "hook_shared_clients",
+]
 
 _HANDLER_ID = "storage_mixins-count-requests"
 _TARGET_ID = "storage_mixins-note-target"
 _TARGET = "storage_mixins_target"  # in botocore's request context
+_COUNTED = "_storage_mixins_counted"  # on a request (an attempt) once counted
 _hooked_emitters: weakref.WeakSet[Any] = weakref.WeakSet()
+_sessions_lock = threading.Lock()
 
 
 def count_s3_requests(client: Any, storage: Any = None) -> None:
@@ -37,7 +55,8 @@ def count_s3_requests(client: Any, storage: Any = None) -> None:
     events = client.meta.events
     if events not in _hooked_emitters:
         events.register("before-parameter-build.s3", _note_target, unique_id=_TARGET_ID)
-        events.register("before-send.s3", _counter(storage), unique_id=_HANDLER_ID)
+        # First: before the handler of new sessions, which knows no storage.
+        events.register_first("before-send.s3", _counter(storage), unique_id=_HANDLER_ID)
         _hooked_emitters.add(events)
 
 
@@ -54,8 +73,9 @@ def _counter(storage: Any) -> Any:
     def count(request: Any, event_name: str, **kwargs: Any) -> None:
         """botocore ``before-send`` handler: one HTTP attempt to S3."""
         state = current_state()
-        if state is None:
+        if state is None or getattr(request, _COUNTED, False):
             return
+        setattr(request, _COUNTED, True)  # a new request object each attempt
         target = (getattr(request, "context", None) or {}).get(_TARGET)
         if target is None:  # a call that began before the client was hooked
             target = unquote(urlsplit(request.url).path).lstrip("/")
@@ -63,6 +83,34 @@ def _counter(storage: Any) -> Any:
         state.backend_request("S3", request.method, target, owner and owner(), operation)
 
     return count
+
+
+_count_unattributed = _counter(None)
+
+
+def hook_new_sessions() -> None:
+    """Count the requests of the clients of every botocore session made from
+    now on (if botocore is installed)."""
+    handlers = _botocore_handlers()
+    if handlers is None:
+        return
+    with _sessions_lock:
+        entries = [
+            ("before-parameter-build.s3", _note_target),
+            ("before-send.s3", _count_unattributed),
+        ]
+        if entries[1] not in handlers.BUILTIN_HANDLERS:
+            handlers.BUILTIN_HANDLERS.extend(entries)
+
+
+@functools.cache
+def _botocore_handlers() -> Any:
+    """``botocore.handlers``, imported once; ``None`` without botocore."""
+    try:
+        from botocore import handlers
+    except ImportError:
+        return None
+    return handlers
 
 
 def hook_s3_storage(storage: Any) -> None:
