@@ -27,10 +27,9 @@ html_theme = "furo"
 html_title = f"storage_mixins {release}"
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-# Django's classes in annotations (layers are Storages) link nowhere: the
-# build is offline, without intersphinx.
-# So do the standard library's (collections.abc.Callable), and Django's
-# Storage as a class's signature names it (StorageRequestBudget's).
+# Django's classes in annotations (layers are Storages), and the standard
+# library's, link nowhere: the build is offline, without intersphinx. Nor does
+# Django's Storage as a class's signature names it (StorageRequestBudget's).
 nitpick_ignore_regex = [
     ("py:class", r"django\..+"),
     ("py:class", r"collections\.abc\..+"),
