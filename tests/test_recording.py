@@ -337,7 +337,10 @@ def test_a_storage_that_sends_requests_while_it_is_built(s3: Any) -> None:
     from storages.backends.s3 import S3ManifestStaticStorage
 
     s3.put("static/staticfiles.json", b'{"version": "1.1", "paths": {}, "hash": ""}')
-    options = {**s3.settings()["OPTIONS"], "location": "static"}
+    # Credentials of its own: the suite shares a boto3 session per thread and
+    # credentials (tests/conftest.py), and one made before any recording began
+    # has no handlers. moto accepts any.
+    options = {**s3.settings()["OPTIONS"], "location": "static", "access_key": "manifest"}
     s3.server.clear_requests()
     with record(detail=True) as recording:
         S3ManifestStaticStorage(**options)
