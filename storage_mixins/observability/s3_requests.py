@@ -21,7 +21,6 @@ a storage first built inside it is counted too, whichever test runs first.
 
 from __future__ import annotations
 
-import functools
 import sys
 import threading
 import weakref
@@ -46,6 +45,7 @@ _TARGET = "storage_mixins_target"  # in botocore's request context
 _COUNTED = "_storage_mixins_counted"  # on a request (an attempt) once counted
 _hooked_emitters: weakref.WeakSet[Any] = weakref.WeakSet()
 _sessions_lock = threading.Lock()
+_sessions_hooked = False  # botocore's handlers of new sessions include ours
 
 
 def count_s3_requests(client: Any, storage: Any = None) -> None:
@@ -90,27 +90,22 @@ _count_unattributed = _counter(None)
 
 def hook_new_sessions() -> None:
     """Count the requests of the clients of every botocore session made from
-    now on (if botocore is installed)."""
-    handlers = _botocore_handlers()
-    if handlers is None:
+    now on (if botocore is installed). Done once a process: the first
+    recording's install, which every later one would repeat for nothing."""
+    global _sessions_hooked
+    if _sessions_hooked:
         return
     with _sessions_lock:
-        entries = [
-            ("before-parameter-build.s3", _note_target),
-            ("before-send.s3", _count_unattributed),
-        ]
-        if entries[1] not in handlers.BUILTIN_HANDLERS:
-            handlers.BUILTIN_HANDLERS.extend(entries)
-
-
-@functools.cache
-def _botocore_handlers() -> Any:
-    """``botocore.handlers``, imported once; ``None`` without botocore."""
-    try:
-        from botocore import handlers
-    except ImportError:
-        return None
-    return handlers
+        if _sessions_hooked:
+            return
+        _sessions_hooked = True
+        try:
+            from botocore import handlers
+        except ImportError:
+            return  # no botocore: no S3 client can ever exist
+        handlers.BUILTIN_HANDLERS.extend(
+            [("before-parameter-build.s3", _note_target), ("before-send.s3", _count_unattributed)]
+        )
 
 
 def hook_s3_storage(storage: Any) -> None:
