@@ -10,20 +10,25 @@ write may have reached a layer behind ``ReadOnly``.
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import itertools
 import os
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
 from storage_mixins import Caching, Fallback, ReadOnly, StorageWrapper
+from storage_mixins.core.labels import storage_label
 from storage_mixins.core.stack import children
 from tests.conformance import ReadContract, ReadOnlyContract, Subject, WriteContract, read
 from tests.conftest import free_port, missing, require_component, require_module
@@ -40,6 +45,10 @@ from tests.test_conformance import READ_ONLY_SHAPES, WRITABLE_SHAPES
 # google-auth looks for a metadata server when it looks for credentials: point
 # it at a closed loopback port, so that no probe leaves the machine.
 os.environ.update(GCE_METADATA_HOST="127.0.0.1:1", GCE_METADATA_IP="127.0.0.1:1")
+# google-cloud-storage 3 fetches a bucket's metadata (for its OpenTelemetry
+# attributes) in a thread of its own, at a time of its own, the first time a
+# client uses the bucket: a request no recording can count (docs/testing.rst).
+os.environ["DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA"] = "true"
 os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
 
 pytestmark = [
@@ -389,3 +398,148 @@ def test_azure_under_a_location_is_listed_by_base_names(
     assert read(stack, "photos/c.jpg") == b"c"
     assert read(stack, "photos/b.jpg") == b"b"
     assert cloud.counter.writes[container] == 0
+
+
+# -- requests counted where the SDKs send them (issue 27) -------------------------------
+
+
+def _workload(stack: Any) -> None:
+    """Reads of every kind, through a stack whose production layer is remote."""
+    assert stack.exists("photos/a.jpg")
+    assert not stack.exists("photos/missing.jpg")
+    assert stack.size("photos/a.jpg") == 1
+    assert read(stack, "photos/b.jpg") == b"b"
+    stack.listdir("photos")
+
+
+def _remote_stack(cloud: Cloud, tmp_path: Path) -> tuple[Any, Any, Any]:
+    """``Fallback(local, ReadOnly(production))``, production seeded; the
+    production storage and its container.
+
+    Seeded through the proxy: the Google Cloud emulator gives each object a
+    download link on the host it was uploaded through, which a read then uses."""
+    production, _direct = cloud.make("production")
+    production.save("photos/a.jpg", ContentFile(b"a"))
+    production.save("photos/b.jpg", ContentFile(b"b"))
+    local = FileSystemStorage(location=tmp_path / "local")
+    return Fallback(local, ReadOnly(production)), production, container_name(production)
+
+
+KIND_NAMES = {"azure": "Azure", "gcs": "GCS"}
+METADATA_METHOD = {"azure": "HEAD", "gcs": "GET"}  # an object's properties
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_requests_are_counted_where_the_sdk_sends_them(
+    kind: str, clouds: dict[str, Cloud], tmp_path: Path
+) -> None:
+    """The budget's count is the emulator's, request by request: no estimate."""
+    from storage_mixins.testing import assert_max_storage_requests, assert_storage_requests
+
+    cloud = clouds[kind]
+    stack, production, container = _remote_stack(cloud, tmp_path)
+    for attempt in range(2):  # the first makes the SDK's clients
+        before = cloud.counter.requests[container]
+        with assert_max_storage_requests(99) as budget:
+            _workload(stack)
+        sent = cloud.counter.requests[container] - before
+        assert len(budget.requests) == sent > 4, attempt
+        assert budget.recording is not None
+        assert budget.recording.requests == {KIND_NAMES[kind]: sent}
+        assert {request.storage for request in budget.requests} == {production}
+        calls = [request.call and request.call.method for request in budget.requests]
+        assert calls == ["exists", "exists", "size", "open", None, "listdir"]  # None: a read
+    with assert_storage_requests(sent, kind=KIND_NAMES[kind]):
+        _workload(stack)
+    targets = [request.target for request in budget.requests]
+    assert targets[:3] == ["photos/a.jpg", "photos/missing.jpg", "photos/a.jpg"]
+    assert targets[-1] == "photos/"
+    assert (
+        budget.requests[0]
+        .describe()
+        .startswith(
+            f"{METADATA_METHOD[kind]} photos/a.jpg ({KIND_NAMES[kind]}) to {storage_label(production)}, "
+            "in Fallback.exists('photos/a.jpg'), from tests/test_backends.py:"
+        )
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_threads_on_behalf_of_the_block_count_an_unrelated_one_does_not(
+    kind: str, clouds: dict[str, Cloud], tmp_path: Path
+) -> None:
+    from storage_mixins.observability.recording import record
+
+    cloud = clouds[kind]
+    stack, _production, container = _remote_stack(cloud, tmp_path)
+    stack.exists("photos/a.jpg")  # the SDK's clients are made
+    unrelated = threading.Thread(target=_workload, args=(stack,))
+    before = cloud.counter.requests[container]
+    with record() as recording:
+        unrelated.start()
+        context = contextvars.copy_context()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pool.submit(context.run, stack.exists, "photos/a.jpg").result()
+        async_to_sync(sync_to_async(stack.size))("photos/a.jpg")
+        unrelated.join()
+    sent = cloud.counter.requests[container] - before
+    assert recording.requests == {KIND_NAMES[kind]: 2}
+    assert sent > 2  # and the unrelated thread's
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_configured_storage_without_a_wrapper_is_counted(
+    kind: str, clouds: dict[str, Cloud], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.files.storage import storages
+
+    from storage_mixins.observability.recording import record
+
+    cloud = clouds[kind]
+    production, _direct = cloud.make("production")
+    production.save("a.txt", ContentFile(b"a"))
+    monkeypatch.setitem(storages._storages, "production", production)  # as Django built it
+    container = container_name(production)
+    before = cloud.counter.requests[container]
+    with record(detail=True) as recording:
+        assert production.exists("a.txt")
+        assert production.size("a.txt") == 1
+    assert recording.call_count == 0  # no wrapper: no calls
+    assert recording.requests == {KIND_NAMES[kind]: cloud.counter.requests[container] - before}
+    assert (
+        recording.backend_requests[0]
+        .describe()
+        .startswith(
+            f"{METADATA_METHOD[kind]} a.txt ({KIND_NAMES[kind]}) to production, "
+            "outside any storage call, from "
+            "tests/test_backends.py:"
+        )
+    )
+
+
+def test_a_google_cloud_client_made_in_the_first_call_is_counted(
+    clouds: dict[str, Cloud], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """django-storages makes the client on first use: here, inside the recorded
+    call (google-cloud-storage finds the endpoint in STORAGE_EMULATOR_HOST)."""
+    from google.auth.credentials import AnonymousCredentials
+    from storages.backends.gcloud import GoogleCloudStorage
+
+    from storage_mixins.observability.recording import record
+
+    cloud = clouds["gcs"]
+    facing, direct = cloud.make("production")
+    facing.save("a.txt", ContentFile(b"a"))
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", cloud.proxy_url)
+    production = GoogleCloudStorage(
+        bucket_name=direct.bucket_name,
+        project_id="storage-mixins-tests",
+        credentials=AnonymousCredentials(),
+    )
+    assert production._client is None
+    stack = Fallback(FileSystemStorage(location=tmp_path / "local"), ReadOnly(production))
+    before = cloud.counter.requests[direct.bucket_name]
+    with record() as recording:
+        assert stack.size("a.txt") == 1
+    assert recording.requests == {"GCS": cloud.counter.requests[direct.bucket_name] - before}
+    assert recording.requests["GCS"] > 0

@@ -301,13 +301,17 @@ def test_a_listing_of_many_directories_counts_its_worker_threads(s3: Any) -> Non
     assert recording.requests["S3"] == len(s3.server.requests()) == 3
 
 
-def test_a_client_of_ones_own_counts_once_given(s3: Any) -> None:
+def test_a_client_of_ones_own_counts_each_request_once(s3: Any) -> None:
+    """A client of a session made once something has recorded is counted; given
+    to count_s3_requests() as well, each of its requests still counts once."""
     import boto3
 
     from storage_mixins.observability.recording import count_s3_requests
 
     s3.put("a.txt", b"x")
-    client = boto3.client(
+    with record():
+        pass  # a session made from now on counts (the first recording may be later)
+    client = boto3.session.Session().client(
         "s3",
         endpoint_url=s3.server.endpoint_url,
         region_name="us-east-1",
@@ -315,13 +319,34 @@ def test_a_client_of_ones_own_counts_once_given(s3: Any) -> None:
         aws_secret_access_key="testing",
     )
     s3.server.clear_requests()
-    with record() as recording:
-        client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # not given yet
+    with record(detail=True) as recording:
+        client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # not given
         count_s3_requests(client)
         client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")
     client.head_object(Bucket=PRODUCTION_BUCKET, Key="a.txt")  # outside the recording
     assert len(s3.server.requests()) == 3
-    assert recording.requests["S3"] == 1
+    assert recording.requests["S3"] == 2
+    assert [(r.operation, r.target, r.storage) for r in recording.backend_requests] == [
+        ("HeadObject", "a.txt", None)
+    ] * 2
+
+
+def test_a_storage_that_sends_requests_while_it_is_built(s3: Any) -> None:
+    """S3ManifestStaticStorage reads its manifest in __init__, before any client
+    of its can be hooked: its session's clients count from the start."""
+    from storages.backends.s3 import S3ManifestStaticStorage
+
+    s3.put("static/staticfiles.json", b'{"version": "1.1", "paths": {}, "hash": ""}')
+    # Credentials of its own: the suite shares a boto3 session per thread and
+    # credentials (tests/conftest.py), and one made before any recording began
+    # has no handlers. moto accepts any.
+    options = {**s3.settings()["OPTIONS"], "location": "static", "access_key": "manifest"}
+    s3.server.clear_requests()
+    with record(detail=True) as recording:
+        S3ManifestStaticStorage(**options)
+    received = [(r.method, r.key) for r in s3.server.requests()]
+    assert ("GET", "static/staticfiles.json") in received
+    assert [(r.method, r.target) for r in recording.backend_requests] == received
 
 
 def test_requests_outside_any_recording_are_not_counted(s3: Any) -> None:
@@ -397,3 +422,79 @@ def test_a_backend_request_reported_to_the_hook_counts_for_the_recording(fs: Any
     hooks.backend_request("HTTP", "GET", "/media/b.jpg")  # after it: not counted
     assert recording.requests == {"HTTP": 2}
     assert hooks.request_observer is None
+
+
+# -- each request, in detail ----------------------------------------------------------
+
+
+def test_each_s3_request_in_detail(s3: Any, fs: Any) -> None:
+    s3.put("photos/a.jpg", b"production")
+    backend = s3.storage()
+    stack = Fallback(fs, ReadOnly(backend))
+    s3.server.clear_requests()
+    with record(detail=True) as recording:
+        stack.exists("photos/a.jpg")
+        stack.listdir("photos")
+    received = s3.server.requests()
+    details = [
+        (r.kind, r.method, r.operation, r.target, r.storage, r.call)
+        for r in recording.backend_requests
+    ]
+    exists, listdir = recording.calls
+    assert details == [
+        ("S3", "HEAD", "HeadObject", "photos/a.jpg", backend, exists),
+        ("S3", "GET", "ListObjects", "photos/", backend, listdir),  # django-storages: v1
+    ]
+    assert [(r.method, r.key) for r in received] == [("HEAD", "photos/a.jpg"), ("GET", "")]
+    assert recording.backend_requests[0].caller.function == "test_each_s3_request_in_detail"
+
+
+def test_requests_are_kept_one_by_one_with_detail_only(s3: Any) -> None:
+    s3.put("a.txt", b"x")
+    stack = Fallback(InMemoryStorage(), ReadOnly(s3.storage()))
+    with record() as recording:
+        stack.exists("a.txt")
+    assert recording.requests == {"S3": 1}
+    assert recording.backend_requests == []
+
+
+def test_a_request_reported_to_the_hook_in_detail(mem: Any) -> None:
+    """The HTTP layer reports its requests, and itself, to the hook point."""
+    from storage_mixins.core import hooks
+
+    class Remote(InMemoryStorage):
+        def exists(self, name: str) -> bool:
+            hooks.backend_request("HTTP", "HEAD", name, self)
+            return False
+
+    remote = Remote()
+    with record(detail=True) as recording:
+        Fallback(mem, ReadOnly(remote)).exists("photos/a.jpg")
+        hooks.backend_request("HTTP", "GET", "photos/b.jpg")  # outside any call, sender unknown
+    first, second = recording.backend_requests
+    assert (first.kind, first.method, first.target, first.storage) == (
+        "HTTP",
+        "HEAD",
+        "photos/a.jpg",
+        remote,
+    )
+    assert first.call is recording.calls[0]
+    assert second.storage is None and second.call is None
+    assert second.describe().startswith(
+        "GET photos/b.jpg (HTTP) to an unknown storage, outside any storage call, from "
+    )
+    assert recording.requests == {"HTTP": 2}
+
+
+def test_an_estimated_request_in_detail(mem: Any) -> None:
+    remote = _RemoteStorage({"a.txt": 1})
+    with record(detail=True) as recording:
+        Fallback(mem, ReadOnly(remote)).size("a.txt")
+    (estimate,) = recording.backend_requests
+    assert (estimate.kind, estimate.method, estimate.target, estimate.operation) == (
+        "_RemoteStorage",
+        "size",
+        "a.txt",
+        "estimate",
+    )
+    assert estimate.storage is remote

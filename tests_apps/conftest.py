@@ -1,5 +1,6 @@
 """Fixtures of the apps suite: a stack in each layer order over production on
-moto (HTTP), S3 request counts per operation, and the apps' own caches reset.
+moto (HTTP), S3 request budgets per operation (docs/apps.rst publishes them),
+and the apps' own caches reset.
 
 Run it with ``tox -e apps`` (or ``pytest tests_apps --ds=tests_apps.settings``).
 """
@@ -18,6 +19,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files.storage import storages
 
+from storage_mixins.testing import assert_storage_requests
 from tests import conftest as main_suite
 from tests.conftest import PRODUCTION_BUCKET, missing
 
@@ -58,6 +60,15 @@ def _required_apps(request: pytest.FixtureRequest) -> None:
                 missing(f"{module} is not installed (tox -e apps installs the pinned apps)")
 
 
+def _counts(expected: str) -> Counter[str]:
+    """``"4 HEAD, 1 GET"`` as ``Counter({"HEAD": 4, "GET": 1})``; ``"none"``: nothing."""
+    if expected == "none":
+        return Counter()
+    return Counter(
+        {method: int(count) for count, method in (part.split() for part in expected.split(", "))}
+    )
+
+
 def jpeg(color: str = "red", size: tuple[int, int] = (640, 480)) -> bytes:
     from PIL import Image
 
@@ -80,12 +91,22 @@ class Production:
         self.seeded[key] = body
 
     @contextmanager
-    def operation(self, label: str) -> Iterator[Counter[str]]:
-        """Count the S3 requests of the block (a listing is a LIST, not a GET);
-        it must send no mutating one."""
+    def operation(
+        self, label: str, expected: str, *, production_first: str | None = None
+    ) -> Iterator[Counter[str]]:
+        """The block sends ``expected`` requests to production, e.g. ``"4 HEAD,
+        1 GET"`` or ``"none"`` (``production_first``'s in that order, if
+        given): docs/apps.rst's table. A listing is a LIST, not a GET. A
+        storage request budget holds them (a failure lists the requests and
+        the lines that sent them), and the server's own count agrees. No
+        mutating request may reach production."""
+        if self.order == "production-first" and production_first is not None:
+            expected = production_first
+        budget = assert_storage_requests(sum(_counts(expected).values()))
         self.s3.server.clear_requests()
         counts: Counter[str] = Counter()
-        yield counts
+        with budget:
+            yield counts
         counts.update(
             "LIST" if r.method == "GET" and not r.key else r.method  # a bucket GET lists
             for r in self.s3.server.requests(PRODUCTION_BUCKET)
@@ -94,6 +115,11 @@ class Production:
         assert mutations == [], f"{label}: mutating requests to production: {mutations}"
         assert self.s3.server.requests() == self.s3.server.requests(PRODUCTION_BUCKET)
         MEASURED.append((self.test, self.order, label, dict(counts)))
+        recorded = Counter(
+            "LIST" if r.operation.startswith("List") else r.method for r in budget.requests
+        )
+        assert recorded == counts, f"{label}: recorded {recorded}, the server received {counts}"
+        assert counts == _counts(expected), f"{label}: expected {expected}:\n{budget.message()}"
 
     def assert_untouched(self) -> None:
         """Byte-identical to what was seeded."""

@@ -25,13 +25,15 @@ def test_admin_upload_form(media: Any, admin: Any) -> None:
     media.production.put("pictures/harbour.jpg", jpeg("navy"))  # a name production has
     old = Picture.objects.create(title="Old", image="pictures/harbour.jpg")
 
-    with media.production.operation("admin: change form of a production-only file"):
+    with media.production.operation(
+        "admin: change form of a production-only file", "none", production_first="3 HEAD"
+    ):
         page = admin.get(reverse("admin:gallery_picture_change", args=[old.pk]))
     assert page.status_code == 200
     assert f'href="{CDN}/pictures/harbour.jpg"' in page.content.decode()
 
     upload = SimpleUploadedFile("harbour.jpg", jpeg("teal"), content_type="image/jpeg")
-    with media.production.operation("admin: upload through the add form"):
+    with media.production.operation("admin: upload through the add form", "2 HEAD"):
         response = admin.post(
             reverse("admin:gallery_picture_add"), {"title": "New", "image": upload}
         )
@@ -42,7 +44,9 @@ def test_admin_upload_form(media: Any, admin: Any) -> None:
     with media.local.open(new.image.name) as saved:
         assert saved.read() == jpeg("teal")
 
-    with media.production.operation("admin: change form of the upload"):
+    with media.production.operation(
+        "admin: change form of the upload", "none", production_first="3 HEAD"
+    ):
         page = admin.get(reverse("admin:gallery_picture_change", args=[new.pk]))
     assert f'href="/media/{new.image.name}"' in page.content.decode()
     media.production.assert_untouched()

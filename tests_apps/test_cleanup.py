@@ -70,7 +70,7 @@ def test_deleting_a_row_whose_file_only_production_has(
     attachment = Attachment.objects.create(file=PRODUCTION_FILE)
     caplog.set_level(logging.INFO)
     with (
-        media.production.operation(f"django-cleanup: delete row (on_delete={policy})"),
+        media.production.operation(f"django-cleanup: delete row (on_delete={policy})", "1 HEAD"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         attachment.delete()
@@ -93,7 +93,7 @@ def test_replacing_a_file_only_production_has(
     attachment = Attachment.objects.get(pk=attachment.pk)  # as a request would load it
     attachment.file = ContentFile(b"%PDF dev report", name="report.pdf")
     with (
-        media.production.operation(f"django-cleanup: replace file (on_delete={policy})"),
+        media.production.operation(f"django-cleanup: replace file (on_delete={policy})", "3 HEAD"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         attachment.save()
@@ -113,7 +113,11 @@ def test_replacing_a_local_file_deletes_it(
     assert first in media.local_files()
     attachment.file = ContentFile(b"second", name="draft.txt")
     with (
-        media.production.operation(f"django-cleanup: replace a local file (on_delete={policy})"),
+        media.production.operation(
+            f"django-cleanup: replace a local file (on_delete={policy})",
+            "2 HEAD" if policy == "hide" else "1 HEAD",
+            production_first="3 HEAD" if policy == "hide" else "2 HEAD",
+        ),
         django_capture_on_commit_callbacks(execute=True),
     ):
         attachment.save()

@@ -90,21 +90,23 @@ def test_collectstatic(media: Any, static: Any, settings: Any) -> None:
         # Production serves img/logo.png before the local layer: a newer local
         # copy would never be seen, so the write is refused, before any I/O.
         with (
-            media.production.operation("collectstatic (production-first)"),
+            media.production.operation("collectstatic (production-first)", "4 HEAD"),
             pytest.raises(ReadOnlyError, match="comes before the write layer"),
         ):
             call_command("collectstatic", interactive=False, verbosity=0)
         # An app file older than production's is skipped, as Django skips it.
         source = Path(settings.STATICFILES_DIRS[0]) / "img" / "logo.png"
         os.utime(source, (1_600_000_000, 1_600_000_000))
-        with media.production.operation("collectstatic (production-first, production newer)"):
+        with media.production.operation(
+            "collectstatic (production-first, production newer)", "4 HEAD"
+        ):
             call_command("collectstatic", interactive=False, verbosity=0)
         assert set(local_tree(local)) == {"css/site.css"}
         assert static_url("img/logo.png") == f"{CDN}/static/img/logo.png"
         assert static_url("css/site.css") == "/static/css/site.css"
         media.production.assert_untouched()
         return
-    with media.production.operation("collectstatic"):
+    with media.production.operation("collectstatic", "4 HEAD"):
         call_command("collectstatic", interactive=False, verbosity=0)
     assert local_tree(local) == {
         "css/site.css": b"body { background: url('../img/logo.png') }",
@@ -112,7 +114,7 @@ def test_collectstatic(media: Any, static: Any, settings: Any) -> None:
     }
     assert static_url("img/logo.png") == "/static/img/logo.png"
     assert static_url("img/banner.png") == f"{CDN}/static/img/banner.png"
-    with media.production.operation("collectstatic again (nothing to do)"):
+    with media.production.operation("collectstatic again (nothing to do)", "none"):
         call_command("collectstatic", interactive=False, verbosity=0)
     media.production.assert_untouched()
 
@@ -127,12 +129,12 @@ def test_collectstatic_with_manifests(media: Any, static: Any) -> None:
             call_command("collectstatic", interactive=False, verbosity=0)
         media.production.assert_untouched()
         return
-    with media.production.operation("collectstatic, manifests"):
+    with media.production.operation("collectstatic, manifests", "6 HEAD, 1 GET"):
         call_command("collectstatic", interactive=False, verbosity=0)
     manifest = json.loads((local / "staticfiles.json").read_text())["paths"]
     assert set(manifest) == {"css/site.css", "img/logo.png"}
     assert (local / manifest["img/logo.png"]).read_bytes() == b"dev logo"
-    with media.production.operation("{% static %} with manifests"):
+    with media.production.operation("{% static %} with manifests", "none"):
         urls = {path: static_url(path) for path in ("img/logo.png", "css/site.css")}
         banner = static_url("img/banner.png")
     assert urls == {path: f"/static/{manifest[path]}" for path in urls}
@@ -150,7 +152,9 @@ def test_collectstatic_clear(media: Any, static: Any, settings: Any) -> None:
         expected = {"css/site.css"}
     call_command("collectstatic", interactive=False, verbosity=0)
     (local / "stale.txt").write_text("left over from an earlier run")
-    with media.production.operation("collectstatic --clear"):
+    with media.production.operation(
+        "collectstatic --clear", "6 HEAD, 3 LIST", production_first="8 HEAD, 2 LIST"
+    ):
         call_command("collectstatic", interactive=False, verbosity=0, clear=True)
     assert set(local_tree(local)) == expected
     assert storages["staticfiles"].exists("img/banner.png")  # production's: left alone
@@ -160,7 +164,7 @@ def test_collectstatic_clear(media: Any, static: Any, settings: Any) -> None:
 def test_collectstatic_link_is_refused(media: Any, static: Any) -> None:
     local = static()
     with (
-        media.production.operation("collectstatic --link"),
+        media.production.operation("collectstatic --link", "none"),
         pytest.raises(CommandError, match="Can't symlink to a remote destination"),
     ):
         call_command("collectstatic", interactive=False, verbosity=0, link=True)

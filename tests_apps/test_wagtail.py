@@ -63,7 +63,7 @@ def editor(client: Any, django_user_model: Any) -> Any:
 
 
 def test_rendition_of_a_production_only_original(media: Any, sunset: Any) -> None:
-    with media.production.operation("new rendition (fill-100x100)"):
+    with media.production.operation("new rendition (fill-100x100)", "4 HEAD, 1 GET"):
         rendition = sunset.get_rendition("fill-100x100")
     assert (rendition.width, rendition.height) == (100, 100)
     assert rendition.file.name.startswith("images/sunset.")
@@ -71,11 +71,13 @@ def test_rendition_of_a_production_only_original(media: Any, sunset: Any) -> Non
     assert rendition.file.name in media.local_files()  # the derived file is local
     assert sunset.file.url == f"{CDN}/{ORIGINAL}"  # the original is served by production
 
-    with media.production.operation("known rendition"):
+    with media.production.operation("known rendition", "none"):
         again = type(sunset).objects.get(pk=sunset.pk).get_rendition("fill-100x100")
     assert again.file.name == rendition.file.name
 
-    with media.production.operation("{% image %} of a known rendition"):
+    with media.production.operation(
+        "{% image %} of a known rendition", "none", production_first="1 HEAD"
+    ):
         html = (
             engines["django"]
             .from_string("{% load wagtailimages_tags %}{% image image fill-100x100 %}")
@@ -83,7 +85,11 @@ def test_rendition_of_a_production_only_original(media: Any, sunset: Any) -> Non
         )
     assert html == f'<img alt="Sunset" height="100" src="/media/{rendition.file.name}" width="100">'
 
-    with media.production.operation("{% image %} of a new rendition (width-50)"):
+    with media.production.operation(
+        "{% image %} of a new rendition (width-50)",
+        "4 HEAD, 1 GET",
+        production_first="5 HEAD, 1 GET",
+    ):
         html = (
             engines["django"]
             .from_string("{% load wagtailimages_tags %}{% image image width-50 %}")
@@ -98,7 +104,7 @@ def test_upload_through_wagtails_form(media: Any, editor: Any, collection: Any) 
 
     media.production.put("original_images/upload.jpg", jpeg("blue"))  # a taken name
     upload = SimpleUploadedFile("upload.jpg", jpeg("green"), content_type="image/jpeg")
-    with media.production.operation("upload through wagtailimages:add"):
+    with media.production.operation("upload through wagtailimages:add", "2 HEAD"):
         response = editor.post(
             reverse("wagtailimages:add"),
             {"title": "Upload", "file": upload, "collection": collection.pk, "tags": ""},
@@ -109,7 +115,9 @@ def test_upload_through_wagtails_form(media: Any, editor: Any, collection: Any) 
     assert image.file.name.startswith("original_images/upload_")
     assert image.file.name in media.local_files()
     assert (image.width, image.height) == (640, 480)
-    with media.production.operation("admin listing shows the upload"):
+    with media.production.operation(
+        "admin listing shows the upload", "1 HEAD", production_first="4 HEAD"
+    ):
         listing = editor.get(reverse("wagtailimages:index"))
     assert listing.status_code == 200
     assert "Upload" in listing.content.decode()
@@ -131,7 +139,7 @@ def test_delete_an_image_only_production_has(
     task_finished.connect(record)
 
     with (
-        media.production.operation("delete through wagtailimages:delete (task)"),
+        media.production.operation("delete through wagtailimages:delete (task)", "1 HEAD"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = editor.post(reverse("wagtailimages:delete", args=[sunset.pk]))
@@ -177,7 +185,7 @@ def test_background_task_rebuilds_a_stack_built_in_code(
     assert [args[1] for args, _ in queued] == [rendition.file.name, ORIGINAL]
     assert rendition.file.name in media.local_files()  # not run yet
 
-    with media.production.operation("worker: delete_file_from_storage_task x2"):
+    with media.production.operation("worker: delete_file_from_storage_task x2", "1 HEAD"):
         for args, kwargs in queued:  # what a worker process does
             delete_file_from_storage_task.call(*args, **kwargs)
     assert rendition.file.name not in media.local_files()
@@ -193,7 +201,9 @@ def test_renditions_from_a_production_dump_are_served_by_production(
     sunset.renditions.create(
         filter_spec="fill-100x100", focal_point_key="2e16d0ba", file=name, width=100, height=100
     )
-    with media.production.operation("{% image %} of a rendition from the dump"):
+    with media.production.operation(
+        "{% image %} of a rendition from the dump", "none", production_first="1 HEAD"
+    ):
         html = (
             engines["django"]
             .from_string("{% load wagtailimages_tags %}{% image image fill-100x100 %}")
@@ -223,7 +233,7 @@ def test_delete_task_under_the_other_on_delete_policies(
     task_finished.connect(record)
     try:
         with (
-            media.production.operation(f"delete an image (task, on_delete={on_delete})"),
+            media.production.operation(f"delete an image (task, on_delete={on_delete})", "1 HEAD"),
             django_capture_on_commit_callbacks(execute=True),
         ):
             type(sunset).objects.get(pk=sunset.pk).delete()

@@ -60,18 +60,21 @@ def layer_answered(stack: Any, layer: Any = None) -> None:
         observer(stack, layer)
 
 
-#: Called with ``(kind, method, target)`` for each request a backend sends
-#: (``"HTTP"``, ``"GET"``, the URL's path); set by
-#: ``storage_mixins.observability`` while something records.
-request_observer: Callable[[str, str, str], None] | None = None
+#: Called with ``(kind, method, target, storage)`` for each request a backend
+#: sends (``"HTTP"``, ``"GET"``, the file's name, the storage that sent it);
+#: set by ``storage_mixins.observability`` while something records.
+request_observer: Callable[[str, str, str, Any], None] | None = None
 
 
-def backend_request(kind: str, method: str, target: str) -> None:
-    """Tell :data:`request_observer`, if any, that a backend of ``kind`` sent a
-    ``method`` request for ``target`` (once per attempt, retries included)."""
+def backend_request(kind: str, method: str, target: str, storage: Any = None) -> None:
+    """Tell :data:`request_observer`, if any, that ``storage`` (a backend of
+    ``kind``) sent a ``method`` request for ``target`` (once per attempt,
+    retries included). ``target`` is the name (key) of the file the request is
+    about, or the directory a listing lists, or else the URL's path; a test's
+    budget filters on it (``storage_mixins.testing``)."""
     observer = request_observer
     if observer is not None:
-        observer(kind, method, target)
+        observer(kind, method, target, storage)
 
 
 #: Called with each wrapper class defined from now on; set by

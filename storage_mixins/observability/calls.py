@@ -1,6 +1,7 @@
 """The storage calls of a recording: one :class:`Call` per outermost call,
 its backend requests and the layer that answered, gathered in a
-:class:`Recording`.
+:class:`Recording` (with ``detail``, each request too: a
+:class:`~storage_mixins.observability.backend_requests.BackendRequest`).
 
 What counts as a call, a backend request and the layer that answered is
 described in ``storage_mixins.observability.recording``.
@@ -8,6 +9,7 @@ described in ``storage_mixins.observability.recording``.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
@@ -21,6 +23,8 @@ from ..backends.s3.client import is_s3
 from ..core.errors import ReadOnlyError
 from ..core.labels import storage_label
 from ..core.stack import backend_of, children, is_router, is_wrapper, leaves
+from .backend_requests import BackendRequest, Caller, find_caller, thread_caller
+from .cloud_requests import hook_cloud_storage, is_counted
 from .context import carry, current, current_state, uncarry
 from .s3_requests import hook_s3_storage
 
@@ -33,6 +37,7 @@ class Call:
     __slots__ = (
         "answer",
         "args",
+        "caller",
         "entered",
         "error",
         "method",
@@ -59,16 +64,24 @@ class Call:
         self.answer: tuple[Any, Storage | None] | None = None
         # The wrappers the call went through below the outermost (detail only).
         self.entered: list[Storage] | None = [] if recording.detail else None
+        # The line of the caller's code that made the call (detail only).
+        self.caller: Caller | None = find_caller(sys._getframe()) if recording.detail else None
 
     @property
     def name(self) -> object:
         """The file or directory name the call was about (``None`` if none)."""
         return self.args[0] if self.args else None
 
-    def backend_request(self, kind: str) -> None:
-        with self.recording._lock:
-            self.requests[kind] += 1
-            self.recording.requests[kind] += 1
+    def backend_request(
+        self,
+        kind: str,
+        method: str = "",
+        target: str = "",
+        storage: Any = None,
+        operation: str = "",
+    ) -> None:
+        """Count a request sent during the call (see :meth:`Recording.count`)."""
+        self.recording.count(kind, self, method, target, storage, operation)
 
     def answered_by(self) -> str:
         """Which part of the stack answered, as a label (see the module docstring)."""
@@ -97,11 +110,56 @@ class Recording:
         self.seconds = 0.0  # spent in recorded calls
         self.requests: Counter[str] = Counter()  # backend requests by kind ("S3")
         self.storages: dict[int, Storage] = {}  # the outermost storages called (detail)
+        # Each backend request, in the order they were sent (detail).
+        self.backend_requests: list[BackendRequest] = []
+        self.thread_id = threading.get_ident()  # the thread that opened it
         self._lock = threading.Lock()
 
-    def backend_request(self, kind: str) -> None:
+    def backend_request(
+        self,
+        kind: str,
+        method: str = "",
+        target: str = "",
+        storage: Any = None,
+        operation: str = "",
+    ) -> None:
+        """Count a request sent outside any call (see :meth:`count`)."""
+        self.count(kind, None, method, target, storage, operation)
+
+    def count(
+        self,
+        kind: str,
+        call: Call | None,
+        method: str,
+        target: str,
+        storage: Any,
+        operation: str,
+    ) -> None:
+        """Count one request to a backend of ``kind``, for ``call`` if it was sent
+        during one; with ``detail``, keep it (:attr:`backend_requests`)."""
+        request = None
+        if self.detail:
+            request = BackendRequest(
+                kind,
+                method,
+                target,
+                storage=storage,
+                operation=operation,
+                call=call,
+                caller=self._caller(call),
+            )
         with self._lock:
             self.requests[kind] += 1
+            if call is not None:
+                call.requests[kind] += 1
+            if request is not None:
+                self.backend_requests.append(request)
+
+    def _caller(self, call: Call | None) -> Caller | None:
+        """The line of the caller's code behind a request sent here, now."""
+        if call is not None and call.caller is not None:
+            return call.caller
+        return find_caller(sys._getframe()) or thread_caller(self.thread_id)
 
     @property
     def milliseconds(self) -> float:
@@ -130,12 +188,12 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def count_request(kind: str, method: str, target: str) -> None:
+def count_request(kind: str, method: str, target: str, storage: Any = None) -> None:
     """Count a backend's request for the recording (and call) active where it
     is sent: ``hooks.request_observer`` while something records."""
     state = current_state()
     if state is not None:
-        state.backend_request(kind)
+        state.backend_request(kind, method, target, storage)
 
 
 def note_answer(stack: Any, layer: Storage | None) -> None:
@@ -160,9 +218,13 @@ def recorded_call(
             state.entered.append(storage)
         return function(storage, *args, **kwargs)
     call = Call(state, storage, method, args)
-    s3_leaves = [leaf for leaf in leaves(storage) if is_s3(leaf)]
-    for leaf in s3_leaves:
-        hook_s3_storage(leaf)
+    s3_leaves = False
+    for leaf in leaves(storage):
+        if is_s3(leaf):
+            hook_s3_storage(leaf)
+            s3_leaves = True
+        else:
+            hook_cloud_storage(leaf)
     token = current.set(call)
     carried = carry(call) if s3_leaves else None
     started = time.perf_counter()
@@ -190,14 +252,16 @@ def recorded_call(
 
 
 def _count_layer_call(call: Call) -> None:
-    """Other remote backends: one request per call a layer of theirs answered."""
+    """Remote backends whose requests are not counted where they are sent: one
+    request per call a layer of theirs answered (an estimate)."""
     _stack, layer = call.answer  # type: ignore[misc]  # set: _finish() checked it
     if layer is None:
         return
     backend = backend_of(layer)
-    if is_wrapper(backend) or is_s3(backend) or isinstance(backend, _LOCAL):
-        return  # a nested stack counts its own; S3 is counted at the source
-    call.backend_request(type(backend).__name__)
+    if is_wrapper(backend) or is_s3(backend) or is_counted(backend) or isinstance(backend, _LOCAL):
+        return  # a nested stack counts its own; S3, Azure, GCS: at the source
+    name = call.name if isinstance(call.name, str) else ""
+    call.backend_request(type(backend).__name__, call.method, name, backend, "estimate")
 
 
 _LOCAL = (FileSystemStorage, InMemoryStorage)  # they make no requests

@@ -27,7 +27,7 @@ from ..core import hooks
 from ..core.wrapper import StorageWrapper
 from .calls import count_request, note_answer, recorded_call
 from .context import current
-from .s3_requests import hook_shared_clients
+from .s3_requests import hook_new_sessions, hook_shared_clients
 
 __all__ = ["RECORDED_METHODS", "install", "is_installed", "uninstall"]
 
@@ -50,6 +50,7 @@ def install() -> None:
         if not _active:
             try:
                 hook_shared_clients()
+                hook_new_sessions()
                 for cls in _wrapper_classes():
                     _install_on(cls)
             except BaseException:

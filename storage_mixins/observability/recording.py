@@ -24,13 +24,22 @@ What is recorded, and where:
   whichever thread needs it first, recording or not: it counts all the same.
   The handler counts a request for the recording of the context that sends
   it, so another thread's requests on a shared client count for no
-  recording. boto3's transfer threads (uploads,
+  recording. The clients of every botocore session made once something has
+  recorded count as well (a storage that sends requests as it is built,
+  ``S3ManifestStaticStorage``). boto3's transfer threads (uploads,
   and the download of a file's contents) get the recording through botocore's
   own context, which s3transfer carries into them. Requests made outside a
   call (reading an ``S3File`` that ``open()`` returned) count for the
-  recording, not for a call. For other remote backends, each call a
-  ``Fallback`` layer answers counts as one request; local storages
+  recording, not for a call. Azure's and Google Cloud's requests are
+  counted where their SDKs send them (``cloud_requests``: a hook on the HTTP
+  session their clients share), and the requests a backend reports to
+  ``storage_mixins.core.hooks.backend_request`` (the library's own) where it
+  reports them. For other remote backends, each call a ``Fallback`` layer
+  answers counts as one request, an estimate; local storages
   (``FileSystemStorage``, ``InMemoryStorage``) make none.
+* **Each request**, with ``detail=True``: its method, key, the storage that
+  sent it, the call it was sent in and the line of the caller's code
+  (``Recording.backend_requests``: see ``backend_requests``).
 * **The layer that answered**, with ``detail=True``: the ``Fallback`` layer
   whose answer was returned, or the wrapper that answered without asking the
   storage below it (a ``Caching`` hit), or else the storage at the bottom.
@@ -49,12 +58,22 @@ from __future__ import annotations
 from contextvars import Token
 from typing import Any
 
+from .backend_requests import BackendRequest
 from .calls import Call, Recording
+from .cloud_requests import hook_configured_cloud_storages
 from .context import carry, current, uncarry
 from .instrumentation import install, uninstall
 from .s3_requests import count_s3_requests, hook_configured_storages
 
-__all__ = ["Call", "Recording", "active", "count_s3_requests", "installed", "record"]
+__all__ = [
+    "BackendRequest",
+    "Call",
+    "Recording",
+    "active",
+    "count_s3_requests",
+    "installed",
+    "record",
+]
 
 
 class record:
@@ -78,6 +97,7 @@ class record:
             return outer
         self.recording = Recording(detail=self.detail)
         hook_configured_storages()
+        hook_configured_cloud_storages()
         install()
         self._tokens = (current.set(self.recording), carry(self.recording))
         return self.recording

@@ -26,9 +26,9 @@ __all__ = [
     "watch_clients",
 ]
 
-#: Called with each client :func:`s3_client` makes; set by
+#: Called with each client :func:`s3_client` makes, and its backend; set by
 #: ``storage_mixins.observability``, which counts requests.
-client_made: Callable[[Any], None] | None = None
+client_made: Callable[[Any, Any], None] | None = None
 
 
 def is_s3(backend: object) -> bool:
@@ -68,14 +68,15 @@ def s3_client(backend: Any) -> Any:
             # The thread that made it may never record: the connection it came
             # from is that thread's, which a recording elsewhere cannot reach.
             if client_made is not None:
-                client_made(client)
+                client_made(client, backend)
     return client
 
 
-def shared_clients() -> Iterator[Any]:
-    """The clients :func:`s3_client` has made, and that are still in use."""
+def shared_clients() -> Iterator[tuple[Any, Any]]:
+    """``(backend, client)`` for each client :func:`s3_client` has made, and
+    that is still in use."""
     with _clients_lock:
-        clients = list(_clients.values())
+        clients = list(_clients.items())
     yield from clients
 
 
