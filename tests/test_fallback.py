@@ -13,9 +13,9 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 
-from storage_mixins import Fallback, ReadOnly, ReadOnlyError, is_read_only
+from storage_mixins import Fallback, Logging, ReadOnly, ReadOnlyError, is_read_only
 from tests.conformance import read
-from tests.spies import FailingStorage, MinimalStorage, RecordingStorage
+from tests.spies import FailingStorage, MinimalStorage, ReadOnlyBackend, RecordingStorage
 
 
 @pytest.fixture
@@ -46,6 +46,22 @@ def test_without_write_layer_it_proxies_the_first_layer(fs: Any, mem: Any) -> No
     assert stack.write_layer is None
     assert stack.refuses_writes and is_read_only(stack)
     assert isinstance(stack, InMemoryStorage)
+
+
+def test_a_backend_that_declares_it_refuses_writes_is_read_only_to_a_stack(fs: Any) -> None:
+    backend = ReadOnlyBackend()
+    assert is_read_only(backend)
+    stack = Fallback(backend, fs)
+    assert stack.write_layer is fs  # the first layer that is not read-only
+    assert stack.layers[0] is backend
+    assert is_read_only(Fallback(backend)) and is_read_only(Logging(backend))
+    with pytest.raises(ImproperlyConfigured, match="which is read-only"):
+        Fallback(backend, fs, writable=0)
+    # Only a class attribute set to True counts: an instance attribute, or a
+    # truthy value that is not True, says nothing.
+    other = InMemoryStorage()
+    other.refuses_writes = True  # type: ignore[attr-defined]
+    assert not is_read_only(other)
 
 
 def test_writable_selects_the_write_layer(fs: Any, fs2: Any) -> None:
