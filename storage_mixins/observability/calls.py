@@ -17,6 +17,7 @@ from typing import Any
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 
 from ..backends.errors import is_not_found
+from ..backends.http import is_http
 from ..backends.s3.client import is_s3
 from ..core.errors import ReadOnlyError
 from ..core.labels import storage_label
@@ -195,8 +196,8 @@ def _count_layer_call(call: Call) -> None:
     if layer is None:
         return
     backend = backend_of(layer)
-    if is_wrapper(backend) or is_s3(backend) or isinstance(backend, _LOCAL):
-        return  # a nested stack counts its own; S3 is counted at the source
+    if is_wrapper(backend) or is_s3(backend) or is_http(backend) or isinstance(backend, _LOCAL):
+        return  # a nested stack counts its own; S3 and HTTP are counted at the source
     call.backend_request(type(backend).__name__)
 
 

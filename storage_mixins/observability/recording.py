@@ -28,7 +28,9 @@ What is recorded, and where:
   and the download of a file's contents) get the recording through botocore's
   own context, which s3transfer carries into them. Requests made outside a
   call (reading an ``S3File`` that ``open()`` returned) count for the
-  recording, not for a call. For other remote backends, each call a
+  recording, not for a call. ``HTTPStorage`` reports each of its requests
+  (``core.hooks.backend_request``: ``HTTP``, retries and redirects
+  included) where it sends them. For other remote backends, each call a
   ``Fallback`` layer answers counts as one request; local storages
   (``FileSystemStorage``, ``InMemoryStorage``) make none.
 * **The layer that answered**, with ``detail=True``: the ``Fallback`` layer
