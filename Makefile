@@ -93,8 +93,8 @@ format: $(VENV)/.installed
 docs: $(VENV)/.installed
 	$(TOX) run -e docs
 
-bench: $(VENV)/.installed
-	$(TOX) run -e bench-legacy,bench
+bench: $(VENV)/.installed system-programs
+	$(TOX) run -e bench-legacy,bench-http-peer,bench
 
 demo: $(VENV)/.installed
 	$(TOX) run -e demo
