@@ -29,4 +29,5 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 # Django's classes in annotations (layers are Storages) link nowhere: the
 # build is offline, without intersphinx.
-nitpick_ignore_regex = [("py:class", r"django\..+")]
+# The standard library's too (HTTPStorage's facts hold a datetime.datetime).
+nitpick_ignore_regex = [("py:class", r"django\..+"), ("py:class", r"datetime\..+")]

@@ -28,8 +28,8 @@ __all__ = [
 class HTTPStatusError(OSError):
     """An HTTP server answered ``status`` for ``url``, and that answer is neither
     a file nor a missing one (``HTTPStorage``): a refusal (401, 403), a server
-    error (5xx, which :func:`is_transport_error` reads as the server being
-    down), a redirect loop… ``reason`` says what was wrong."""
+    error (5xx, which ``is_transport_error`` reads as the server being down),
+    a redirect loop… ``reason`` says what was wrong."""
 
     def __init__(self, status: int, url: str, reason: str = "") -> None:
         self.status = status
