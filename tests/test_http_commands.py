@@ -167,3 +167,17 @@ def test_storage_pull_of_a_prefix_cannot_list_http_and_says_so(
     assert (http_production["local"] / "attachments/prod.pdf").read_bytes() == PRODUCTION[
         "attachments/prod.pdf"
     ]
+
+
+def test_storage_stack_shows_the_http_layer_read_only(http_production: Any, nginx: Any) -> None:
+    out = StringIO()
+    call_command("storage_stack", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == [
+        "FallbackStorage  (writes go to [1])",
+        f"├── [0] HTTPStorage('{nginx.media_url}')  (read-only by construction)",
+        f"└── [1] FileSystemStorage('{http_production['local']}')  ← writes",
+    ]
+    probe = next(line for line in lines if line.startswith("[0] HTTPStorage"))
+    assert "reachable  read-only  exists()" in probe
+    assert nginx.counts() == {"HEAD": 1}  # the probe

@@ -103,3 +103,22 @@ def test_reading_part_of_an_object_asks_for_a_range(bucket: Any) -> None:
         assert handle.read() == body  # two requests: the first window, the rest
     assert bucket.server.counts() == {"GET": 4}
     only_reads(bucket)
+
+
+def test_an_object_stored_gzipped_is_read_as_stored(bucket: Any) -> None:
+    """``Content-Encoding: gzip`` from S3's metadata: the bytes as stored, and
+    their size (what ``Content-Length`` says), not decoded."""
+    import gzip
+
+    stored = gzip.compress(b"text " * 1000)
+    bucket.client.put_object(
+        Bucket=PRODUCTION_BUCKET,
+        Key="a.txt",
+        Body=stored,
+        ContentEncoding="gzip",
+        ACL="public-read",
+    )
+    storage = HTTPStorage(public_url(bucket))
+    assert storage.size("a.txt") == len(stored)
+    with storage.open("a.txt") as handle:
+        assert handle.read() == stored and handle.size == len(stored)

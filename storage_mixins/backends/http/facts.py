@@ -47,12 +47,12 @@ class Facts:
 def parse_facts(headers: Mapping[str, str], status: int) -> Facts:
     """The :class:`Facts` of an answer's ``headers``: a ``206`` (or ``416``)
     gives the whole file's size in ``Content-Range``, a ``200`` in
-    ``Content-Length`` (unless the body is encoded: then the stored size is
-    not known)."""
+    ``Content-Length``. A body with a ``Content-Encoding`` (an S3 object
+    stored gzipped) is read as sent, undecoded: that is its size too."""
     size: int | None = None
     if status in (206, 416):
         size = total_of_range(headers.get("Content-Range", ""))
-    elif not _encoded(headers):
+    else:
         size = _natural(headers.get("Content-Length"))
     return Facts(
         size=size,
@@ -66,11 +66,6 @@ def total_of_range(content_range: str) -> int | None:
     """The file's size in a ``Content-Range`` header (``bytes 0-9/1234``), or ``None``."""
     match = _CONTENT_RANGE_TOTAL.match(content_range.strip())
     return int(match.group(1)) if match else None
-
-
-def _encoded(headers: Mapping[str, str]) -> bool:
-    encoding = headers.get("Content-Encoding", "").strip().lower()
-    return encoding not in ("", "identity")
 
 
 def _natural(value: str | None) -> int | None:

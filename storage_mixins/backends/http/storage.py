@@ -43,10 +43,11 @@ class HTTPStorage(Storage):
     ``get_modified_time`` are its ``Content-Length`` and ``Last-Modified``; one
     answer about a name serves them all for ``metadata_ttl`` seconds.
     ``open(name)`` streams the file with ranged ``GET``s, in bounded memory
-    (``storage_mixins.backends.http.files``). ``url(name)`` is
-    ``base_url`` followed by the name quoted as Django's own storages quote it.
-    ``listdir`` and ``path`` raise ``NotImplementedError``: HTTP lists nothing,
-    and the files are not on this disk.
+    (``storage_mixins.backends.http.files``), and gives the bytes as the
+    server sends them (an object stored gzipped stays gzipped). ``url(name)``
+    is ``base_url`` followed by the name quoted as Django's own storages
+    quote it. ``listdir`` and ``path`` raise ``NotImplementedError``: HTTP
+    lists nothing, and the files are not on this disk.
 
     ``headers`` go with every request to ``base_url``'s host (a token for a
     staging site behind a login); ``basic_auth`` (``"user:password"`` or a
@@ -55,10 +56,11 @@ class HTTPStorage(Storage):
     connection refused or reset, or a 502/503/504, after ``backoff`` seconds,
     then twice as long; up to ``max_redirects`` redirects are followed; up to
     ``max_connections`` connections are kept alive (one pool per storage,
-    shared by threads). ``missing_statuses`` are the statuses that mean "no
-    such file" (404 and 410; add 403 for an S3 bucket or CloudFront);
-    ``html_catch_all`` reads an HTML page answered for a name that is not an
-    HTML file as the site's catch-all page, so a miss.
+    shared by threads: raise it for ``storage_pull --jobs`` above 10).
+    ``missing_statuses`` are the statuses that mean "no such file" (404 and
+    410; add 403 for an S3 bucket or CloudFront); ``html_catch_all`` reads an
+    HTML page answered for a name that is not an HTML file as the site's
+    catch-all page, so a miss.
     """
 
     #: Every write is refused before any I/O: ``is_read_only()`` reads it.
