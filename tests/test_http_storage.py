@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, storages
@@ -511,3 +512,33 @@ def test_the_package_imports_without_urllib3_and_says_what_is_missing() -> None:
     assert completed.stdout.strip() == (
         "HTTPStorage needs urllib3: pip install 'storage-mixins[http]'"
     )
+
+
+@pytest.mark.parametrize("path", ["/page/", "/async-page/"])
+def test_server_timing_counts_the_http_requests_of_a_page(
+    nginx: Any, settings: Any, use_storages: Any, path: str
+) -> None:
+    from django.test import AsyncClient, Client
+
+    nginx.put("photos/a.jpg", JPEG)
+    settings.ROOT_URLCONF = "tests.testapp.urls"
+    settings.MIDDLEWARE = ["storage_mixins.middleware.StorageTimingMiddleware"]
+    use_storages(
+        {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storage_mixins.FallbackStorage",
+                "OPTIONS": {"backends": ["production", "local"], "writable": "local"},
+            },
+            "production": {
+                "BACKEND": "storage_mixins.HTTPStorage",
+                "OPTIONS": {"base_url": nginx.media_url},
+            },
+        }
+    )
+    client = Client().get if path == "/page/" else async_to_sync(AsyncClient().get)
+    response = client(path)
+    assert response.status_code == 200
+    sent = len(nginx.requests())
+    assert sent == 3  # exists() of the three names; size() and url() ask nothing more
+    assert f'{sent} HTTP requests"' in response.headers["Server-Timing"]
