@@ -40,6 +40,7 @@ from ...core.labels import storage_label
 from ...core.names import RESERVED_DIRECTORY
 from ...core.stack import backend_of
 from .failover import GuardedLayer
+from .notes import note_layer
 from .tombstones import Tombstones
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class Router:
 
     def exists(self, name: str) -> bool:
         """Whether a layer has ``name``: the stack's ``exists()``, the hottest read."""
+        layer = None
         try:
             for reader, layer in self.exists_routes:
                 if reader.exists(name):
@@ -131,6 +133,9 @@ class Router:
                     return True
         except Hidden:
             return False
+        except Exception as exc:
+            note_layer(exc, self.stack, layer)
+            raise
         return False
 
     def first_answer(self, method: str, name: str, args: tuple[Any, ...] = ()) -> Any:
@@ -169,6 +174,9 @@ class Router:
                 else:
                     hooks.layer_answered(self.stack, route.layer)
                     return answer
+        except Exception as exc:
+            note_layer(exc, self.stack, route.layer)
+            raise
         finally:
             if token is not None:
                 hooks.probing.reset(token)
@@ -180,9 +188,20 @@ class Router:
         if self.tombstones is not None and name in self.tombstones:
             return None
         for route in self.routes:
-            if _holds(route, name):
+            if self.holds(route, name):
                 return route.layer
         return None
+
+    def holds(self, route: Route, name: str) -> bool:
+        """Whether ``route``'s layer has the file ``name`` (see
+        :func:`holds_no_file`); its error gains a note naming the layer."""
+        try:
+            return route.reader.exists(name) and not (
+                route.local and holds_no_file(route.layer, name)
+            )
+        except Exception as exc:
+            note_layer(exc, self.stack, route.layer)
+            raise
 
     def url_route(self, name: str) -> tuple[Route, bool]:
         """The layer whose URL ``url(name)`` gives, and whether it was seen to
@@ -206,9 +225,9 @@ class Router:
                 return route, False
             if not route.free:
                 pending.append(route)
-            elif _holds(route, name):
-                return next((r for r in pending if _holds(r, name)), route), True
-        found = next((r for r in pending[:-1] if _holds(r, name)), None)
+            elif self.holds(route, name):
+                return next((r for r in pending if self.holds(r, name)), route), True
+        found = next((r for r in pending[:-1] if self.holds(r, name)), None)
         return (found, True) if found is not None else (pending[-1], False)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
@@ -236,6 +255,9 @@ class Router:
                     layer_directories, layer_files = base_names(route.full_names, path, layer_files)
                 directories.update(dict.fromkeys(layer_directories))
                 files.update(dict.fromkeys(layer_files))
+        except Exception as exc:
+            note_layer(exc, self.stack, route.layer)
+            raise
         finally:
             if token is not None:
                 hooks.probing.reset(token)
@@ -284,11 +306,6 @@ class _TombstoneGate:
         if name in self.tombstones:
             raise Hidden
         return False
-
-
-def _holds(route: Route, name: str) -> bool:
-    """Whether ``route``'s layer has the file ``name`` (see :func:`holds_no_file`)."""
-    return route.reader.exists(name) and not (route.local and holds_no_file(route.layer, name))
 
 
 def holds_no_file(layer: Any, name: str) -> bool:
