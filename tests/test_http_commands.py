@@ -181,3 +181,34 @@ def test_storage_stack_shows_the_http_layer_read_only(http_production: Any, ngin
     probe = next(line for line in lines if line.startswith("[0] HTTPStorage"))
     assert "reachable  read-only  exists()" in probe
     assert nginx.counts() == {"HEAD": 1}  # the probe
+
+
+def test_an_unreachable_production_is_one_line_naming_the_layer(
+    http_production: Any, settings: Any, use_storages: Any
+) -> None:
+    """urllib3's errors are a backend's errors: a command reports one line, and
+    the stack's error keeps its type and gains a note naming the layer."""
+    from urllib3.exceptions import NewConnectionError
+
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/media/"
+    use_storages(
+        {
+            **settings.STORAGES,
+            "production": {
+                "BACKEND": "storage_mixins.HTTPStorage",
+                "OPTIONS": {"base_url": dead, "retries": 0},
+            },
+        }
+    )
+    with pytest.raises(NewConnectionError) as raised:
+        storages["default"].exists("attachments/prod.pdf")
+    notes = "".join(raised.value.__notes__)
+    assert f"raised by layer [0] HTTPStorage('{dead}')" in notes
+    assert "the backend cannot be reached" in notes
+    with pytest.raises(CommandError) as failed:
+        call_command("storage_audit", "--model", "testapp.Gallery", stdout=StringIO())
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message.startswith("NewConnectionError: the backend cannot be reached")

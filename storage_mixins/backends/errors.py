@@ -305,6 +305,7 @@ _BACKEND_ERROR_TYPES = (
     ("botocore.exceptions", "BotoCoreError"),
     ("google.api_core.exceptions", "GoogleAPIError"),
     ("azure.core.exceptions", "AzureError"),
+    ("urllib3.exceptions", "HTTPError"),  # HTTPStorage's client
 )
 
 
