@@ -212,3 +212,41 @@ def test_an_unreachable_production_is_one_line_naming_the_layer(
     message = str(failed.value)
     assert "\n" not in message
     assert message.startswith("NewConnectionError: the backend cannot be reached")
+
+
+def test_storage_forget_forgets_the_names_the_database_refers_to(
+    http_production: Any, nginx: Any, settings: Any, use_storages: Any
+) -> None:
+    """HTTP has no listing: under each prefix, what the caches know of an HTTP
+    layer's files is forgotten for the names the database refers to (what a new
+    dump brings), and the other layers' listed names."""
+    use_storages(
+        {
+            **settings.STORAGES,
+            "production": {  # metadata_ttl=0: what is not asked again is Caching's doing
+                "BACKEND": "storage_mixins.HTTPStorage",
+                "OPTIONS": {"base_url": nginx.media_url, "metadata_ttl": 0},
+            },
+            "media": {
+                "BACKEND": "storage_mixins.Caching",
+                "OPTIONS": {"storage": "default", "timeout": 3600},
+            },
+        }
+    )
+    media = storages["media"]
+    assert not media.exists("attachments/missing.pdf")  # referenced, not in production yet
+    assert not media.exists("elsewhere/missing.pdf")
+    nginx.put("attachments/missing.pdf", b"%PDF came with the new dump")
+    nginx.put("elsewhere/missing.pdf", b"%PDF referred to by nothing")
+    assert not media.exists("attachments/missing.pdf")  # cached
+    nginx.clear_requests()
+    out = StringIO()
+    call_command("storage_forget", "attachments", stdout=out)
+    # The prefix, the five names the rows refer to, the local layer's two files.
+    assert "Forgot 8 name(s) under 'attachments' in 1 Caching(s)" in out.getvalue()
+    assert nginx.requests() == []  # nothing asked of production
+    assert media.exists("attachments/missing.pdf")
+    assert not media.exists("elsewhere/missing.pdf")  # not under the prefix: still cached
+    call_command("storage_forget", "elsewhere/missing.pdf", stdout=StringIO())
+    assert media.exists("elsewhere/missing.pdf")
+    only_get_and_head(nginx)
