@@ -416,7 +416,11 @@ def nginx_server(tmp_path_factory: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def nginx(nginx_server: Any) -> Any:
-    """nginx with no file published and no request logged, for one test."""
+def nginx(nginx_server: Any) -> Iterator[Any]:
+    """nginx with no file published and no request logged, for one test; at
+    its end, nginx (both its servers) received no method but GET and HEAD."""
     nginx_server.reset()
-    return nginx_server
+    yield nginx_server
+    for log in ("access.log", "elsewhere.log"):
+        sent = set(nginx_server.counts(log))
+        assert sent <= {"GET", "HEAD"}, f"nginx received {sorted(sent)} ({log})"
