@@ -3,7 +3,8 @@
 It plays production's media server for ``HTTPStorage``: static files with
 ``ETag``, ``Last-Modified`` and ``Range``, keep-alive, a directory's redirect
 to its slash, and a few fixed answers (redirects, 410, 403, 500) and a
-catch-all single-page app under ``/spa/``. A second server on another port
+catch-all single-page app under ``/spa/``, and ``/plain/``, the same files
+with ``Range`` ignored. A second server on another port
 ("elsewhere") serves the same folder, for redirects to another origin. Every
 request is logged as a JSON line (method, URI as sent, status, bytes, the
 connection's serial number, the headers a test asks about), which is what
@@ -80,6 +81,7 @@ http {{
         root {root};
 {fixed}
         location /spa/ {{ try_files $uri /spa/index.html; }}
+        location /plain/ {{ alias {root}/media/; max_ranges 0; }}
         location /__sync__/ {{ return 204; }}
     }}
     server {{
@@ -123,6 +125,11 @@ class NginxServer:
     @property
     def media_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/media/"
+
+    @property
+    def plain_url(self) -> str:
+        """The same files as ``media_url``, from a server that ignores ``Range``."""
+        return f"http://127.0.0.1:{self.port}/plain/"
 
     @property
     def spa_url(self) -> str:

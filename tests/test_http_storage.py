@@ -185,6 +185,25 @@ def test_reading_the_header_of_a_large_file_does_not_download_it(
     assert sum(r.body for r in requests) <= 3 * WINDOW
 
 
+def test_a_server_that_ignores_range_is_read_from_the_start(nginx: Any) -> None:
+    body = bytes(range(256)) * (3 * WINDOW // 256)
+    nginx.put("big.bin", body)
+    plain = HTTPStorage(nginx.plain_url)
+    with plain.open("big.bin") as handle:
+        assert handle.size == len(body)
+        assert handle.read(10) == body[:10]
+        handle.seek(2 * WINDOW + 3)
+        assert handle.read(5) == body[2 * WINDOW + 3 : 2 * WINDOW + 8]  # skipped to
+        handle.seek(0)
+        assert handle.read() == body
+    requests = nginx.requests()
+    assert [(r.method, r.status, r.range) for r in requests] == [
+        ("GET", 200, f"bytes=0-{WINDOW - 1}"),
+        ("GET", 200, f"bytes={2 * WINDOW + 3}-{3 * WINDOW + 2}"),
+        ("GET", 200, f"bytes=0-{WINDOW - 1}"),
+    ]
+
+
 def test_a_missing_file_raises_at_open(nginx: Any, http: HTTPStorage) -> None:
     with pytest.raises(FileNotFoundError):
         http.open("photos/missing.jpg")
