@@ -270,6 +270,16 @@ def test_every_write_is_refused_before_any_request(nginx: Any, http: HTTPStorage
     assert (nginx.root / "media" / "a.jpg").read_bytes() == JPEG
 
 
+@pytest.mark.parametrize("method", ["PUT", "POST", "DELETE", "PATCH", "OPTIONS", "head"])
+def test_the_client_sends_nothing_but_get_and_head(
+    nginx: Any, http: HTTPStorage, method: str
+) -> None:
+    """The last guard: whatever calls it, the client refuses any other method."""
+    with pytest.raises(ValueError, match="GET and HEAD only"):
+        http._client.send(method, f"{nginx.media_url}a.jpg")
+    assert nginx.requests() == []
+
+
 def test_listdir_and_path_raise_what_a_remote_storage_raises(
     nginx: Any, http: HTTPStorage, fs: Any
 ) -> None:
