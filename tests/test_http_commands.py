@@ -212,6 +212,10 @@ def test_an_unreachable_production_is_one_line_naming_the_layer(
     message = str(failed.value)
     assert "\n" not in message
     assert message.startswith("NewConnectionError: the backend cannot be reached")
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 problem"):
+        call_command("storage_stack", "--check", stdout=out)
+    assert f"[0] HTTPStorage('{dead}')  UNREACHABLE  read-only" in out.getvalue()
 
 
 def test_storage_forget_forgets_the_names_the_database_refers_to(
