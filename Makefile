@@ -18,7 +18,7 @@ export PATH := $(subst $(space),:,$(strip $(PYTHON_BINS))):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 
 # Programs the tests start themselves, as binary:debian-package.
-SYSTEM_PROGRAMS := redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm
+SYSTEM_PROGRAMS := redis-server:redis-server nginx:nginx chromium:chromium chromedriver:chromium-driver npm:npm
 
 # npm packages the tests start (Azurite), installed into the project from the lock file.
 NODE_PROGRAMS := tests/node/node_modules/.installed
@@ -27,7 +27,7 @@ NODE_PROGRAMS := tests/node/node_modules/.installed
 
 help:
 	@echo "make test    run lint, docs and the full Django x Python test matrix (tox),"
-	@echo "             installing redis-server, chromium and npm with apt-get if missing (as root)"
+	@echo "             installing redis-server, nginx, chromium and npm with apt-get if missing (as root)"
 	@echo "             and Azurite with npm (into tests/node)"
 	@echo "make test-env ENV=py312-django52 [ARGS='pytest arguments']"
 	@echo "             run one tox environment (or several, comma-separated), with the"
@@ -53,7 +53,7 @@ check-pythons:
 # says what is missing, and the tests that need it skip (fail under CI=true).
 system-programs:
 	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
-	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; \
+	  PATH="$$PATH:/usr/sbin:/sbin" command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -93,8 +93,8 @@ format: $(VENV)/.installed
 docs: $(VENV)/.installed
 	$(TOX) run -e docs
 
-bench: $(VENV)/.installed
-	$(TOX) run -e bench-legacy,bench
+bench: $(VENV)/.installed system-programs
+	$(TOX) run -e bench-legacy,bench-http-peer,bench
 
 demo: $(VENV)/.installed
 	$(TOX) run -e demo

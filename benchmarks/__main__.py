@@ -9,6 +9,7 @@ if one fails. S3 is moto's server over HTTP on loopback, counting requests.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -16,7 +17,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import compare, hot_paths, listings, memory, middleware, overhead, pull, scaling
+from benchmarks import (
+    compare,
+    hot_paths,
+    http_layer,
+    listings,
+    memory,
+    middleware,
+    overhead,
+    pull,
+    scaling,
+)
 from benchmarks.harness import Table, s3_environment, setup_django
 from benchmarks.workloads import DESCRIPTIONS, WORKLOADS
 
@@ -37,6 +48,7 @@ SECTIONS = (
     ("memory", "streaming 256 MiB"),
     ("scaling", "page renders of growing size"),
     ("pull", "storage_pull"),
+    ("http", f"production over HTTP (nginx), beside {http_layer.PEER}"),
 )
 
 
@@ -89,6 +101,8 @@ def main() -> int:
         report["scaling"] = _scaling(s3, report["targets"])
         progress.begin("pull")
         report["pull"] = _pull(s3, report["targets"])
+        progress.begin("http")
+        report["http"] = _http(report["targets"], progress)
         if not legacy:
             print("\n(django-fallback-storage not measured: `make bench` sets LEGACY_PYTHON)")
 
@@ -330,6 +344,19 @@ def _pull(s3: Any, targets: list[dict[str, Any]]) -> dict[str, Any]:
     results = pull.measure(s3)
     pull.report(results, lambda what, passed: _target(targets, what, passed), Table)
     return results
+
+
+def _http(targets: list[dict[str, Any]], progress: Progress) -> dict[str, Any] | None:
+    peer = os.environ.get("HTTP_PEER_PYTHON")
+    peer = peer if peer and Path(peer).exists() else None
+    results = http_layer.measure(peer, progress.say)
+    if results is None:
+        print("HTTP: not measured (nginx is not installed: apt-get install nginx)\n")
+        return None
+    http_layer.report(results, lambda what, passed: _target(targets, what, passed), Table)
+    if peer is None:
+        print(f"({http_layer.PEER} not measured: `make bench` sets HTTP_PEER_PYTHON)\n")
+    return http_layer.as_json(results)
 
 
 def _write(report: dict[str, Any], columns: list[compare.Column]) -> None:

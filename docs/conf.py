@@ -34,4 +34,5 @@ nitpick_ignore_regex = [
     ("py:class", r"django\..+"),
     ("py:class", r"collections\.abc\..+"),
     ("py:class", r"Storage"),
+    ("py:class", r"datetime\..+"),  # HTTPStorage's facts hold a datetime.datetime
 ]

@@ -9,6 +9,8 @@ Layer them around any storage::
 * :class:`Caching` keeps metadata (and optionally contents) of slow storages;
 * :class:`Logging` logs every call: which layer answered, what, how fast;
 * :class:`FallbackStorage` is the ready-made stack, configured from settings;
+* :class:`HTTPStorage` reads production's media from the URL they are
+  published under, with no credentials: read-only by construction;
 * :func:`read_only`, :func:`cached` and :func:`logged` wrap a storage class
   where it is defined.
 
@@ -20,6 +22,7 @@ integration: this module, settings, checks, commands, middleware, panel.
 """
 
 from . import moved_modules
+from .backends.http import HTTPStorage
 from .core.errors import FileChangedError, ReadOnlyError
 from .core.files import ReadOnlyFile
 from .core.stack import is_read_only
@@ -39,6 +42,7 @@ __all__ = [
     "Fallback",
     "FallbackStorage",
     "FileChangedError",
+    "HTTPStorage",
     "Logging",
     "ReadOnly",
     "ReadOnlyError",

@@ -281,9 +281,11 @@ def tree(storage: Any, path: str = "") -> dict[str, bytes]:
 # -- real components started by the tests ----------------------------------
 
 
-def require_component(binary: str, install_hint: str) -> str:
-    """The path of ``binary``; a skip outside CI and a failure under CI if missing."""
-    path = shutil.which(binary)
+def require_component(binary: str, install_hint: str, also_in: str = "") -> str:
+    """The path of ``binary`` (looked for on PATH, then in ``also_in``: Debian
+    puts servers in /usr/sbin, which a user's PATH may lack); a skip outside CI
+    and a failure under CI if missing."""
+    path = shutil.which(binary) or (shutil.which(binary, path=also_in) if also_in else None)
     if path is None:
         missing(f"{binary} is not installed ({install_hint})")
     return path
@@ -400,3 +402,25 @@ def redis_cache(redis_server: RedisServer, settings: Any) -> str:
     }
     caches["redis"].clear()
     return "redis"
+
+
+@pytest.fixture(scope="session")
+def nginx_server(tmp_path_factory: Any) -> Iterator[Any]:
+    """nginx on loopback (tests/nginx.py), for the session."""
+    from tests.nginx import NginxServer
+
+    binary = require_component("nginx", "apt-get install nginx", also_in="/usr/sbin:/sbin")
+    server = NginxServer(binary, tmp_path_factory.mktemp("nginx")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nginx(nginx_server: Any) -> Iterator[Any]:
+    """nginx with no file published and no request logged, for one test; at
+    its end, nginx (both its servers) received no method but GET and HEAD."""
+    nginx_server.reset()
+    yield nginx_server
+    for log in ("access.log", "elsewhere.log"):
+        sent = set(nginx_server.counts(log))
+        assert sent <= {"GET", "HEAD"}, f"nginx received {sorted(sent)} ({log})"

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-Mode = Literal["ok", "drop", "reset", "500", "503", "delay"]
+Mode = Literal["ok", "drop", "reset", "500", "503", "delay", "hang", "stall"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 
 # The S3 error each status mode answers with, as S3 words it.
@@ -57,7 +57,10 @@ class FaultProxy:
     - "drop": read the request, then close the connection without a response;
     - "reset": read the request, then reset the connection (SO_LINGER 0);
     - "500", "503": answer that status with an S3 error, without asking upstream;
-    - "delay": wait ``delay_seconds``, then forward.
+    - "delay": wait ``delay_seconds``, then forward;
+    - "hang": read the request, then answer nothing until the proxy stops;
+    - "stall": forward, send the answer's status, headers and half its body,
+      then nothing more until the proxy stops (a read that hangs midway).
 
     A request the upstream cannot be asked is answered 502 (BadGateway).
     ``on_request(method, path)``, if given, is called as each request arrives
@@ -275,8 +278,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer_error(*_ERRORS[mode])
         elif mode == "delay" and self.server.stopping.wait(self.server.proxy.delay_seconds):
             self.close_connection = True  # stopped while waiting: forward nothing
+        elif mode == "hang":
+            self.server.stopping.wait()
+            self.close_connection = True
         else:
-            self._forward(body)
+            self._forward(body, stall=mode == "stall")
 
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
 
@@ -309,7 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ConnectionAbortedError("the client left in the middle of the body")
         return data
 
-    def _forward(self, body: bytes) -> None:
+    def _forward(self, body: bytes, stall: bool = False) -> None:
         headers = [
             (name, value)
             for name, value in _end_to_end(self.headers)
@@ -337,7 +343,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not bodyless:
             self.send_header("Content-Length", str(len(content)))
         self.end_headers()
-        if not bodyless:
+        if stall:
+            self.wfile.write(content[: len(content) // 2])
+            self.wfile.flush()
+            self.server.stopping.wait()
+            self.close_connection = True
+        elif not bodyless:
             self.wfile.write(content)
 
     def _answer_error(self, status: int, code: str, message: str) -> None:

@@ -64,6 +64,13 @@ class RecordingStorage(InMemoryStorage):
             self._depth -= 1
 
 
+class ReadOnlyBackend(InMemoryStorage):
+    """A backend that is read-only by construction, and says so (as
+    ``HTTPStorage`` does): a ``refuses_writes = True`` class attribute."""
+
+    refuses_writes = True
+
+
 class FailingStorage(Storage):
     """Every call raises ``error``; for checking that errors keep their type."""
 

@@ -113,6 +113,7 @@ def test_public_names() -> None:
         "Fallback",
         "FallbackStorage",
         "FileChangedError",
+        "HTTPStorage",
         "Logging",
         "describe",
         "ReadOnly",

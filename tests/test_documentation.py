@@ -80,6 +80,7 @@ def test_example_runs(
 ) -> None:
     _install_modules(document, monkeypatch)
     monkeypatch.setenv("AWS_STORAGE_BUCKET_NAME", "production-media")
+    monkeypatch.setenv("PRODUCTION_MEDIA_URL", "https://cdn.example.com/media/")  # HTTPStorage's
     namespace: dict[str, Any] = {
         "tmp_path": tmp_path,
         "BASE_DIR": tmp_path,

@@ -13,9 +13,9 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 
-from storage_mixins import Fallback, ReadOnly, ReadOnlyError, is_read_only
+from storage_mixins import Fallback, Logging, ReadOnly, ReadOnlyError, is_read_only
 from tests.conformance import read
-from tests.spies import FailingStorage, MinimalStorage, RecordingStorage
+from tests.spies import FailingStorage, MinimalStorage, ReadOnlyBackend, RecordingStorage
 
 
 @pytest.fixture
@@ -46,6 +46,22 @@ def test_without_write_layer_it_proxies_the_first_layer(fs: Any, mem: Any) -> No
     assert stack.write_layer is None
     assert stack.refuses_writes and is_read_only(stack)
     assert isinstance(stack, InMemoryStorage)
+
+
+def test_a_backend_that_declares_it_refuses_writes_is_read_only_to_a_stack(fs: Any) -> None:
+    backend = ReadOnlyBackend()
+    assert is_read_only(backend)
+    stack = Fallback(backend, fs)
+    assert stack.write_layer is fs  # the first layer that is not read-only
+    assert stack.layers[0] is backend
+    assert is_read_only(Fallback(backend)) and is_read_only(Logging(backend))
+    with pytest.raises(ImproperlyConfigured, match="which is read-only"):
+        Fallback(backend, fs, writable=0)
+    # Only a class attribute set to True counts: an instance attribute, or a
+    # truthy value that is not True, says nothing.
+    other = InMemoryStorage()
+    other.refuses_writes = True  # type: ignore[attr-defined]
+    assert not is_read_only(other)
 
 
 def test_writable_selects_the_write_layer(fs: Any, fs2: Any) -> None:
@@ -188,7 +204,9 @@ def test_other_errors_are_raised_as_they_are(error: BaseException, lower: Any) -
         with pytest.raises(type(error)) as caught:
             call()
         assert caught.value is error
-    assert lower.calls == []  # nothing fell through
+    # Nothing fell through. (url() asks the in-memory layer first, which costs
+    # no request: only as it has the file is the broken layer asked at all.)
+    assert lower.calls == [("exists", "a.txt")]
 
 
 def test_s3_connection_error_is_raised_as_itself(fs: Any) -> None:
@@ -262,6 +280,34 @@ def test_url_never_asks_the_last_layer(upper: Any, lower: Any) -> None:
     stack = Fallback(upper, ReadOnly(lower))
     assert stack.url("photos/a.jpg") == "https://lower.example/photos/a.jpg"
     assert lower.methods_called() == ["url"]
+
+
+def test_url_asks_a_remote_layer_only_when_a_later_layer_has_the_file(s3: Any, fs: Any) -> None:
+    """Production first: a name the local layer lacks gets production's URL
+    unasked (had production the file or not, that is the answer); only a name
+    the local layer has costs a HEAD, to learn whether production shadows it."""
+    s3.put("photos/a.jpg", b"production")
+    s3.put("both.jpg", b"production")
+    fs.save("uploads/mine.jpg", ContentFile(b"local"))
+    fs.save("both.jpg", ContentFile(b"local"))
+    production = s3.storage(querystring_auth=False)
+    stack = Fallback(ReadOnly(production), fs)
+    s3.server.clear_requests()
+    assert stack.url("photos/a.jpg") == production.url("photos/a.jpg")
+    assert stack.url("photos/nowhere.jpg") == production.url("photos/nowhere.jpg")
+    assert s3.server.requests() == []
+    assert stack.url("uploads/mine.jpg") == "/fs/uploads/mine.jpg"
+    assert stack.url("both.jpg") == production.url("both.jpg")
+    assert s3.server.counts() == {"HEAD": 2}
+    # Two remote layers: the first is asked (the second may have the file),
+    # the last never; a name nowhere gets the last remote layer's URL.
+    archive = s3.storage("archive-media", querystring_auth=False)
+    s3.put("old.jpg", b"archived", bucket="archive-media")
+    stack = Fallback(ReadOnly(production), ReadOnly(archive), fs)
+    s3.server.clear_requests()
+    assert stack.url("old.jpg") == archive.url("old.jpg")
+    assert stack.url("nowhere.jpg") == archive.url("nowhere.jpg")
+    assert s3.server.counts() == {"HEAD": 2}
 
 
 def test_url_passes_extra_arguments(s3: Any, fs: Any) -> None:

@@ -11,6 +11,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage, storag
 
 from storage_mixins import Fallback, FallbackStorage, ReadOnly, is_read_only
 from tests.conformance import read
+from tests.spies import ReadOnlyBackend
 
 
 class CountingStorage(InMemoryStorage):
@@ -124,6 +125,12 @@ def test_writable_by_index_and_alias() -> None:
         storage.save("a.txt", ContentFile(b"x"))
     assert storages["local"].exists("a.txt")
     assert not storages["production"].exists("a.txt")
+
+
+def test_a_backend_read_only_by_construction_is_not_wrapped_in_read_only() -> None:
+    storage = FallbackStorage([{"BACKEND": "tests.spies.ReadOnlyBackend"}, "local"], writable=1)
+    assert type(storage.layers[0]) is ReadOnlyBackend  # nothing to guard: it cannot write
+    assert storage.write_layer is storages["local"]
 
 
 @pytest.mark.parametrize(

@@ -236,6 +236,29 @@ def test_delay_forwards_late(proxy: FaultProxy, client: Any) -> None:
     assert proxy.counts() == Counter({"delay": 1})
 
 
+def test_hang_answers_nothing_and_stall_stops_midway(proxy: FaultProxy) -> None:
+    proxy.set_mode("hang")
+    connection = HTTPConnection("127.0.0.1", proxy.port, timeout=0.3)
+    connection.request(
+        "GET", f"/{PRODUCTION_BUCKET}/{KEY}", headers={"Authorization": AUTHORIZATION}
+    )
+    with pytest.raises(TimeoutError):
+        connection.getresponse()
+    connection.close()
+    proxy.set_mode("stall")
+    connection = HTTPConnection("127.0.0.1", proxy.port, timeout=0.3)
+    connection.request(
+        "GET", f"/{PRODUCTION_BUCKET}/{KEY}", headers={"Authorization": AUTHORIZATION}
+    )
+    response = connection.getresponse()
+    assert response.status == 200 and response.getheader("Content-Length") == "10"
+    assert response.read(5) == b"produ"  # half the body, then nothing
+    with pytest.raises(TimeoutError):
+        response.read(1)
+    connection.close()
+    assert proxy.counts() == Counter({"hang": 1, "stall": 1})
+
+
 def test_faults_apply_per_request_and_clients_recover(proxy: FaultProxy, client: Any) -> None:
     for mode, outcome in [
         ("ok", None),

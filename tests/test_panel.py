@@ -132,6 +132,36 @@ def test_the_panel_counts_every_s3_request_the_server_received(
 
 
 @pytest.mark.usefixtures("toolbar")
+def test_the_panel_counts_every_http_request_the_server_received(
+    settings: Any, use_storages: Any, nginx: Any
+) -> None:
+    """Production over HTTP (HTTPStorage): the panel shows the requests nginx got."""
+    use_storages(
+        {
+            **settings.STORAGES,
+            "production": {
+                "BACKEND": "storage_mixins.HTTPStorage",
+                "OPTIONS": {"base_url": nginx.media_url},
+            },
+        }
+    )
+    nginx.put("photos/a.jpg", b"a" * 10)
+    response = Client().get("/read/")
+    received = [(r.method, r.uri) for r in nginx.requests()]
+    assert received == [
+        ("HEAD", "/media/photos/a.jpg"),
+        ("GET", "/media/photos/a.jpg"),
+        ("HEAD", "/media/photos/missing.jpg"),
+    ]  # the local layer has b.jpg
+    summary = f"5 calls, {len(received)} HTTP requests"
+    assert f'desc="{summary}"' in response.headers["Server-Timing"]
+    content = response.content.decode()
+    assert f"{summary} in " in content  # the panel's subtitle
+    rows = _rows(_panel_html(content))
+    assert sum(int(row[7].split()[0]) for row in rows) == len(received)  # inside the calls
+
+
+@pytest.mark.usefixtures("toolbar")
 def test_under_asgi() -> None:
     from asgiref.sync import async_to_sync
 

@@ -1,6 +1,8 @@
 """What a backend's error means: a missing file, a backend that cannot be
 reached, a refusal, and its likely cause. Each backend's errors, their HTTP
-statuses and S3's error codes are read here and nowhere else.
+statuses and S3's error codes are read here and nowhere else;
+:class:`HTTPStatusError` is the error of an HTTP server's answer
+(``HTTPStorage``).
 
 Third-party exception classes are looked up in ``sys.modules`` only: an
 exception of a library can only exist once that library has been imported,
@@ -16,6 +18,7 @@ import sys
 from ..core.errors import FileChangedError, ReadOnlyError
 
 __all__ = [
+    "HTTPStatusError",
     "backend_error_types",
     "cause_and_fix",
     "error_code",
@@ -29,6 +32,22 @@ __all__ = [
     "not_found_types",
     "note_failure",
 ]
+
+
+class HTTPStatusError(OSError):
+    """An HTTP server answered ``status`` for ``url``, and that answer is neither
+    a file nor a missing one (``HTTPStorage``): a refusal (401, 403), a server
+    error (5xx, which ``is_transport_error`` reads as the server being down),
+    a redirect loop… ``reason`` says what was wrong."""
+
+    def __init__(self, status: int, url: str, reason: str = "") -> None:
+        self.status = status
+        self.url = url
+        self.reason = reason
+        super().__init__(f"HTTP {status} for {url}" + (f": {reason}" if reason else ""))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.status, self.url, self.reason))
 
 
 _NOT_FOUND_TYPES = (
@@ -89,7 +108,10 @@ def is_not_found(exc: BaseException) -> bool:
 
 
 def http_status(exc: BaseException) -> int | None:
-    """The HTTP status of a botocore ``ClientError`` (an S3 error), or ``None``."""
+    """The HTTP status of an :class:`HTTPStatusError` or of a botocore
+    ``ClientError`` (an S3 error), or ``None``."""
+    if isinstance(exc, HTTPStatusError):
+        return exc.status
     if not _is_botocore_error(exc):
         return None
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")  # type: ignore[attr-defined]  # a ClientError's
@@ -125,14 +147,23 @@ _BOTOCORE_TRANSPORT = (
 )
 
 
+# urllib3's (HTTPStorage's client): timeouts (connecting, reading, and a
+# connection that could not be made, NewConnectionError, or whose name did not
+# resolve), a connection reset or closed mid-answer, a body cut short, a proxy
+# that could not be reached.
+_URLLIB3_TRANSPORT = ("TimeoutError", "ProtocolError", "IncompleteRead", "ProxyError")
+
+
 def is_transport_error(exc: BaseException) -> bool:
     """Whether ``exc`` says the storage could not be reached or did not answer.
 
-    Yes: connection refused or reset, DNS failures, timeouts, HTTP 5xx, and
-    botocore's endpoint, timeout and closed-connection errors. Never: a missing
-    file (404), a permission error (403; note that S3 answers 403 for a missing
-    key when the credentials lack ``s3:ListBucket``, which is therefore never
-    skipped), or ``SuspiciousOperation``.
+    Yes: connection refused or reset, DNS failures, timeouts, HTTP 5xx,
+    botocore's endpoint, timeout and closed-connection errors, and urllib3's
+    timeout, connection, truncated-body and proxy errors (``HTTPStorage``).
+    Never: a missing file (404), a permission error (403; note that S3 answers
+    403 for a missing key when the credentials lack ``s3:ListBucket``, which
+    is therefore never skipped), a TLS certificate that does not verify, or
+    ``SuspiciousOperation``.
     """
     if is_not_found(exc) or isinstance(exc, PermissionError):
         return False
@@ -145,8 +176,25 @@ def is_transport_error(exc: BaseException) -> bool:
         transport = tuple(getattr(botocore, name) for name in _BOTOCORE_TRANSPORT)
         if isinstance(exc, transport):
             return True
+    if _is_urllib3_transport_error(exc):
+        return True
     status = http_status(exc)
     return status is not None and 500 <= status < 600
+
+
+def _is_urllib3_transport_error(exc: BaseException) -> bool:
+    urllib3 = sys.modules.get("urllib3.exceptions")
+    if urllib3 is None:
+        return False
+    if isinstance(exc, tuple(getattr(urllib3, name) for name in _URLLIB3_TRANSPORT)):
+        return True
+    # What urllib3's own retries end with: the last error is the reason.
+    reason = getattr(exc, "reason", None)
+    return (
+        isinstance(exc, urllib3.MaxRetryError)
+        and isinstance(reason, BaseException)
+        and is_transport_error(reason)
+    )
 
 
 # -- what a failure means, in words --------------------------------------------
@@ -257,6 +305,7 @@ _BACKEND_ERROR_TYPES = (
     ("botocore.exceptions", "BotoCoreError"),
     ("google.api_core.exceptions", "GoogleAPIError"),
     ("azure.core.exceptions", "AzureError"),
+    ("urllib3.exceptions", "HTTPError"),  # HTTPStorage's client
 )
 
 

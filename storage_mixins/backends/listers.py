@@ -4,6 +4,8 @@
   ``S3Storage`` (and its subclasses);
 * :class:`~storage_mixins.backends.local.FileSystemLister` for
   ``FileSystemStorage``;
+* :class:`~storage_mixins.backends.http.HTTPLister` for ``HTTPStorage``,
+  which finds files by name and lists nothing (``Lister.lists`` is false);
 * :class:`~storage_mixins.backends.listing.ListdirLister` for any other
   backend, and for a stack, whose directories are the union of its layers'.
 """
@@ -15,6 +17,7 @@ from typing import Any
 from django.core.files.storage import FileSystemStorage
 
 from ..core.stack import backend_of, is_wrapper
+from .http import HTTPLister, is_http
 from .listing import Kind, ListdirLister, Lister
 from .local import FileSystemKind, FileSystemLister
 from .s3.client import is_s3
@@ -36,6 +39,8 @@ def lister_for(storage: Any) -> Lister:
         return ListdirLister(backend)
     if is_s3(backend):
         return S3Lister(backend)
+    if is_http(backend):
+        return HTTPLister(backend)
     if isinstance(backend, FileSystemStorage):
         return FileSystemLister(backend)
     return ListdirLister(backend)

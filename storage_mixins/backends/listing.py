@@ -103,6 +103,9 @@ class Lister:
 
     #: Which of ``Entry.size``, ``Entry.modified``, ``Entry.etag`` this lister fills in.
     knows: frozenset[str] = frozenset()
+    #: Whether :meth:`list` and :meth:`walk` work: an HTTP server's files can
+    #: only be found by name (:meth:`find`), never listed.
+    lists: bool = True
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend

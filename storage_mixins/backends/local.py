@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeGuard
 
-from django.core.files.storage import FileSystemStorage, Storage
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 
 from .listing import ASK, Entry, Kind, Lister, Listing, incomplete, joined, own_methods
 from .local_files import Modes, make_directories
@@ -27,6 +27,7 @@ __all__ = [
     "is_local",
     "local_path",
     "make_parent_directory",
+    "makes_no_requests",
     "new_local_path",
 ]
 
@@ -35,6 +36,13 @@ def is_local(storage: object) -> TypeGuard[FileSystemStorage]:
     """Whether ``storage`` (or the storage a wrapper proxies) keeps files in a
     local directory that writes could reach through the OS."""
     return isinstance(storage, FileSystemStorage)
+
+
+def makes_no_requests(backend: object) -> bool:
+    """Whether asking ``backend`` (a raw backend: by ``type()``, as a wrapper
+    proxies the class of what it wraps) costs no request: a local disk, or
+    memory."""
+    return issubclass(type(backend), FileSystemStorage | InMemoryStorage)
 
 
 def is_directory(layer: Any, name: str) -> bool:

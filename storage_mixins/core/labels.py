@@ -9,8 +9,9 @@ from .proxy import Proxy
 __all__ = ["storage_label"]
 
 # Attributes that say *which* store a backend instance talks to, most specific
-# first: S3 / Google Cloud bucket, Azure container, filesystem location.
-_IDENTITY_ATTRIBUTES = ("bucket_name", "azure_container", "location")
+# first: S3 / Google Cloud bucket, Azure container, filesystem location, an
+# HTTP server's base URL (HTTPStorage's, which holds no credentials).
+_IDENTITY_ATTRIBUTES = ("bucket_name", "azure_container", "location", "endpoint_url")
 
 
 def storage_label(storage: object) -> str:

@@ -11,7 +11,9 @@ wrapper's class:
   below can stand for it;
 * ``opens_as_wrapped``: ``open(name, "rb")`` gives the wrapped storage's file,
   through :meth:`~storage_mixins.StorageWrapper.wrap_opened` (``ReadOnly``);
-* ``refuses_writes``: every write is refused, without trying one.
+* ``refuses_writes``: every write is refused, without trying one (a property
+  of a wrapper; a class attribute of a backend that is read-only by
+  construction, such as ``HTTPStorage``).
 
 ``passes_reads_through`` and ``opens_as_wrapped`` are read from the class
 itself, never a base: a subclass may change what a read means (override
@@ -27,7 +29,7 @@ from typing import Any
 
 from django.core.files.storage import Storage
 
-from .wrapper import StorageWrapper
+from .wrapper import StorageWrapper, refuses_writes
 
 __all__ = [
     "backend_of",
@@ -59,10 +61,12 @@ def is_router(storage: object) -> bool:
 def is_read_only(storage: object) -> bool:
     """Whether ``storage`` is known to refuse every write, without trying one.
 
-    True for :class:`~storage_mixins.ReadOnly`, for any wrapper around it and
-    for a :class:`~storage_mixins.Fallback` without a writable layer.
+    True for :class:`~storage_mixins.ReadOnly`, for a backend that is read-only
+    by construction (:class:`~storage_mixins.HTTPStorage`: a
+    ``refuses_writes = True`` class attribute), for any wrapper around either,
+    and for a :class:`~storage_mixins.Fallback` without a writable layer.
     """
-    return is_wrapper(storage) and bool(storage.refuses_writes)  # type: ignore[attr-defined]  # a wrapper's
+    return refuses_writes(storage)
 
 
 def children(storage: object) -> tuple[Storage, ...]:

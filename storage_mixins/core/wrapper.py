@@ -35,7 +35,7 @@ from .labels import storage_label
 from .proxy import Proxy
 from .resolve import StorageSpec, resolve_storage
 
-__all__ = ["StorageWrapper"]
+__all__ = ["StorageWrapper", "refuses_writes"]
 
 
 if TYPE_CHECKING:
@@ -100,12 +100,12 @@ class StorageWrapper(_StorageProxy):
 
     @property
     def refuses_writes(self) -> bool:
-        """Whether every write through this wrapper is refused (without trying one).
+        """Whether every write through this wrapper is refused (without trying one):
+        by default, whether the wrapped storage refuses them (:func:`refuses_writes`).
 
         Wrappers that change this override it; ``is_read_only()`` reads it.
         """
-        wrapped = self.__wrapped__
-        return issubclass(type(wrapped), StorageWrapper) and bool(wrapped.refuses_writes)  # type: ignore[attr-defined]  # a wrapper's
+        return refuses_writes(self.__wrapped__)
 
     def wrap_opened(self, file: File[Any], name: str) -> File[Any]:
         """The file this wrapper's ``open(name, "rb")`` gives for ``file``, which
@@ -245,6 +245,17 @@ class StorageWrapper(_StorageProxy):
 
 
 resolve.accept_storage_classes(StorageWrapper)
+
+
+def refuses_writes(storage: object) -> bool:
+    """Whether ``storage`` refuses every write, without trying one: a wrapper
+    says so with its ``refuses_writes`` property; any other storage (a backend
+    that is read-only by construction, such as ``HTTPStorage``) with a
+    ``refuses_writes = True`` attribute of its class. An instance attribute
+    says nothing: it is not what the storage's methods do."""
+    if issubclass(type(storage), StorageWrapper):
+        return bool(storage.refuses_writes)  # type: ignore[attr-defined]  # a wrapper's
+    return getattr(type(storage), "refuses_writes", False) is True
 
 
 @functools.cache

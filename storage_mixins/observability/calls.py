@@ -19,6 +19,7 @@ from typing import Any
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 
 from ..backends.errors import is_not_found
+from ..backends.http import is_http
 from ..backends.s3.client import is_s3
 from ..core.errors import ReadOnlyError
 from ..core.labels import storage_label
@@ -258,8 +259,14 @@ def _count_layer_call(call: Call) -> None:
     if layer is None:
         return
     backend = backend_of(layer)
-    if is_wrapper(backend) or is_s3(backend) or is_counted(backend) or isinstance(backend, _LOCAL):
-        return  # a nested stack counts its own; S3, Azure, GCS: at the source
+    if (
+        is_wrapper(backend)
+        or is_s3(backend)
+        or is_http(backend)
+        or is_counted(backend)
+        or isinstance(backend, _LOCAL)
+    ):
+        return  # a nested stack counts its own; S3, HTTP, Azure, GCS: at the source
     name = call.name if isinstance(call.name, str) else ""
     call.backend_request(type(backend).__name__, call.method, name, backend, "estimate")
 

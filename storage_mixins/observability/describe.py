@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.files.storage import Storage
 
 from ..core.labels import storage_label
-from ..core.stack import is_wrapper
+from ..core.stack import is_read_only, is_wrapper
 
 __all__ = ["describe"]
 
@@ -31,6 +31,8 @@ def _draw(
         title, children = storage.describe_node()  # type: ignore[attr-defined]  # a wrapper's
     else:
         title, children = storage_label(storage), []
+        if is_read_only(storage):  # a backend that cannot write (HTTPStorage)
+            title += "  (read-only by construction)"
     lines.append(f"{indent}{prefix}{title}{suffix}")
     for index, (child_prefix, child, child_suffix) in enumerate(children):
         last = index == len(children) - 1

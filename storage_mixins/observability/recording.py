@@ -34,7 +34,8 @@ What is recorded, and where:
   counted where their SDKs send them (``cloud_requests``: a hook on the HTTP
   session their clients share), and the requests a backend reports to
   ``storage_mixins.core.hooks.backend_request`` (the library's own) where it
-  reports them. For other remote backends, each call a ``Fallback`` layer
+  reports them (``HTTPStorage``: each request, retries and redirects
+  included). For other remote backends, each call a ``Fallback`` layer
   answers counts as one request, an estimate; local storages
   (``FileSystemStorage``, ``InMemoryStorage``) make none.
 * **Each request**, with ``detail=True``: its method, key, the storage that

@@ -12,7 +12,8 @@ When to list, and when to ask per file (the policy):
 * A directory is listed the first time a fact about one of its files is not
   cached, in one request per 1,000 entries, once per process however many
   threads ask at the same time. Which layers are listed is the ``listings``
-  option: ``"auto"``, S3 only; ``True``, every layer; ``False``, none.
+  option: ``"auto"``, S3 only; ``True``, every layer that can be listed (not
+  an ``HTTPStorage``: HTTP lists nothing); ``False``, none.
 * A directory with more than ``listing_limit`` entries (files and
   subdirectories; :data:`LISTING_LIMIT` by default) is not kept: its files
   are asked about one by one, as without listings, and it is not listed
@@ -152,12 +153,15 @@ def wants_listing(option: bool | str, storage: Any) -> bool:
     nothing but wrappers that pass reads through (``ReadOnly``, ``Caching``,
     ``Logging``), or a ``Fallback``, listed by its ``listdir()``. A wrapper of
     another kind may change what ``exists()`` means, and is asked per file.
+    A backend that cannot be listed (``HTTPStorage``) is never listed, even
+    with ``True``: nothing is tried, and nothing warned about.
     """
     if option is False or not reads_are_the_backends(storage):
         return False
+    lister = lister_for(storage)
     if option is True:
-        return True
-    return isinstance(lister_for(storage), S3Lister)
+        return lister.lists
+    return isinstance(lister, S3Lister)
 
 
 # -- the listings of one layer -------------------------------------------------------

@@ -4,6 +4,7 @@ and copying files between storages so.
 ``Storage.open(name).chunks()`` streams for most backends, but django-storages'
 ``S3File`` first downloads the whole object into memory: S3 objects are read
 through ``backends.s3.objects`` instead, which gives the same bytes.
+``HTTPStorage``'s files stream, and say when they were modified.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from django.core.files import File
 from django.core.files.storage import Storage
 
+from ..backends.http import is_http
 from ..backends.local import local_path, new_local_path
 from ..backends.local_files import FileIdentity, Modes, Taken, write_atomically
 from ..backends.s3.client import is_s3
@@ -56,6 +58,8 @@ def open_stream(
         backend = serving_backend(storage, name)
     if is_s3(backend):
         return _s3_stream(backend, name, chunk_size)
+    if is_http(backend):
+        return _http_stream(storage, name, chunk_size)
     return Stream(_file_chunks(storage, name, chunk_size))
 
 
@@ -83,6 +87,18 @@ def _serving_path(storage: Any, name: str) -> list[Storage]:
 def _file_chunks(storage: Storage, name: str, chunk_size: int) -> Iterator[bytes]:
     with storage.open(name, "rb") as handle:
         yield from handle.chunks(chunk_size)
+
+
+def _http_stream(storage: Storage, name: str, chunk_size: int) -> Stream:
+    """An ``HTTPStorage``'s file streams itself: opened now, its first answer
+    says when it was modified (no ``HEAD`` for it)."""
+    handle = storage.open(name, "rb")
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            yield from handle.chunks(chunk_size)
+
+    return Stream(chunks(), modified=getattr(handle, "modified", None))
 
 
 def _s3_stream(backend: Any, name: str, chunk_size: int) -> Stream:  # an S3Storage

@@ -419,12 +419,16 @@ def _file_hash(target: Storage, name: str, path: str | None) -> bytes:
 
 def _transfer_errors() -> tuple[type[BaseException], ...]:
     """What makes one file's transfer fail without stopping the others: OS
-    errors (``FileNotFoundError`` for a file gone since it was listed) and,
-    where boto3 is in use, botocore's errors (after its own retries)."""
+    errors (``FileNotFoundError`` for a file gone since it was listed, an
+    HTTP server's error status) and, where boto3 or urllib3 (``HTTPStorage``)
+    is in use, their errors (after their own retries)."""
     errors: list[type[BaseException]] = [OSError]
     botocore = sys.modules.get("botocore.exceptions")
     if botocore is not None:
         errors += [botocore.ClientError, botocore.BotoCoreError]
+    urllib3 = sys.modules.get("urllib3.exceptions")
+    if urllib3 is not None:
+        errors.append(urllib3.HTTPError)
     return tuple(errors)
 
 

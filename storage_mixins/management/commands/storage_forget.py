@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from storage_mixins.backends.listers import lister_for
 from storage_mixins.core.names import validate_directory
 from storage_mixins.core.stack import leaves
-from storage_mixins.references import batched
+from storage_mixins.references import batched, file_fields, referenced_names
 
 from ._common import add_storage_argument, caches_over, reports_backend_failures, storage_for
 
@@ -27,7 +27,8 @@ class Command(BaseCommand):
         "production database dump, or after files changed around the stack: a listing "
         "cached before answers 'missing' for a file production gained since, until it "
         "expires. Each backend is listed once under each PREFIX (S3: one request per "
-        "1,000 keys); no storage is written to."
+        "1,000 keys); for a backend with no listing (HTTPStorage), the names the "
+        "database's file fields refer to under it are forgotten. No storage is written to."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -86,10 +87,23 @@ class Command(BaseCommand):
 def _names(stack: Any, prefixes: list[str]) -> Iterator[str]:
     """Each prefix (a directory's name, or a file's), then the name of every file
     under it in a backend of ``stack``: what the caches may know wrongly.
-    Forgetting a file's facts forgets its directories' listings too."""
+    Forgetting a file's facts forgets its directories' listings too. A backend
+    with no listing (HTTP) is never walked: the names the database refers to
+    under the prefix stand for its files, which is what a new dump brings."""
+    backends = {id(backend): backend for backend in leaves(stack)}  # each once
+    listers = [lister_for(backend) for backend in backends.values()]
     for prefix in prefixes:
         yield prefix
-        backends = {id(backend): backend for backend in leaves(stack)}  # each once
-        for backend in backends.values():
-            for entry in lister_for(backend).walk(prefix):
-                yield entry.name
+        for lister in listers:
+            if lister.lists:
+                yield from (entry.name for entry in lister.walk(prefix))
+        if not all(lister.lists for lister in listers):
+            yield from _referenced_under(prefix)
+
+
+def _referenced_under(prefix: str) -> Iterator[str]:
+    """The names the database's file fields refer to under ``prefix``."""
+    for reference in file_fields():
+        for name, _rows in referenced_names(reference):
+            if not prefix or name == prefix or name.startswith(f"{prefix}/"):
+                yield name

@@ -189,10 +189,16 @@ class Command(BaseCommand):
         found: dict[str, tuple[Any, Entry]] = {}
         for source in _sources(plan.fallback):
             lister = lister_for(source)
-            entries = list(lister.walk(prefix))
+            entries = list(lister.walk(prefix)) if lister.lists else []
             if prefix and not entries:  # perhaps the name of a file
                 entry = lister.find([prefix])[prefix]
                 entries = [entry] if entry is not None else []
+            if not entries and not lister.lists:
+                raise CommandError(
+                    f"{storage_label(source)} cannot list {prefix or 'its files'!r}: HTTP "
+                    "has no listing, so its files are copied by name only. Use --referenced "
+                    "(the files the database refers to), or give file names as PREFIX"
+                )
             for entry in entries:
                 found.setdefault(entry.name, (source, entry))
         if prefix in found and prefix not in present:  # a file's name, not a directory's

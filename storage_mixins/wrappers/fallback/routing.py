@@ -10,6 +10,8 @@ after it. The rules:
   ``get_*_time`` methods; a layer that lacks it, has a *directory* of that
   name (a local layer's ``size()`` would answer for the directory), or does not
   implement the method is skipped; any other error is raised as it is;
+* ``url()`` asks as few layers as can tell (:meth:`Router.url_route`): a layer
+  that makes requests only once a layer after it has the file;
 * a layer whose ``open()`` succeeds for a missing file (django-storages'
   ``AzureStorage``) is asked ``exists()`` first, and one whose ``listdir()``
   gives full names is listed by base names (see ``backend_quirks``);
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.files.storage import Storage
 
 from ...backends.errors import is_not_found, not_found_types
-from ...backends.local import is_directory, is_local
+from ...backends.local import is_directory, is_local, makes_no_requests
 from ...backends.quirks import base_names, lists_full_names, opens_lazily
 from ...core import hooks
 from ...core.labels import storage_label
@@ -62,13 +64,14 @@ class Route:
     """One layer as reads see it: the layer, its reader, and what about its
     backend changes how it is read."""
 
-    __slots__ = ("full_names", "layer", "lazy_open", "local", "reader")
+    __slots__ = ("free", "full_names", "layer", "lazy_open", "local", "reader")
 
     def __init__(self, layer: Storage, reader: Reader) -> None:
         backend = backend_of(layer)
         self.layer = layer
         self.reader = reader
         self.local = is_local(layer)  # where a directory answers as if it were a file
+        self.free = makes_no_requests(backend)  # asking it costs no request
         self.lazy_open = opens_lazily(backend)
         self.full_names = backend if lists_full_names(backend) else None
 
@@ -179,23 +182,53 @@ class Router:
                 hooks.probing.reset(token)
         raise self.not_answered(method, name, missing, unsupported) from cause
 
-    def holder(self, name: str, *, last: bool = True) -> Storage | None:
+    def holder(self, name: str) -> Storage | None:
         """The first layer that has the file ``name`` (not a directory of that
-        name, nor a dangling link: see :func:`holds_no_file`); with
-        ``last=False``, the last layer is not asked."""
+        name, nor a dangling link: see :func:`holds_no_file`)."""
         if self.tombstones is not None and name in self.tombstones:
             return None
-        route = None
-        try:
-            for route in self.routes if last else self.routes[:-1]:
-                if route.reader.exists(name) and not (
-                    route.local and holds_no_file(route.layer, name)
-                ):
-                    return route.layer
-        except Exception as exc:
-            note_layer(exc, self.stack, route and route.layer)
-            raise
+        for route in self.routes:
+            if self.holds(route, name):
+                return route.layer
         return None
+
+    def holds(self, route: Route, name: str) -> bool:
+        """Whether ``route``'s layer has the file ``name`` (see
+        :func:`holds_no_file`); its error gains a note naming the layer."""
+        try:
+            return route.reader.exists(name) and not (
+                route.local and holds_no_file(route.layer, name)
+            )
+        except Exception as exc:
+            note_layer(exc, self.stack, route.layer)
+            raise
+
+    def url_route(self, name: str) -> tuple[Route, bool]:
+        """The layer whose URL ``url(name)`` gives, and whether it was seen to
+        have the file: the first layer that has it, asking as few as can tell.
+
+        A layer that makes no request (a local disk, memory) is asked; one that
+        would (S3, HTTP) is asked only once a layer after it is found to have
+        the file (had it the file or not, its URL is the answer otherwise); the
+        last layer is asked only to learn that. So a name that no layer has
+        gets the URL of the last layer that makes requests, unasked, or of the
+        last layer if none does: where the file would be published.
+        """
+        routes = self.routes
+        if self.tombstones is not None and name in self.tombstones:
+            remote = [route for route in routes if not route.free]  # as if nowhere
+            return (remote or routes)[-1], False
+        pending: list[Route] = []  # layers that make requests, not asked yet
+        last = len(routes) - 1
+        for position, route in enumerate(routes):
+            if position == last and not pending:
+                return route, False
+            if not route.free:
+                pending.append(route)
+            elif self.holds(route, name):
+                return next((r for r in pending if self.holds(r, name)), route), True
+        found = next((r for r in pending[:-1] if self.holds(r, name)), None)
+        return (found, True) if found is not None else (pending[-1], False)
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The union of the layers' listings of ``path``, first seen first."""

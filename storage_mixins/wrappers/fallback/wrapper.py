@@ -332,16 +332,16 @@ class Fallback(StorageWrapper):
             # layer the stack proxies, whose base_url the stack shows.
             return self.__wrapped__.url(name, *args, **kwargs)
         router = self._self_router
-        answering = router.holder(name, last=False)
-        if answering is None:
+        route, found = router.url_route(name)
+        if not found:
             # What a staticfiles URL names may have a query or a fragment,
             # which the layer that has the file deals with (manifest hashing);
-            # unless a file has that very name, in the last layer too.
+            # unless a file has that very name, in the layer not asked too.
             file, query = _without_query(name)
-            if query and not router.routes[-1].reader.exists(name):
-                answering = router.holder(file, last=False)
-        if answering is None:
-            answering = router.routes[-1].layer  # as for a missing file, not asked
+            if query and not route.reader.exists(name):
+                file_route, file_found = router.url_route(file)
+                route = file_route if file_found else route
+        answering = route.layer
         hooks.layer_answered(self, answering)
         return answering.url(name, *args, **kwargs)
 
