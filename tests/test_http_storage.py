@@ -38,6 +38,7 @@ from storage_mixins import (
 from storage_mixins.backends.errors import HTTPStatusError, is_transport_error
 from storage_mixins.backends.http.files import WINDOW
 from storage_mixins.observability.recording import record
+from storage_mixins.testing import assert_storage_requests
 
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg" * 1000
 
@@ -468,6 +469,22 @@ def test_a_recording_counts_each_request_where_it_is_sent(
         assert not stack.exists("moved-nowhere.jpg")
     assert recording.requests == {"HTTP": len(nginx.requests())} == {"HTTP": 3}
     assert "3 HTTP requests" in recording.summary()
+
+
+def test_each_request_is_kept_with_its_name_and_the_storage_that_sent_it(
+    nginx: Any, http: HTTPStorage
+) -> None:
+    nginx.put("photos/a b.jpg", JPEG)
+    copied = copy.deepcopy(http)
+    with record(detail=True) as recording:
+        assert http.exists("photos/a b.jpg")
+        assert copied.size("photos/a b.jpg") == len(JPEG)
+    assert [(r.kind, r.method, r.target, r.storage) for r in recording.backend_requests] == [
+        ("HTTP", "HEAD", "photos/a b.jpg", http),  # the name, not the URL's quoted path
+        ("HTTP", "HEAD", "photos/a b.jpg", copied),  # a copy's requests are its own
+    ]
+    with assert_storage_requests(1, prefix="photos/"):
+        assert HTTPStorage(nginx.media_url).exists("photos/a b.jpg")
 
 
 def test_caching_keeps_its_facts_and_never_lists_it(

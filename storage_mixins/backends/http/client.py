@@ -81,8 +81,9 @@ class HTTPClient:
         storage: object = None,
     ) -> None:
         self.base_url = base_url
-        # Weak: the storage holds its client, and its requests are reported as its own.
-        self._storage = weakref.ref(storage) if storage is not None else None
+        self._storage: weakref.ref[object] | None = None
+        if storage is not None:
+            self.report_as(storage)
         self.origin = origin_of(base_url)
         self.headers = dict(headers)
         self.connect_timeout = connect_timeout
@@ -112,6 +113,11 @@ class HTTPClient:
             discard(response)
             url = _redirected(url, location)
         raise HTTPStatusError(response.status, url, f"more than {self.max_redirects} redirects")
+
+    def report_as(self, storage: object) -> None:
+        """Report requests as sent by ``storage``, the one that holds this client
+        (weakly: it holds the client)."""
+        self._storage = weakref.ref(storage)
 
     def target(self, url: str) -> str:
         """What a request for ``url`` is about: the file's name under the base
@@ -189,7 +195,7 @@ class HTTPClient:
     # A client holds a pool and a lock: copies and pickles make their own.
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(_pool=None, _pid=0, _lock=None)
+        state.update(_pool=None, _pid=0, _lock=None, _storage=None)  # the copy's storage relinks
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

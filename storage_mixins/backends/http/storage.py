@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import datetime
 from collections.abc import Iterable, Mapping
-from typing import ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -112,6 +112,10 @@ class HTTPStorage(Storage):
             storage=self,
         )
         self._memo = FactsMemo(metadata_ttl)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client.report_as(self)  # a copy's requests are its own
 
     @property
     def endpoint_url(self) -> str:
