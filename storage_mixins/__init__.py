@@ -9,6 +9,8 @@ Layer them around any storage::
 * :class:`Caching` keeps metadata (and optionally contents) of slow storages;
 * :class:`Logging` logs every call: which layer answered, what, how fast;
 * :class:`FallbackStorage` is the ready-made stack, configured from settings;
+* :class:`Placeholders`, last in a stack, makes up the files no layer has
+  (images at their real size), for development without production's media;
 * :func:`read_only`, :func:`cached` and :func:`logged` wrap a storage class
   where it is defined.
 
@@ -27,6 +29,7 @@ from .core.wrapper import StorageWrapper
 from .decorators import cached, logged, read_only
 from .fallback_storage import FallbackStorage
 from .observability.describe import describe
+from .placeholders import Placeholders
 from .wrappers.caching import Caching
 from .wrappers.fallback import Fallback
 from .wrappers.logging import Logging
@@ -40,6 +43,7 @@ __all__ = [
     "FallbackStorage",
     "FileChangedError",
     "Logging",
+    "Placeholders",
     "ReadOnly",
     "ReadOnlyError",
     "ReadOnlyFile",

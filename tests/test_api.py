@@ -114,6 +114,7 @@ def test_public_names() -> None:
         "FallbackStorage",
         "FileChangedError",
         "Logging",
+        "Placeholders",
         "describe",
         "ReadOnly",
         "ReadOnlyError",

@@ -11,7 +11,11 @@ wrapper's class:
   below can stand for it;
 * ``opens_as_wrapped``: ``open(name, "rb")`` gives the wrapped storage's file,
   through :meth:`~storage_mixins.StorageWrapper.wrap_opened` (``ReadOnly``);
-* ``refuses_writes``: every write is refused, without trying one.
+* ``refuses_writes``: every write is refused, without trying one (a
+  backend may declare it too, as a class attribute: ``Placeholders``);
+* ``invents_files``: a backend whose files exist nowhere, made up per name
+  (``Placeholders``): reads may show them, but no naming, copy, listing or
+  cache may take them for files.
 
 ``passes_reads_through`` and ``opens_as_wrapped`` are read from the class
 itself, never a base: a subclass may change what a read means (override
@@ -35,6 +39,7 @@ __all__ = [
     "contains",
     "find_router",
     "innermost",
+    "invents_files",
     "is_read_only",
     "is_router",
     "is_wrapper",
@@ -59,10 +64,22 @@ def is_router(storage: object) -> bool:
 def is_read_only(storage: object) -> bool:
     """Whether ``storage`` is known to refuse every write, without trying one.
 
-    True for :class:`~storage_mixins.ReadOnly`, for any wrapper around it and
-    for a :class:`~storage_mixins.Fallback` without a writable layer.
+    True for :class:`~storage_mixins.ReadOnly`, for any wrapper around it, for
+    a :class:`~storage_mixins.Fallback` without a writable layer, and for a
+    backend whose class declares ``refuses_writes = True``
+    (:class:`~storage_mixins.Placeholders`).
     """
-    return is_wrapper(storage) and bool(storage.refuses_writes)  # type: ignore[attr-defined]  # a wrapper's
+    if is_wrapper(storage):
+        return bool(storage.refuses_writes)  # type: ignore[attr-defined]  # a wrapper's
+    return getattr(type(storage), "refuses_writes", False) is True
+
+
+def invents_files(storage: object) -> bool:
+    """Whether ``storage`` makes up the files it answers for
+    (:class:`~storage_mixins.Placeholders`), behind nothing but single-storage
+    wrappers: a stack reads from it, but never names, copies, lists or caches
+    what it answers as a file. A router, which reads real layers too, does not."""
+    return getattr(type(backend_of(storage)), "invents_files", False) is True  # type: ignore[arg-type]  # any object
 
 
 def children(storage: object) -> tuple[Storage, ...]:
