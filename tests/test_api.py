@@ -178,7 +178,7 @@ OPTIONS = {
     },
     "FallbackStorage": {
         "backends", "layers", "writable", "read_only", "shadow", "on_delete", "on_error",
-        "failures", "retry_after",
+        "failures", "retry_after", "placeholders",
     },
     "Caching": {
         "storage", "cache", "timeout", "missing_timeout", "contents", "max_content_size",

@@ -20,7 +20,7 @@ from ..backends.errors import is_not_found
 from ..backends.s3.client import is_s3
 from ..core.errors import ReadOnlyError
 from ..core.labels import storage_label
-from ..core.stack import backend_of, children, is_router, is_wrapper, leaves
+from ..core.stack import backend_of, children, invents_files, is_router, is_wrapper, leaves
 from .context import carry, current, current_state, uncarry
 from .s3_requests import hook_s3_storage
 
@@ -77,7 +77,8 @@ class Call:
             if layer is None:
                 return "every layer"
             position = next(i for i, each in enumerate(stack.layers) if each is layer)
-            return f"[{position}] {storage_label(layer)}"
+            made_up = ": a placeholder" if invents_files(layer) else ""
+            return f"[{position}] {storage_label(layer)}{made_up}"
         deepest = self.entered[-1] if self.entered else self.storage
         if self.outcome == "refused" or is_router(deepest):
             return type(deepest).__name__  # it refused, or no layer answered
@@ -96,6 +97,7 @@ class Recording:
         self.call_count = 0
         self.seconds = 0.0  # spent in recorded calls
         self.requests: Counter[str] = Counter()  # backend requests by kind ("S3")
+        self.placeholders = 0  # calls a layer that makes up files answered
         self.storages: dict[int, Storage] = {}  # the outermost storages called (detail)
         self._lock = threading.Lock()
 
@@ -108,17 +110,24 @@ class Recording:
         return self.seconds * 1000
 
     def summary(self) -> str:
-        """E.g. ``"14 calls, 3 S3 requests"``."""
+        """E.g. ``"14 calls, 3 S3 requests"`` (``", 2 placeholders"`` where
+        placeholders answered)."""
         parts = [_plural(self.call_count, "call")]
         parts += [
             _plural(count, f"{kind} request") for kind, count in sorted(self.requests.items())
         ]
+        if self.placeholders:
+            parts.append(_plural(self.placeholders, "placeholder"))
         return ", ".join(parts)
 
     def _finish(self, call: Call) -> None:
+        made_up = False
         if call.answer is not None:
             _count_layer_call(call)
+            layer = call.answer[1]
+            made_up = layer is not None and invents_files(layer)
         with self._lock:
+            self.placeholders += made_up
             self.call_count += 1
             self.seconds += call.seconds
             if self.detail:
@@ -197,6 +206,8 @@ def _count_layer_call(call: Call) -> None:
     backend = backend_of(layer)
     if is_wrapper(backend) or is_s3(backend) or isinstance(backend, _LOCAL):
         return  # a nested stack counts its own; S3 is counted at the source
+    if invents_files(backend):
+        return  # a placeholder: counted as such, it sends no request
     call.backend_request(type(backend).__name__)
 
 

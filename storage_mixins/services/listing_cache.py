@@ -78,7 +78,7 @@ from ..backends.listing import ABSENT, DIRECTORY, UNKNOWN, Kind, ListdirLister
 from ..backends.local import FileSystemLister
 from ..backends.s3.listing import S3Lister
 from ..core.labels import storage_label
-from ..core.stack import reads_are_the_backends
+from ..core.stack import invents_files, reads_are_the_backends
 from .circuit_breaker import CircuitBreaker
 from .keyed_locks import KeyedLocks
 from .listing_codec import Decoded, decoded_listings, encode
@@ -151,9 +151,10 @@ def wants_listing(option: bool | str, storage: Any) -> bool:
     Only storages whose reads a listing can stand for: a backend, behind
     nothing but wrappers that pass reads through (``ReadOnly``, ``Caching``,
     ``Logging``), or a ``Fallback``, listed by its ``listdir()``. A wrapper of
-    another kind may change what ``exists()`` means, and is asked per file.
+    another kind may change what ``exists()`` means, and is asked per file; a
+    storage that makes up files (``Placeholders``) has no listing to read.
     """
-    if option is False or not reads_are_the_backends(storage):
+    if option is False or not reads_are_the_backends(storage) or invents_files(storage):
         return False
     if option is True:
         return True

@@ -36,7 +36,7 @@ from ...backends.quirks import base_names, lists_full_names, opens_lazily
 from ...core import hooks
 from ...core.labels import storage_label
 from ...core.names import RESERVED_DIRECTORY
-from ...core.stack import backend_of
+from ...core.stack import backend_of, invents_files
 from .failover import GuardedLayer
 from .tombstones import Tombstones
 
@@ -61,12 +61,13 @@ class Route:
     """One layer as reads see it: the layer, its reader, and what about its
     backend changes how it is read."""
 
-    __slots__ = ("full_names", "layer", "lazy_open", "local", "reader")
+    __slots__ = ("full_names", "invented", "layer", "lazy_open", "local", "reader")
 
     def __init__(self, layer: Storage, reader: Reader) -> None:
         backend = backend_of(layer)
         self.layer = layer
         self.reader = reader
+        self.invented = invents_files(layer)  # Placeholders: its files exist nowhere
         self.local = is_local(layer)  # where a directory answers as if it were a file
         self.lazy_open = opens_lazily(backend)
         self.full_names = backend if lists_full_names(backend) else None
@@ -181,6 +182,18 @@ class Router:
             if route.reader.exists(name) and not (route.local and holds_no_file(route.layer, name)):
                 return route.layer
         return None
+
+    def missing_file_layer(self, name: str) -> Storage:
+        """The layer whose ``url()`` a file that no layer before the last has
+        gets: the last layer, without asking it; unless it makes files up
+        (``Placeholders``), which gives its URL only to the files it makes up,
+        and the last real layer's to the others."""
+        routes = self.routes
+        last = routes[-1]
+        if not last.invented or len(routes) == 1:
+            return last.layer
+        hidden = self.tombstones is not None and name in self.tombstones
+        return last.layer if not hidden and last.reader.exists(name) else routes[-2].layer
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The union of the layers' listings of ``path``, first seen first."""

@@ -39,7 +39,7 @@ from ...core.names import (
     validate_name,
 )
 from ...core.resolve import StorageSpec, resolve_storage
-from ...core.stack import contains, is_read_only
+from ...core.stack import contains, invents_files, is_read_only
 from ...core.storage_api import OpenMethod, Reader, TimeMethod
 from ...core.wrapper import StorageWrapper
 from ...services.circuit_breaker import CircuitBreaker
@@ -76,6 +76,10 @@ class Fallback(StorageWrapper):
     errors in a row. Every name is validated, and given one spelling, before
     any layer is asked.
 
+    A layer that makes up files (:class:`~storage_mixins.Placeholders`) goes
+    last: reads show its files, but naming and writes see only the real
+    layers, and a missing file's URL is still the last real layer's.
+
     The ``Fallback`` proxies its write layer (or its first layer):
     ``isinstance`` and backend attributes see that layer. Each method's
     contract, in full: docs/fallback.rst.
@@ -104,6 +108,8 @@ class Fallback(StorageWrapper):
         if not storages:
             raise TypeError("Fallback() needs at least one storage")
         resolved = tuple(resolve_storage(storage, owner="Fallback") for storage in storages)
+        # What names, writes and paths see: the layers whose files are real.
+        real = _real_layers(resolved)
         write_index = _choose_write_index(resolved, writable)
         write_layer = None if write_index is None else resolved[write_index]
         super().__init__(resolved[0] if write_layer is None else write_layer)
@@ -139,7 +145,7 @@ class Fallback(StorageWrapper):
         )
         self._self_writes = WritePolicy(
             self,
-            resolved,
+            real,
             write_index,
             shadow=self._self_shadow,
             on_delete=self._self_on_delete,
@@ -147,7 +153,7 @@ class Fallback(StorageWrapper):
             guard=guard,
         )
         self._self_naming = NamePolicy(
-            resolved,
+            real,
             write_index,
             proxied=self.__wrapped__,
             shadow=self._self_shadow,
@@ -160,7 +166,7 @@ class Fallback(StorageWrapper):
         )
         self._self_paths = Paths(
             self,
-            resolved,
+            real,
             write_layer,
             router=self._self_router,
             writes=self._self_writes,
@@ -338,7 +344,7 @@ class Fallback(StorageWrapper):
             if query and not router.routes[-1].reader.exists(name):
                 answering = router.holder(file, last=False)
         if answering is None:
-            answering = router.routes[-1].layer  # as for a missing file, not asked
+            answering = router.missing_file_layer(name)  # the last layer, not asked
         hooks.layer_answered(self, answering)
         return answering.url(name, *args, **kwargs)
 
@@ -498,6 +504,21 @@ def _without_query(name: str) -> tuple[str, bool]:
         return file_name(file), True
     except (UnusualName, SuspiciousFileOperation):
         return name, False
+
+
+def _real_layers(layers: tuple[Storage, ...]) -> tuple[Storage, ...]:
+    """``layers`` but a last one that makes up files; ``ImproperlyConfigured``
+    for one anywhere else, where it would hide the real layers after it."""
+    for position, layer in enumerate(layers):
+        made_up = invents_files(layer)
+        if (made_up and position != len(layers) - 1) or (
+            not made_up and contains(layer, invents_files)
+        ):
+            raise ImproperlyConfigured(
+                f"{storage_label(layer)} makes up files, and must be the last layer of the "
+                "outermost Fallback: it would hide the real files of the layers after it"
+            )
+    return layers[:-1] if invents_files(layers[-1]) else layers
 
 
 def _wants_probes(storage: object) -> bool:
