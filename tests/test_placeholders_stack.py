@@ -300,3 +300,37 @@ def test_storage_which_says_placeholder(dump: dict[str, Any]) -> None:
     assert (
         "layer: [2] Placeholders()  (a placeholder: no real layer has the file)" in out.getvalue()
     )
+
+
+urlpatterns: list[Any] = []  # a URLconf without the placeholders' view (test_w007)
+
+
+def test_w007_placeholders_whose_urls_nothing_serves(settings: Any, use_storages: Any) -> None:
+    from django.core import checks
+
+    def w007() -> list[str]:
+        found = checks.run_checks(tags=["storage_mixins"])
+        return [message.msg for message in found if message.id == "storage_mixins.W007"]
+
+    stack = {"BACKEND": "storage_mixins.FallbackStorage", "OPTIONS": {"backends": ["local"]}}
+    use_storages(
+        {
+            **settings.STORAGES,
+            "default": {**stack, "OPTIONS": {"backends": ["local"], "placeholders": True}},
+        }
+    )
+    settings.ROOT_URLCONF = "tests.testapp.urls"
+    assert w007() == []  # routed
+    settings.ROOT_URLCONF = __name__  # this module: no URL at all
+    (message,) = w007()
+    assert "STORAGES['default']: Placeholders() gives URLs nothing serves" in message
+    use_storages(
+        {
+            **settings.STORAGES,
+            "default": {
+                **stack,
+                "OPTIONS": {"backends": ["local"], "placeholders": {"base_url": "/ph/"}},
+            },
+        }
+    )
+    assert w007() == []  # served elsewhere, as the user says
