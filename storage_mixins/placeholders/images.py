@@ -56,9 +56,9 @@ def draw_image(
     draw.rectangle((0, 0, width - 1, height - 1), outline=ink)
     draw.line((0, 0, width - 1, height - 1), fill=ink)
     draw.line((0, height - 1, width - 1, 0), fill=ink)
-    lines = [f"{size[0]} × {size[1]}", posixpath.basename(name)]
+    lines = [f"{size[0]} x {size[1]}", posixpath.basename(name)]
     if drawn != size:
-        lines.insert(1, f"(drawn at {width} × {height})")
+        lines.insert(1, f"(drawn at {width} x {height})")
     font_size = max(8, min(width, height) // 8, 1)
     font = ImageFont.load_default(size=font_size)
     text = "\n".join(lines)
