@@ -334,3 +334,9 @@ def test_w007_placeholders_whose_urls_nothing_serves(settings: Any, use_storages
         }
     )
     assert w007() == []  # served elsewhere, as the user says
+
+
+def test_storage_stack_says_placeholders_are_read_only(dump: dict[str, Any]) -> None:
+    out = StringIO()
+    call_command("storage_stack", stdout=out)
+    assert "[2] Placeholders()  reachable  read-only  exists() " in out.getvalue()

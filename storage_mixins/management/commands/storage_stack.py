@@ -36,7 +36,8 @@ class Command(BaseCommand):
         for ancestors, backend in walk(stack):
             if isinstance(backend, StorageWrapper):
                 continue  # probe the backends themselves, not through caches or logs
-            read_only = any(is_read_only(ancestor) for ancestor in ancestors)
+            # Read-only behind a ReadOnly, or by its own declaration (Placeholders).
+            read_only = any(is_read_only(node) for node in (*ancestors, backend))
             where = _position(ancestors, backend)
             access = "read-only" if read_only else "writable"
             start = time.perf_counter()
