@@ -258,3 +258,25 @@ def test_an_image_is_drawn_once(placeholders: Placeholders, monkeypatch: Any) ->
     placeholders.forget()
     placeholders.size(WIDE)
     assert drawn == [WIDE, WIDE]
+
+
+def test_copies_and_pickles_are_built_again_from_the_options(fs: Any) -> None:
+    """As Django's storages: a stack with placeholders copies and pickles (its
+    caches and lock are not copied, a copy starts empty)."""
+    import copy
+    import pickle
+
+    from storage_mixins import Fallback
+
+    stack = Fallback(fs, Placeholders(serves="any", size=(10, 20)))
+    assert copy.copy(stack).layers[-1] is stack.layers[-1]  # shallow
+    for copied in (copy.deepcopy(stack), pickle.loads(pickle.dumps(stack))):
+        layer = copied.layers[-1]
+        assert type(layer) is Placeholders and layer is not stack.layers[-1]
+        assert (layer.serves, layer.default_size) == ("any", (10, 20))
+        assert picture(read(copied, "a.png")).size == (10, 20)
+    assert Placeholders(serves="any").deconstruct() == (
+        "storage_mixins.Placeholders",
+        (),
+        {"serves": "any"},
+    )

@@ -108,6 +108,12 @@ class Placeholders(Storage):
     def __repr__(self) -> str:
         return "Placeholders()" if self.serves == "referenced" else "Placeholders(serves='any')"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Copies and pickles are built again from the options: what is drawn
+        # and known (and the lock) is this instance's own.
+        _path, args, kwargs = self.deconstruct()  # type: ignore[attr-defined]  # @deconstructible's
+        return (_rebuilt, (args, kwargs))
+
     def forget(self) -> None:
         """Forget the files drawn and what the database said: after loading
         another dump, say."""
@@ -244,3 +250,7 @@ class Placeholders(Storage):
         return datetime.datetime.fromtimestamp(
             TIMESTAMP, tz=datetime.UTC if settings.USE_TZ else None
         )
+
+
+def _rebuilt(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Placeholders:
+    return Placeholders(*args, **kwargs)
