@@ -72,7 +72,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.cache import BaseCache, caches
@@ -396,6 +396,28 @@ class MetadataCache:
                 self._settle()
         else:
             self._keep_pending(path)
+
+    def invalidate_many(self, paths: Iterable[str]) -> None:
+        """:meth:`invalidate` each of ``paths``, :data:`_REPLAY_BATCH` of them a
+        call to the cache (the facts of the directories they share fenced once
+        a call): after many writes made around the storage."""
+        batch: list[str] = []
+        for path in paths:
+            path = path.strip("/")
+            self._remember_write(path)
+            batch.append(path)
+            if len(batch) == _REPLAY_BATCH:
+                self._fence_or_keep(batch)
+                batch = []
+        self._fence_or_keep(batch)
+        if self._unsettled:
+            self._settle()
+
+    def _fence_or_keep(self, paths: list[str]) -> None:
+        """Fence ``paths``, or keep them to replay if that did not reach the cache."""
+        if paths and not self._fence(*paths):
+            for path in paths:
+                self._keep_pending(path)
 
     def _fence(self, *paths: str) -> bool:
         """Fence ``paths`` in the cache, in one call; whether that reached it."""

@@ -28,6 +28,7 @@ import stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 
 from ...backends.errors import is_not_found, not_found_types
@@ -36,8 +37,9 @@ from ...backends.quirks import base_names, lists_full_names, opens_lazily
 from ...core import hooks
 from ...core.labels import storage_label
 from ...core.names import RESERVED_DIRECTORY
-from ...core.stack import backend_of, invents_files
+from ...core.stack import backend_of, contains, invents_files
 from .failover import GuardedLayer
+from .notes import note_layer
 from .tombstones import Tombstones
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 
     from ...core.storage_api import Reader, SupportsExists
 
-__all__ = ["Hidden", "Route", "Router", "holds_no_file", "labels"]
+__all__ = ["Hidden", "Route", "Router", "holds_no_file", "labels", "real_layers"]
 
 # Reads of metadata that a directory would answer wrongly in a local layer
 # (FileSystemStorage.size() of a directory is the directory's size).
@@ -122,6 +124,7 @@ class Router:
 
     def exists(self, name: str) -> bool:
         """Whether a layer has ``name``: the stack's ``exists()``, the hottest read."""
+        layer = None
         try:
             for reader, layer in self.exists_routes:
                 if reader.exists(name):
@@ -129,6 +132,9 @@ class Router:
                     return True
         except Hidden:
             return False
+        except Exception as exc:
+            note_layer(exc, self.stack, layer)
+            raise
         return False
 
     def first_answer(self, method: str, name: str, args: tuple[Any, ...] = ()) -> Any:
@@ -167,6 +173,9 @@ class Router:
                 else:
                     hooks.layer_answered(self.stack, route.layer)
                     return answer
+        except Exception as exc:
+            note_layer(exc, self.stack, route.layer)
+            raise
         finally:
             if token is not None:
                 hooks.probing.reset(token)
@@ -178,9 +187,16 @@ class Router:
         ``last=False``, the last layer is not asked."""
         if self.tombstones is not None and name in self.tombstones:
             return None
-        for route in self.routes if last else self.routes[:-1]:
-            if route.reader.exists(name) and not (route.local and holds_no_file(route.layer, name)):
-                return route.layer
+        route = None
+        try:
+            for route in self.routes if last else self.routes[:-1]:
+                if route.reader.exists(name) and not (
+                    route.local and holds_no_file(route.layer, name)
+                ):
+                    return route.layer
+        except Exception as exc:
+            note_layer(exc, self.stack, route and route.layer)
+            raise
         return None
 
     def missing_file_layer(self, name: str) -> Storage:
@@ -220,6 +236,9 @@ class Router:
                     layer_directories, layer_files = base_names(route.full_names, path, layer_files)
                 directories.update(dict.fromkeys(layer_directories))
                 files.update(dict.fromkeys(layer_files))
+        except Exception as exc:
+            note_layer(exc, self.stack, route.layer)
+            raise
         finally:
             if token is not None:
                 hooks.probing.reset(token)
@@ -289,3 +308,18 @@ def labels(layers: Sequence[SupportsExists]) -> str:
     return ", ".join(
         storage_label(layer.layer if isinstance(layer, GuardedLayer) else layer) for layer in layers
     )
+
+
+def real_layers(layers: tuple[Storage, ...]) -> tuple[Storage, ...]:
+    """``layers`` but a last one that makes up files; ``ImproperlyConfigured``
+    for one anywhere else, where it would hide the real layers after it."""
+    for position, layer in enumerate(layers):
+        made_up = invents_files(layer)
+        if (made_up and position != len(layers) - 1) or (
+            not made_up and contains(layer, invents_files)
+        ):
+            raise ImproperlyConfigured(
+                f"{storage_label(layer)} makes up files, and must be the last layer of the "
+                "outermost Fallback: it would hide the real files of the layers after it"
+            )
+    return layers[:-1] if invents_files(layers[-1]) else layers

@@ -39,14 +39,15 @@ from ...core.names import (
     validate_name,
 )
 from ...core.resolve import StorageSpec, resolve_storage
-from ...core.stack import contains, invents_files, is_read_only
+from ...core.stack import contains, is_read_only
 from ...core.storage_api import OpenMethod, Reader, TimeMethod
 from ...core.wrapper import StorageWrapper
 from ...services.circuit_breaker import CircuitBreaker
 from .failover import GuardedLayer
 from .naming import NamePolicy
+from .notes import note_layer
 from .paths import Paths
-from .routing import Router
+from .routing import Router, real_layers
 from .tombstones import Tombstones
 from .writes import WritePolicy, name_is_free
 
@@ -109,7 +110,7 @@ class Fallback(StorageWrapper):
             raise TypeError("Fallback() needs at least one storage")
         resolved = tuple(resolve_storage(storage, owner="Fallback") for storage in storages)
         # What names, writes and paths see: the layers whose files are real.
-        real = _real_layers(resolved)
+        real = real_layers(resolved)
         write_index = _choose_write_index(resolved, writable)
         write_layer = None if write_index is None else resolved[write_index]
         super().__init__(resolved[0] if write_layer is None else write_layer)
@@ -153,11 +154,13 @@ class Fallback(StorageWrapper):
             guard=guard,
         )
         self._self_naming = NamePolicy(
+            self,
             real,
             write_index,
             proxied=self.__wrapped__,
             shadow=self._self_shadow,
             tombstones=self._self_tombstones,
+            readers=readers[: len(real)],
         )
         # The write layer when a save needs no check beyond choosing the name
         # (no layer before it, no tombstones): the common case, kept cheap.
@@ -436,7 +439,11 @@ class Fallback(StorageWrapper):
             write_layer = writes.target("_save", name)
         elif writes.guard is not None:
             writes.check_local_write("_save", name)
-        saved: str = write_layer._save(name, content)  # type: ignore[attr-defined]  # django-stubs' Storage lacks the backends' _save
+        try:
+            saved: str = write_layer._save(name, content)  # type: ignore[attr-defined]  # django-stubs' Storage lacks the backends' _save
+        except Exception as exc:
+            note_layer(exc, self, write_layer)
+            raise
         hooks.layer_answered(self, write_layer)
         return saved if saved == name else writes.saved(name, saved)
 
@@ -486,13 +493,18 @@ class Fallback(StorageWrapper):
         arguments = [storage_label(layer) for layer in self._self_layers]
         if self._self_arguments[1].get("writable") is not None:
             arguments.append(f"writable={self._self_write_index}")
+        return arguments + self._repr_policies()
+
+    def _repr_policies(self) -> list[str]:
+        """The options that differ from their defaults, for ``repr()``."""
+        policies = []
         if self._self_shadow:
-            arguments.append("shadow=True")
+            policies.append("shadow=True")
         if self._self_on_delete != "ignore":
-            arguments.append(f"on_delete={self._self_on_delete!r}")
+            policies.append(f"on_delete={self._self_on_delete!r}")
         if self._self_on_error != "raise":
-            arguments.append(f"on_error={self._self_on_error!r}")
-        return arguments
+            policies.append(f"on_error={self._self_on_error!r}")
+        return policies
 
 
 def _without_query(name: str) -> tuple[str, bool]:
@@ -504,21 +516,6 @@ def _without_query(name: str) -> tuple[str, bool]:
         return file_name(file), True
     except (UnusualName, SuspiciousFileOperation):
         return name, False
-
-
-def _real_layers(layers: tuple[Storage, ...]) -> tuple[Storage, ...]:
-    """``layers`` but a last one that makes up files; ``ImproperlyConfigured``
-    for one anywhere else, where it would hide the real layers after it."""
-    for position, layer in enumerate(layers):
-        made_up = invents_files(layer)
-        if (made_up and position != len(layers) - 1) or (
-            not made_up and contains(layer, invents_files)
-        ):
-            raise ImproperlyConfigured(
-                f"{storage_label(layer)} makes up files, and must be the last layer of the "
-                "outermost Fallback: it would hide the real files of the layers after it"
-            )
-    return layers[:-1] if invents_files(layers[-1]) else layers
 
 
 def _wants_probes(storage: object) -> bool:
