@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.template import engines
 from django.urls import reverse
 from PIL import Image
 
 from tests_apps.conftest import ORDERS, _reset_app_caches, jpeg
-from tests_apps.gallery.models import Poster
+from tests_apps.gallery.models import Attachment, Poster
 
 pytestmark = [
     pytest.mark.django_db,
@@ -221,3 +222,73 @@ def test_a_rendition_row_of_the_dump_whose_file_is_nowhere(
     response = client.get(f"/__placeholders__/{name}")
     assert Image.open(io.BytesIO(response.content)).size == (120, 60)
     nowhere.production.assert_untouched()
+
+
+LOST_PDF = "attachments/lost.pdf"
+
+
+@pytest.fixture(params=["ignore", "raise", "hide"], ids=lambda policy: f"on_delete={policy}")
+def cleanup_nowhere(request: pytest.FixtureRequest, nowhere: Any, settings: Any) -> Any:
+    """The stack with placeholders, under each ``on_delete`` policy; a row of
+    the dump refers to a PDF that is nowhere (a placeholder stands in)."""
+    default = settings.STORAGES["default"]
+    options = {**default["OPTIONS"], "on_delete": request.param}
+    settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": options}}
+    _reset_app_caches()
+    Attachment.objects.create(file=LOST_PDF)
+    assert nowhere.stack.exists(LOST_PDF)  # a placeholder stands in
+    return nowhere
+
+
+@pytest.fixture
+def cleaned() -> Iterator[list[dict[str, Any]]]:
+    """What django-cleanup reports for each file it deletes."""
+    from django_cleanup.signals import cleanup_post_delete
+
+    reported: list[dict[str, Any]] = []
+
+    def record(sender: Any, **event: Any) -> None:
+        reported.append(event)
+
+    cleanup_post_delete.connect(record)
+    yield reported
+    cleanup_post_delete.disconnect(record)
+
+
+@pytest.mark.apps("django_cleanup")
+def test_django_cleanup_deleting_a_row_whose_file_is_nowhere(
+    cleanup_nowhere: Any, cleaned: list[dict[str, Any]], django_capture_on_commit_callbacks: Any
+) -> None:
+    """django-cleanup deletes the file of a deleted row: a placeholder's is
+    nothing to delete, under every policy (no ReadOnlyError from the
+    placeholder layer, no tombstone hiding it, nothing logged)."""
+    with (
+        cleanup_nowhere.production.operation("django-cleanup: delete a row whose file is nowhere"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        Attachment.objects.get().delete()
+    (event,) = cleaned
+    assert (event["file_name"], event["success"], event["error"]) == (LOST_PDF, True, None)
+    assert cleanup_nowhere.local_files() == set()  # no tombstone, nothing written
+    cleanup_nowhere.production.assert_untouched()
+
+
+@pytest.mark.apps("django_cleanup")
+def test_django_cleanup_replacing_a_file_that_is_nowhere(
+    cleanup_nowhere: Any, cleaned: list[dict[str, Any]], django_capture_on_commit_callbacks: Any
+) -> None:
+    """The upload keeps the name only a placeholder "has", so django-cleanup
+    sees the same file and deletes nothing: not the new upload either."""
+    attachment = Attachment.objects.get()  # as a request would load it
+    attachment.file = ContentFile(b"%PDF uploaded", name="lost.pdf")
+    with (
+        cleanup_nowhere.production.operation("django-cleanup: replace a file that is nowhere"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        attachment.save()
+    assert attachment.file.name == LOST_PDF
+    assert cleaned == []
+    assert cleanup_nowhere.local_files() == {LOST_PDF}
+    with cleanup_nowhere.stack.open(LOST_PDF) as file:
+        assert file.read() == b"%PDF uploaded"
+    cleanup_nowhere.production.assert_untouched()
