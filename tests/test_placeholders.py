@@ -76,6 +76,28 @@ def test_an_image_is_drawn_at_the_size_its_row_records(placeholders: Placeholder
     assert (tall.size, tall.format) == ((300, 900), "PNG")
 
 
+def test_an_image_shows_its_size_and_its_file_name(monkeypatch: Any) -> None:
+    """So that a developer sees at once which file is missing, and how large
+    it is, even where it is drawn smaller."""
+    from PIL import ImageDraw
+
+    written: list[str] = []
+    write = ImageDraw.ImageDraw.multiline_text
+    monkeypatch.setattr(
+        ImageDraw.ImageDraw,
+        "multiline_text",
+        lambda self, xy, text, *a, **k: written.append(text) or write(self, xy, text, *a, **k),
+    )
+    Poster.objects.create(image=WIDE, width=1200, height=400)
+    Poster.objects.create(image="posters/huge.png", width=100_000, height=50_000)
+    read(Placeholders(), WIDE)
+    read(Placeholders(), "posters/huge.png")
+    assert written == [
+        "1200 x 400\nwide.jpg",
+        "100000 x 50000\n(drawn at 5656 x 2828)\nhuge.png",
+    ]
+
+
 @pytest.mark.parametrize(
     ("extension", "image_format"), [("gif", "GIF"), ("webp", "WEBP"), ("jpeg", "JPEG")]
 )
