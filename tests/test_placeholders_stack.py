@@ -97,6 +97,31 @@ def test_a_new_file_keeps_the_name_only_a_placeholder_has(
     assert production_first.save(TALL, ContentFile(b"up")) == TALL
 
 
+class Unreachable(InMemoryStorage):
+    """Production while the laptop is offline: every read is refused."""
+
+    def _down(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionRefusedError("production is unreachable")
+
+    exists = open = _open = size = get_modified_time = listdir = _down
+
+
+@pytest.mark.usefixtures("rows")
+def test_offline_placeholders_stand_in_and_naming_still_sees_only_real_layers(
+    fs: FileSystemStorage, caplog: Any
+) -> None:
+    """on_error="skip", production down: what it may have is drawn as a
+    placeholder (the developer is offline); a new name is asked of the real
+    layers only, so it is an offline name, never one a placeholder "has" or
+    not: the placeholder layer is no layer whose answer could free a name."""
+    stack = Fallback(fs, ReadOnly(Unreachable()), Placeholders(), on_error="skip")
+    with caplog.at_level(logging.WARNING):
+        assert picture(read(stack, WIDE)).size == (1200, 400)
+        saved = stack.save(WIDE, ContentFile(b"uploaded"))
+    assert saved.startswith("posters/wide_offline_") and read(fs, saved) == b"uploaded"
+    assert not fs.exists(WIDE)
+
+
 class SpiedPlaceholders(Placeholders):
     """Placeholders that note every write method looked up on them."""
 
