@@ -367,3 +367,17 @@ def test_storage_stack_says_placeholders_are_read_only(dump: dict[str, Any]) -> 
     out = StringIO()
     call_command("storage_stack", stdout=out)
     assert "[2] Placeholders()  reachable  read-only  exists() " in out.getvalue()
+
+
+def test_storage_forget_lists_no_placeholder(
+    dump: dict[str, Any], settings: Any, use_storages: Any, monkeypatch: Any
+) -> None:
+    """After a new dump: the real layers are listed; the placeholder layer,
+    whose files exist nowhere, has nothing to list, and raises nothing."""
+    media = {"BACKEND": "storage_mixins.Caching", "OPTIONS": {"storage": "default"}}
+    use_storages({**settings.STORAGES, "media": media})
+    dump["local"].save("posters/local.jpg", ContentFile(b"local"))
+    forgotten: list[str] = []
+    monkeypatch.setattr(Caching, "invalidate_many", lambda self, names: forgotten.extend(names))
+    call_command("storage_forget", stdout=StringIO())
+    assert "posters/local.jpg" in forgotten and WIDE not in forgotten
