@@ -163,6 +163,24 @@ def test_no_write_ever_reaches_the_placeholder_layer(
     assert spied.reached == []
 
 
+@pytest.mark.usefixtures("rows")
+def test_a_file_deleted_in_development_stays_deleted(
+    fs: FileSystemStorage, mem: InMemoryStorage, settings: Any
+) -> None:
+    """on_delete="hide": the tombstone that hides production's copy hides the
+    name from every layer, the placeholder's too: delete, then exists() is
+    False, as for any storage."""
+    settings.ROOT_URLCONF = "tests.testapp.urls"
+    stack = Fallback(ReadOnly(mem), fs, Placeholders(), on_delete="hide")
+    mem.save(TALL, ContentFile(b"production"))
+    assert read(stack, TALL) == b"production"
+    stack.delete(TALL)
+    assert not stack.exists(TALL) and stack.which(TALL) is None
+    with pytest.raises(FileNotFoundError):
+        stack.size(TALL)
+    assert stack.url(TALL) == fs.url(TALL)  # the last real layer's, as for a missing file
+
+
 def test_placeholders_go_last_in_the_outermost_stack(fs: Any, mem: Any) -> None:
     with pytest.raises(ImproperlyConfigured, match="must be the last layer"):
         Fallback(fs, Placeholders(), ReadOnly(mem))
