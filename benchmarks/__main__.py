@@ -25,6 +25,7 @@ from benchmarks import (
     memory,
     middleware,
     overhead,
+    placeholders,
     pull,
     scaling,
 )
@@ -49,6 +50,7 @@ SECTIONS = (
     ("scaling", "page renders of growing size"),
     ("pull", "storage_pull"),
     ("http", f"production over HTTP (nginx), beside {http_layer.PEER}"),
+    ("placeholders", "a page of 200 images that are nowhere, in a fresh process"),
 )
 
 
@@ -103,6 +105,8 @@ def main() -> int:
         report["pull"] = _pull(s3, report["targets"])
         progress.begin("http")
         report["http"] = _http(report["targets"], progress)
+        progress.begin("placeholders")
+        report["placeholders"] = _placeholders(report["targets"])
         if not legacy:
             print("\n(django-fallback-storage not measured: `make bench` sets LEGACY_PYTHON)")
 
@@ -340,6 +344,33 @@ def _scaling(s3: Any, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _placeholders(targets: list[dict[str, Any]]) -> dict[str, Any]:
+    results = placeholders.measure_in_fresh_process()
+    table = Table(["render", "S3 requests", "queries", "placeholders", "time", "target"])
+    files = results["files"]
+    limits = {"cold": files, "warm": 0}  # one query a name, then none
+    for run, limit in limits.items():
+        cell = results[run]
+        passed = cell["queries"] <= limit and (run == "cold" or cell["s3_requests"] == 0)
+        what = f"placeholders, {run}: at most {limit} queries" + (
+            ", no S3 request" if run == "warm" else ""
+        )
+        table.add(
+            run,
+            cell["s3_requests"],
+            cell["queries"],
+            cell["placeholders"],
+            f"{cell['seconds'] * 1000:.0f} ms",
+            _target(targets, what, passed),
+        )
+    print(
+        f"A page of {files} images that are nowhere (url, exists, size of each, "
+        f"{results['read']} read), placeholders last in the recommended stack\n"
+        f"{table.render()}\n"
+    )
+    return results
+
+
 def _pull(s3: Any, targets: list[dict[str, Any]]) -> dict[str, Any]:
     results = pull.measure(s3)
     pull.report(results, lambda what, passed: _target(targets, what, passed), Table)
@@ -399,9 +430,28 @@ def _markdown(report: dict[str, Any], columns: list[compare.Column]) -> str:
     for column in columns:
         lines.append(f"| {column.label} | " + " | ".join(_cells(column, columns[0])) + " |")
     lines += ["", *_listings_markdown(report["listings"])]
+    lines += ["", *_placeholders_markdown(report["placeholders"])]
     lines += ["", "| target | result |", "|---|---|"]
     lines += [f"| {t['target']} | {'PASS' if t['passed'] else 'FAIL'} |" for t in report["targets"]]
     return "\n".join(lines) + "\n"
+
+
+def _placeholders_markdown(results: dict[str, Any]) -> list[str]:
+    """A page of images that are nowhere: S3 requests, queries, time, cold and warm."""
+    lines = [
+        f"A page of {results['files']} images that are nowhere, placeholders last "
+        "(benchmarks/placeholders.py).",
+        "",
+        "| render | S3 requests | queries | time |",
+        "|---|---|---|---|",
+    ]
+    for run in ("cold", "warm"):
+        cell = results[run]
+        lines.append(
+            f"| {run} | {cell['s3_requests']} | {cell['queries']} | "
+            f"{cell['seconds'] * 1000:.0f} ms |"
+        )
+    return lines
 
 
 def _listings_markdown(results: dict[str, Any]) -> list[str]:

@@ -1,8 +1,10 @@
 """``make demo``: the demo site, with an embedded S3 server as "production".
 
 Starts moto's S3 server on a free loopback port, fills a "production" bucket
-with sample images drawn at start, and serves the site in ``demo_site/``
-until Ctrl-C, which stops both. Nothing is downloaded, and nothing outlives it.
+with sample images drawn at start, writes the rows of a "production dump"
+(photos whose files are nowhere) into a temporary SQLite database, and serves
+the site in ``demo_site/`` until Ctrl-C, which stops both. Nothing is
+downloaded, and nothing outlives it.
 """
 
 from __future__ import annotations
@@ -43,11 +45,15 @@ def main(argv: list[str] | None = None) -> int:
             client.put_object(
                 Bucket="production-media", Key=key, Body=body, ContentType="image/png"
             )
-        with tempfile.TemporaryDirectory(prefix="storage-mixins-demo-") as media_root:
+        with (
+            tempfile.TemporaryDirectory(prefix="storage-mixins-demo-") as media_root,
+            tempfile.TemporaryDirectory(prefix="storage-mixins-demo-db-") as database,
+        ):
             (Path(media_root) / "uploads").mkdir()
             (Path(media_root) / "uploads" / "welcome.png").write_bytes(
                 png(240, 160, (255, 255, 255), (46, 204, 113))
             )
+            os.environ["DEMO_DATABASE"] = str(Path(database) / "demo.sqlite3")
             return serve(options.host, options.port, endpoint, media_root)
     finally:
         s3_server.stop()
@@ -60,6 +66,7 @@ def serve(host: str, port: int, endpoint: str, media_root: str) -> int:
     import django
 
     django.setup()
+    dump_rows()
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.core.servers.basehttp import (
         ThreadedWSGIServer,
@@ -81,6 +88,18 @@ def serve(host: str, port: int, endpoint: str, media_root: str) -> int:
         server.server_close()
     print("Stopped the site and the embedded S3 server.", flush=True)
     return 0
+
+
+def dump_rows() -> None:
+    """The production dump's rows whose files are nowhere, with their sizes."""
+    from demo_site.models import Photo
+    from django.core.management import call_command
+    from sample_images import LOST
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    Photo.objects.bulk_create(
+        Photo(image=name, width=width, height=height) for name, (width, height) in LOST.items()
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,15 @@ SAMPLES = {
     "photos/poster.png": ((52, 73, 94), (241, 196, 15)),
 }
 
+# Rows of the production database whose files are nowhere (not in the bucket,
+# not on the local disk), with the size each row records: the gallery shows
+# them as placeholders drawn at that size.
+LOST = {
+    "photos/lighthouse.jpg": (1200, 800),
+    "photos/harbour.jpg": (600, 900),
+    "photos/panorama.jpg": (1600, 400),
+}
+
 
 def png(width: int, height: int, top: tuple[int, int, int], bottom: tuple[int, int, int]) -> bytes:
     """A vertical gradient from ``top`` to ``bottom``, as PNG bytes."""

@@ -11,6 +11,8 @@ Layer them around any storage::
 * :class:`FallbackStorage` is the ready-made stack, configured from settings;
 * :class:`HTTPStorage` reads production's media from the URL they are
   published under, with no credentials: read-only by construction;
+* :class:`Placeholders`, last in a stack, makes up the files no layer has
+  (images at their real size), for development without production's media;
 * :func:`read_only`, :func:`cached` and :func:`logged` wrap a storage class
   where it is defined.
 
@@ -30,6 +32,7 @@ from .core.wrapper import StorageWrapper
 from .decorators import cached, logged, read_only
 from .fallback_storage import FallbackStorage
 from .observability.describe import describe
+from .placeholders import Placeholders
 from .wrappers.caching import Caching
 from .wrappers.fallback import Fallback
 from .wrappers.logging import Logging
@@ -44,6 +47,7 @@ __all__ = [
     "FileChangedError",
     "HTTPStorage",
     "Logging",
+    "Placeholders",
     "ReadOnly",
     "ReadOnlyError",
     "ReadOnlyFile",

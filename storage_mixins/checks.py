@@ -11,6 +11,7 @@ and for the settings around them.
 ``storage_mixins.W004``  ``DEFAULT_FILE_STORAGE``, ``STATICFILES_STORAGE``: Django 5.1+ ignores them
 ``storage_mixins.W005``  ``FALLBACK_STORAGES``, which no ``FallbackStorage`` reads
 ``storage_mixins.W006``  sorl-thumbnail over a stack without ``storage_mixins.contrib.sorl.KVStore``
+``storage_mixins.W007``  a ``Placeholders`` layer whose URLs nothing serves
 =====================  =================================================
 
 No check sends a request. They read settings, build the aliases whose
@@ -41,6 +42,7 @@ from django.core.files.storage import (
     storages,
 )
 from django.db.models import FileField
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from .backends.s3.client import is_s3
@@ -50,6 +52,8 @@ from .core.stack import is_read_only, is_wrapper, leaves, walk, write_backend
 from .core.wrapper import StorageWrapper
 from .decorators import StackedStorageType
 from .fallback_storage import FallbackStorage
+from .placeholders import Placeholders
+from .placeholders.storage import URL_NAME
 from .wrappers.caching import Caching
 from .wrappers.fallback import Fallback
 
@@ -210,6 +214,24 @@ def _stack_warnings(alias: str, storage: Any) -> Iterator[checks.CheckMessage]:
                 obj=alias,
                 id="storage_mixins.W002",
             )
+        if isinstance(node, Placeholders) and node.base_url is None and not _routed(URL_NAME):
+            yield checks.Warning(
+                f"STORAGES[{alias!r}]: {node!r} gives URLs nothing serves: its view is not "
+                "in the URLconf, so its images are broken links in pages.",
+                hint='Add path("__placeholders__/", include("storage_mixins.placeholders.urls")) '
+                "to the URLconf, or give Placeholders a base_url (docs/placeholders.rst).",
+                obj=alias,
+                id="storage_mixins.W007",
+            )
+
+
+def _routed(url_name: str) -> bool:
+    """Whether the URLconf routes the view named ``url_name`` (taking a ``name``)."""
+    try:
+        reverse(url_name, kwargs={"name": "a.jpg"})
+    except NoReverseMatch:
+        return False
+    return True
 
 
 # -- W003: read-only by construction -------------------------------------------

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from .core.labels import storage_label
 from .core.resolve import StorageSpec, build_storage
 from .core.stack import is_read_only
+from .placeholders import Placeholders
 from .wrappers.fallback import Fallback
 from .wrappers.readonly import ReadOnly
 
@@ -38,7 +39,9 @@ class FallbackStorage(Fallback):
     backend is wrapped in :class:`~storage_mixins.ReadOnly`; ``read_only=False``
     leaves them as they are, so only the routing keeps writes away from them.
     ``shadow``, ``on_delete``, ``on_error``, ``failures`` and ``retry_after``
-    are :class:`~storage_mixins.Fallback`'s options.
+    are :class:`~storage_mixins.Fallback`'s options. ``placeholders=True`` (or
+    a dict of its options) adds a :class:`~storage_mixins.Placeholders` layer
+    last: the files that no backend has are made up.
 
     Copies (``copy``, ``deepcopy``, ``pickle``) are rebuilt from these
     arguments: aliases resolve to Django's shared instances again, dotted
@@ -58,6 +61,7 @@ class FallbackStorage(Fallback):
         on_error: str = "raise",
         failures: int = 3,
         retry_after: float = 30.0,
+        placeholders: bool | dict[str, Any] = False,
     ) -> None:
         specs = _backend_specs(backends)
         index = _writable_index(specs, writable)
@@ -67,6 +71,8 @@ class FallbackStorage(Fallback):
                 layer if position == index or is_read_only(layer) else ReadOnly(layer)
                 for position, layer in enumerate(layers)
             ]
+        if placeholders is not False:
+            layers.append(_placeholders(placeholders))
         super().__init__(
             *layers,
             writable=index,
@@ -83,7 +89,21 @@ class FallbackStorage(Fallback):
             arguments.append(f"writable={self._self_write_index}")
         if not self._self_arguments[1].get("read_only", True):
             arguments.append("read_only=False")
-        return arguments + self._repr_policies()
+        arguments += self._repr_policies()
+        placeholders = self._self_arguments[1].get("placeholders", False)
+        if placeholders is not False:
+            arguments.append(f"placeholders={placeholders!r}")
+        return arguments
+
+
+def _placeholders(option: object) -> Placeholders:
+    if option is True:
+        return Placeholders()
+    if isinstance(option, dict):
+        return Placeholders(**option)
+    raise ImproperlyConfigured(
+        f"placeholders must be True, False or a dict of Placeholders' options, not {option!r}"
+    )
 
 
 def _backend_specs(backends: Sequence[Any] | None) -> list[Any]:

@@ -115,6 +115,7 @@ def test_public_names() -> None:
         "FileChangedError",
         "HTTPStorage",
         "Logging",
+        "Placeholders",
         "describe",
         "ReadOnly",
         "ReadOnlyError",
@@ -178,7 +179,7 @@ OPTIONS = {
     },
     "FallbackStorage": {
         "backends", "layers", "writable", "read_only", "shadow", "on_delete", "on_error",
-        "failures", "retry_after",
+        "failures", "retry_after", "placeholders",
     },
     "Caching": {
         "storage", "cache", "timeout", "missing_timeout", "contents", "max_content_size",

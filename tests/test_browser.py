@@ -2,7 +2,8 @@
 
 Starts ``example/run.py`` (the site and its embedded S3 server) on free ports,
 loads the gallery, checks that every image actually rendered from both
-layers, uploads a file through the form, and confirms that the production
+layers and that the rows whose files are nowhere show placeholders drawn at
+the sizes their rows record, uploads a file through the form, and confirms that the production
 bucket's keys and bytes did not change. A screenshot is saved to
 ``test-artifacts/``. Playwright drives the machine's Chromium; it downloads no
 browser.
@@ -69,7 +70,7 @@ def all_images_rendered(page: Any) -> bool:
 
 def test_gallery_upload_and_bucket_untouched(chromium: str, demo: Demo) -> None:
     playwright_api = require_module("playwright.sync_api", "the browser dependency group")
-    from example.sample_images import png
+    from example.sample_images import LOST, png
 
     before = bucket(demo.s3)
     assert len(before) == 5
@@ -86,8 +87,21 @@ def test_gallery_upload_and_bucket_untouched(chromium: str, demo: Demo) -> None:
             local = page.locator(".card:has(.badge.local) img")
             assert production.count() == 5
             assert local.count() == 1
-            widths = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+            widths = page.evaluate(
+                "Array.from(document.querySelectorAll('.card img')).map(i => i.naturalWidth)"
+            )
             assert widths == [240] * 6
+            drawn = page.evaluate(
+                "Array.from(document.querySelectorAll('.lost-card img'))"
+                ".map(i => [i.alt, i.naturalWidth, i.naturalHeight])"
+            )
+            assert drawn == [[name, *size] for name, size in LOST.items()]
+            assert page.locator(".lost-card .badge.placeholder").count() == 3
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator(".lost").screenshot(path=str(ARTIFACTS / "demo-placeholders.png"))
+            assert "storage_mixins.placeholders: placeholder for 'photos/lighthouse.jpg': " in (
+                page.inner_text("#log")
+            )
             assert "storage_mixins.production: url(" in page.inner_text("#log")
 
             page.set_input_files(
@@ -138,7 +152,7 @@ def test_storage_panel_shows_the_calls_of_the_gallery(chromium: str, demo: Demo)
             response = page.goto(demo.url)
             assert response is not None
             timing = response.headers["server-timing"]
-            entry = re.search(r'storage;dur=[\d.]+;desc="(\d+) calls, (\d+) S3 requests"', timing)
+            entry = re.search(r'storage;dur=[\d.]+;desc="(\d+) calls, (\d+) S3 requests', timing)
             assert entry, timing
             page.wait_for_function(
                 "Array.from(document.images).every(i => i.complete)", timeout=20_000

@@ -45,7 +45,10 @@ def gallery(url: str) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=30) as response:  # a loopback URL
         timing = response.headers["Server-Timing"]
         page = response.read().decode()
-    entry = re.search(r'storage;dur=[\d.]+;desc="(\d+) calls?(?:, (\d+) S3 requests?)?"', timing)
+    entry = re.search(
+        r'storage;dur=[\d.]+;desc="(\d+) calls?(?:, (\d+) S3 requests?)?(?:, \d+ placeholders?)?"',
+        timing,
+    )
     assert entry, timing
     return int(entry.group(2) or 0), page
 
@@ -53,15 +56,21 @@ def gallery(url: str) -> tuple[int, str]:
 def test_demo_runs_the_recommended_stack(demo: Demo) -> None:
     """``make demo`` shows the README's stack at work: production first, with
     ``Caching`` and its listings, so the gallery costs two S3 requests (one
-    listing per directory it shows) cold, and none warm."""
+    listing per directory it shows) cold, and none warm; the rows whose files
+    are nowhere cost none: placeholders draw them."""
     cold, page = gallery(demo.url)
     warm, _ = gallery(demo.url)
     output = demo.stop()
     assert (cold, warm) == (2, 0), output
     assert page.count('<div class="card"') == 6  # 5 production images, 1 upload
-    assert re.search(r'<p id="cost">This page: \d+ calls, 2 S3 requests\.', page)
-    assert re.search(r"GET /: \d+ storage calls in [\d.]+ ms, 2 S3 requests\n", output), output
-    assert re.search(r"GET /: \d+ storage calls in [\d.]+ ms\n", output), output
+    assert page.count('<div class="lost-card"') == 3  # rows whose files are nowhere
+    assert page.count('<span class="badge placeholder">placeholder · ') == 3
+    assert re.search(r'<p id="cost">This page: \d+ calls, 2 S3 requests, 9 placeholders\.', page)
+    placeholders = ", 9 placeholders"  # url, size and which of each row nowhere
+    assert re.search(
+        rf"GET /: \d+ storage calls in [\d.]+ ms, 2 S3 requests{placeholders}\n", output
+    )
+    assert re.search(rf"GET /: \d+ storage calls in [\d.]+ ms{placeholders}\n", output), output
 
 
 def test_demo_toolbar_starts_collapsed(demo: Demo) -> None:

@@ -202,3 +202,26 @@ def test_the_panel_works_without_the_middleware(settings: Any) -> None:
 def test_the_panel_is_named_storage() -> None:
     assert str(StoragePanel.title) == "Storage"
     assert StoragePanel.is_async
+
+
+@pytest.mark.django_db  # the size a row records
+@pytest.mark.usefixtures("toolbar")
+def test_the_panel_and_the_header_mark_what_a_placeholder_answered(
+    settings: Any, use_storages: Any
+) -> None:
+    """photos/missing.jpg is in no layer: the placeholders last in the stack
+    answer for it, and the panel's rows, its subtitle and Server-Timing say so."""
+    stack = settings.STORAGES["stack"]
+    options = {**stack["OPTIONS"], "placeholders": {"serves": "any"}}
+    use_storages({**settings.STORAGES, "stack": {**stack, "OPTIONS": options}})
+    from django.core.files.storage import storages
+
+    storages["production"].save("photos/a.jpg", ContentFile(b"a" * 10))  # a new instance
+    for _visit in range(2):  # Caching keeps no placeholder's answer: the same each time
+        response = Client().get("/page/")
+        content = response.content.decode()
+        rows = _rows(_panel_html(content))
+        missing = [row[4] for row in rows if row[2] == "photos/missing.jpg"]
+        assert missing == ["[2] Placeholders(): a placeholder"] * 3  # exists, url, size
+        assert 'desc="9 calls, 3 placeholders"' in response.headers["Server-Timing"]
+        assert "9 calls, 3 placeholders in " in content  # the subtitle

@@ -41,7 +41,14 @@ TEMPLATES = [
         "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
     }
 ]
-DATABASES = {}
+# The rows of the "production dump": run.py creates them in a temporary file.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("DEMO_DATABASE", ":memory:"),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 MEDIA_ROOT = os.environ["DEMO_MEDIA_ROOT"]
 MEDIA_URL = "/media/"
@@ -53,7 +60,8 @@ MEDIA_URL = "/media/"
 # listing per directory: the gallery costs two S3 requests cold, none warm.
 # Each layer is logged, so the page can show which one answered. Deleting a
 # production file hides it (a tombstone on the local disk); the bucket itself
-# is never touched.
+# is never touched. Last, placeholders: a file that a row of the database
+# refers to and no layer has is drawn at the size the row records.
 STORAGES = {
     "default": {
         "BACKEND": "storage_mixins.FallbackStorage",
@@ -61,6 +69,7 @@ STORAGES = {
             "backends": ["production", "local"],
             "writable": "local",
             "on_delete": "hide",
+            "placeholders": True,
         },
     },
     "production": {

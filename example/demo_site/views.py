@@ -1,7 +1,7 @@
 """The demo's pages: a gallery of the files a development site's page shows
-(production's, and the uploads made since), an upload form and delete
-buttons, with what each request cost in storage calls and S3 requests, and
-its storage log lines."""
+(production's, and the uploads made since; and the rows whose files are
+nowhere, as placeholders), an upload form and delete buttons, with what each
+request cost in storage calls and S3 requests, and its storage log lines."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 from sample_images import SAMPLES
 
-from storage_mixins import Fallback, describe
+from storage_mixins import Fallback, Placeholders, describe
 from storage_mixins.observability.recording import record
 
+from .models import Photo
 from .request_log import records
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
@@ -41,9 +42,11 @@ def gallery(request: HttpRequest) -> HttpResponse:
                     "image": name.lower().endswith(IMAGE_SUFFIXES),
                 }
             )
+        lost = [_lost(stack, photo) for photo in Photo.objects.order_by("pk")]
         cost = recording.summary()
     context = {
         "entries": entries,
+        "lost": lost,
         "cost": cost,
         "notice": request.GET.get("notice", ""),
         "stack": describe(stack),
@@ -80,6 +83,20 @@ def delete(request: HttpRequest) -> HttpResponse:
         "disk, and the production copy is untouched. `manage.py storage_tombstones --clear` "
         "shows it again."
     )
+
+
+def _lost(stack: Fallback, photo: Photo) -> dict[str, object]:
+    """A row whose file no layer has: the placeholder layer draws it, at the
+    size the row records (until the file is uploaded, or pulled)."""
+    name = photo.image.name
+    return {
+        "name": name,
+        "url": stack.url(name),
+        "size": stack.size(name),
+        "width": photo.width,
+        "height": photo.height,
+        "placeholder": isinstance(stack.which(name), Placeholders),
+    }
 
 
 def _rows(stack: Fallback) -> list[str]:

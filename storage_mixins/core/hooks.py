@@ -19,8 +19,9 @@ namespaces), as Django's models send signals that any app may receive:
 * :data:`probing`: set while a stack tries its layers in turn, where a
   layer's miss is routine (``Logging`` logs it quietly).
 * :func:`watching_skips`: the layers that reads inside a block skipped because
-  they were down (``Fallback(..., on_error="skip")``), for callers that must
-  not remember such answers (``Caching``).
+  they were down (``Fallback(..., on_error="skip")``), and the placeholders
+  that stood in for missing files (:func:`note_stand_in`), for callers that
+  must not remember such answers (``Caching``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "is_probing",
     "layer_answered",
     "note_skipped",
+    "note_stand_in",
     "probing",
     "request_observer",
     "storage_attribute_set",
@@ -126,3 +128,10 @@ def note_skipped(label: str) -> None:
     skipped = _skipped.get()
     if skipped is not None:
         skipped.append(label)
+
+
+def note_stand_in(label: str) -> None:
+    """Tell whoever watches (:func:`watching_skips`) that ``label``, a layer that
+    makes up files (``Placeholders``), answered for a file no layer has: an
+    answer no cache may keep, as a real file may come at any moment."""
+    note_skipped(label)

@@ -13,7 +13,10 @@ wrapper's class:
   through :meth:`~storage_mixins.StorageWrapper.wrap_opened` (``ReadOnly``);
 * ``refuses_writes``: every write is refused, without trying one (a property
   of a wrapper; a class attribute of a backend that is read-only by
-  construction, such as ``HTTPStorage``).
+  construction: ``HTTPStorage``, ``Placeholders``);
+* ``invents_files``: a backend whose files exist nowhere, made up per name
+  (``Placeholders``): reads may show them, but no naming, copy, listing or
+  cache may take them for files.
 
 ``passes_reads_through`` and ``opens_as_wrapped`` are read from the class
 itself, never a base: a subclass may change what a read means (override
@@ -37,6 +40,7 @@ __all__ = [
     "contains",
     "find_router",
     "innermost",
+    "invents_files",
     "is_read_only",
     "is_router",
     "is_wrapper",
@@ -62,11 +66,20 @@ def is_read_only(storage: object) -> bool:
     """Whether ``storage`` is known to refuse every write, without trying one.
 
     True for :class:`~storage_mixins.ReadOnly`, for a backend that is read-only
-    by construction (:class:`~storage_mixins.HTTPStorage`: a
-    ``refuses_writes = True`` class attribute), for any wrapper around either,
+    by construction (:class:`~storage_mixins.HTTPStorage`,
+    :class:`~storage_mixins.Placeholders`: a ``refuses_writes = True`` class
+    attribute), for any wrapper around either,
     and for a :class:`~storage_mixins.Fallback` without a writable layer.
     """
     return refuses_writes(storage)
+
+
+def invents_files(storage: object) -> bool:
+    """Whether ``storage`` makes up the files it answers for
+    (:class:`~storage_mixins.Placeholders`), behind nothing but single-storage
+    wrappers: a stack reads from it, but never names, copies, lists or caches
+    what it answers as a file. A router, which reads real layers too, does not."""
+    return getattr(type(backend_of(storage)), "invents_files", False) is True  # type: ignore[arg-type]  # any object
 
 
 def children(storage: object) -> tuple[Storage, ...]:

@@ -23,7 +23,7 @@ from ..backends.http import is_http
 from ..backends.s3.client import is_s3
 from ..core.errors import ReadOnlyError
 from ..core.labels import storage_label
-from ..core.stack import backend_of, children, is_router, is_wrapper, leaves
+from ..core.stack import backend_of, children, invents_files, is_router, is_wrapper, leaves
 from .backend_requests import BackendRequest, Caller, find_caller, thread_caller
 from .cloud_requests import hook_cloud_storage, is_counted
 from .context import carry, current, current_state, uncarry
@@ -91,7 +91,8 @@ class Call:
             if layer is None:
                 return "every layer"
             position = next(i for i, each in enumerate(stack.layers) if each is layer)
-            return f"[{position}] {storage_label(layer)}"
+            made_up = ": a placeholder" if invents_files(layer) else ""
+            return f"[{position}] {storage_label(layer)}{made_up}"
         deepest = self.entered[-1] if self.entered else self.storage
         if self.outcome == "refused" or is_router(deepest):
             return type(deepest).__name__  # it refused, or no layer answered
@@ -110,6 +111,7 @@ class Recording:
         self.call_count = 0
         self.seconds = 0.0  # spent in recorded calls
         self.requests: Counter[str] = Counter()  # backend requests by kind ("S3")
+        self.placeholders = 0  # calls a layer that makes up files answered
         self.storages: dict[int, Storage] = {}  # the outermost storages called (detail)
         # Each backend request, in the order they were sent (detail).
         self.backend_requests: list[BackendRequest] = []
@@ -167,17 +169,24 @@ class Recording:
         return self.seconds * 1000
 
     def summary(self) -> str:
-        """E.g. ``"14 calls, 3 S3 requests"``."""
+        """E.g. ``"14 calls, 3 S3 requests"`` (``", 2 placeholders"`` where
+        placeholders answered)."""
         parts = [_plural(self.call_count, "call")]
         parts += [
             _plural(count, f"{kind} request") for kind, count in sorted(self.requests.items())
         ]
+        if self.placeholders:
+            parts.append(_plural(self.placeholders, "placeholder"))
         return ", ".join(parts)
 
     def _finish(self, call: Call) -> None:
+        made_up = False
         if call.answer is not None:
             _count_layer_call(call)
+            layer = call.answer[1]
+            made_up = layer is not None and invents_files(layer)
         with self._lock:
+            self.placeholders += made_up
             self.call_count += 1
             self.seconds += call.seconds
             if self.detail:
@@ -267,6 +276,8 @@ def _count_layer_call(call: Call) -> None:
         or isinstance(backend, _LOCAL)
     ):
         return  # a nested stack counts its own; S3, HTTP, Azure, GCS: at the source
+    if invents_files(backend):
+        return  # a placeholder: counted as such, it sends no request
     name = call.name if isinstance(call.name, str) else ""
     call.backend_request(type(backend).__name__, call.method, name, backend, "estimate")
 

@@ -37,13 +37,16 @@ What is recorded, and where:
   reports them (``HTTPStorage``: each request, retries and redirects
   included). For other remote backends, each call a ``Fallback`` layer
   answers counts as one request, an estimate; local storages
-  (``FileSystemStorage``, ``InMemoryStorage``) make none.
+  (``FileSystemStorage``, ``InMemoryStorage``) make none, and a placeholder
+  layer (``Placeholders``) neither: each call it answered counts as a
+  placeholder (``Recording.placeholders``, in the summary).
 * **Each request**, with ``detail=True``: its method, key, the storage that
   sent it, the call it was sent in and the line of the caller's code
   (``Recording.backend_requests``: see ``backend_requests``).
 * **The layer that answered**, with ``detail=True``: the ``Fallback`` layer
-  whose answer was returned, or the wrapper that answered without asking the
-  storage below it (a ``Caching`` hit), or else the storage at the bottom.
+  whose answer was returned (marked ``: a placeholder`` if it made the file
+  up), or the wrapper that answered without asking the storage below it (a
+  ``Caching`` hit), or else the storage at the bottom.
 
 The recording versions of those methods are installed on the wrapper classes
 only while a recording is active somewhere in the process

@@ -79,7 +79,7 @@ from ..backends.listing import ABSENT, DIRECTORY, UNKNOWN, Kind, ListdirLister
 from ..backends.local import FileSystemLister
 from ..backends.s3.listing import S3Lister
 from ..core.labels import storage_label
-from ..core.stack import reads_are_the_backends
+from ..core.stack import invents_files, reads_are_the_backends
 from .circuit_breaker import CircuitBreaker
 from .keyed_locks import KeyedLocks
 from .listing_codec import Decoded, decoded_listings, encode
@@ -155,8 +155,9 @@ def wants_listing(option: bool | str, storage: Any) -> bool:
     another kind may change what ``exists()`` means, and is asked per file.
     A backend that cannot be listed (``HTTPStorage``) is never listed, even
     with ``True``: nothing is tried, and nothing warned about.
+    A storage that makes up files (``Placeholders``) has no listing to read.
     """
-    if option is False or not reads_are_the_backends(storage):
+    if option is False or not reads_are_the_backends(storage) or invents_files(storage):
         return False
     lister = lister_for(storage)
     if option is True:

@@ -5,7 +5,9 @@ name and a remote layer. :class:`Locator` gives the same answer for a batch of
 names with each layer's :class:`~storage_mixins.backends.listing.Lister`: a local
 layer costs a ``stat`` a name, and S3 one request per 1,000 listed entries
 (see :meth:`~storage_mixins.backends.s3.listing.S3Lister.find`). Only the names no layer
-before has are asked of the next layer. Nothing is written.
+before has are asked of the next layer. Nothing is written. A layer that makes
+up files (``Placeholders``) serves none: its files exist nowhere, and
+:meth:`Locator.stands_in` says which missing names it stands in for.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.core.files.storage import Storage
 
 from ..backends.listers import lister_for
 from ..backends.listing import Entry, Lister
-from ..core.stack import find_router
+from ..core.stack import find_router, invents_files
 
 __all__ = ["Location", "Locator"]
 
@@ -49,6 +51,8 @@ class Locator:
         )
         self.listers: tuple[Lister, ...] = tuple(lister_for(layer) for layer in self.layers)
         self._tombstones = None if self.fallback is None else self.fallback.tombstones
+        #: The layer that makes up files, if any (``Placeholders``, last).
+        self.placeholders = next((layer for layer in self.layers if invents_files(layer)), None)
 
     @property
     def write_layer(self) -> Storage | None:
@@ -59,11 +63,15 @@ class Locator:
         """Whether a tombstone hides ``name`` (``on_delete="hide"``)."""
         return self._tombstones is not None and name in self._tombstones
 
+    def stands_in(self, name: str) -> bool:
+        """Whether the placeholder layer makes up ``name``, which no layer has."""
+        return self.placeholders is not None and bool(self.placeholders.exists(name))
+
     def locate(
         self, names: Iterable[str], *, among: Collection[int] | None = None
     ) -> dict[str, Location | None]:
         """Each name and the first layer (of all, or of those whose indexes are in
-        ``among``) that has it as a file, or ``None``."""
+        ``among``) that has it as a file, or ``None``: never the placeholders'."""
         located: dict[str, Location | None] = {}
         remaining = []
         for name in names:
@@ -74,7 +82,7 @@ class Locator:
         for index, (layer, lister) in enumerate(zip(self.layers, self.listers, strict=True)):
             if not remaining:
                 break
-            if among is not None and index not in among:
+            if (among is not None and index not in among) or layer is self.placeholders:
                 continue
             found = lister.find(remaining)
             still = []

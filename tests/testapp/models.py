@@ -53,3 +53,14 @@ class DecoratedFiles(models.Model):
 
     image = models.FileField(storage=ReadOnlyMemory)
     archived = models.FileField(storage=ArchiveMemory(base_url="https://archive.example/"))
+
+
+class Poster(models.Model):
+    """An image whose row records its size (``width_field``/``height_field``),
+    as Wagtail's images do: what ``Placeholders`` draws a missing one at."""
+
+    image = models.ImageField(
+        upload_to="posters", width_field="width", height_field="height", max_length=255
+    )
+    width = models.IntegerField(null=True, blank=True)
+    height = models.IntegerField(null=True, blank=True)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -9,3 +9,6 @@ urlpatterns = [
     path("stream/", views.stream),
     path("async-stream/", views.async_stream),
 ]
+
+# Placeholders' files, over HTTP (tests/test_placeholders.py).
+urlpatterns.append(path("__placeholders__/", include("storage_mixins.placeholders.urls")))

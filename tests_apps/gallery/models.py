@@ -48,3 +48,16 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return self.file.name
+
+
+class Poster(models.Model):
+    """An image whose row records its size (``width_field``/``height_field``), as
+    in a production dump: what ``Placeholders`` draws a missing one at."""
+
+    title = models.CharField(max_length=100, blank=True)
+    image = models.ImageField(upload_to="posters", width_field="width", height_field="height")
+    width = models.IntegerField(null=True, blank=True)
+    height = models.IntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.title or self.image.name

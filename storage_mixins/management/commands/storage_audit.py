@@ -59,7 +59,8 @@ class Command(BaseCommand):
     help = (
         "For every file the database refers to (every model's FileField and ImageField, "
         "each with its own storage), say which layer of its storage serves it, or that "
-        "no layer has it: a broken reference. Counts per model and field and per layer. "
+        "no layer has it: a broken reference (a placeholder layer's files count as "
+        "broken, marked as such). Counts per model and field and per layer. "
         "Reads only; exits with an error if a reference is broken."
     )
 
@@ -139,7 +140,9 @@ class Command(BaseCommand):
         for layer, count in audit.layers.items():
             self.stdout.write(f"  {count:>8,}  {layer}")
         if audit.broken:
-            self.stdout.write(self.style.ERROR(f"  {len(audit.broken):>8,}  broken"))
+            stood_in = sum(1 for entry in audit.broken if entry.get("placeholder"))
+            shown = f" ({stood_in:,} stood in for by a placeholder)" if stood_in else ""
+            self.stdout.write(self.style.ERROR(f"  {len(audit.broken):>8,}  broken{shown}"))
         pk = audit.reference.model._meta.pk.name
         for entry in audit.broken:
             ids = ", ".join(map(str, entry["ids"])) + (
@@ -171,6 +174,17 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"No broken reference in {fields} field(s)"))
 
 
+def _broken(locator: Locator, name: str, rows: int) -> dict[str, Any]:
+    """A name no layer serves, and why; ``"placeholder": True`` where the
+    stack's placeholder layer stands in for it."""
+    if locator.is_hidden(name):
+        return {"name": name, "rows": rows, "why": "hidden by a tombstone"}
+    if locator.stands_in(name):
+        why = "in no layer (a placeholder stands in)"
+        return {"name": name, "rows": rows, "why": why, "placeholder": True}
+    return {"name": name, "rows": rows, "why": "in no layer"}
+
+
 def _audit(
     reference: FieldReference, locator: Locator, limit: int | None, database: str, *, keep: bool
 ) -> FieldAudit:
@@ -196,8 +210,7 @@ def _audit(
         for name, rows in safe:
             where = located[name]
             if where is None:
-                why = "hidden by a tombstone" if locator.is_hidden(name) else "in no layer"
-                audit.broken.append({"name": name, "rows": rows, "why": why})
+                audit.broken.append(_broken(locator, name, rows))
                 continue
             audit.layers[labels[where.index]] += 1
             if keep:

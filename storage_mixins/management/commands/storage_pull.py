@@ -20,7 +20,7 @@ from storage_mixins.backends.listing import Entry
 from storage_mixins.backends.local_writes import LocalWriteGuard
 from storage_mixins.core.labels import storage_label
 from storage_mixins.core.names import file_name, validate_directory, validate_name
-from storage_mixins.core.stack import find_router
+from storage_mixins.core.stack import find_router, invents_files
 from storage_mixins.references import batched, file_fields, referenced_names
 from storage_mixins.services.lookup import Locator
 from storage_mixins.services.transfers import (
@@ -228,7 +228,9 @@ class Command(BaseCommand):
                 plan.caches.extend(c for c in _caches(storage) if c not in plan.caches)
             locator = Locator(fallback)
             sources = {
-                index for index, layer in enumerate(locator.layers) if layer is not plan.target
+                index
+                for index, layer in enumerate(locator.layers)
+                if layer is not plan.target and not invents_files(layer)
             }
             target_lister = lister_for(plan.target)
             names = referenced_names(
@@ -385,7 +387,13 @@ def _new_plan(fallback: Fallback, stack: Any) -> _Plan:
 
 
 def _sources(fallback: Fallback) -> list[Any]:
-    return [layer for layer in fallback.layers if layer is not fallback.write_layer]
+    """The layers to copy from: not the write layer, nor a placeholder layer,
+    whose files exist nowhere (a pull copies only real files)."""
+    return [
+        layer
+        for layer in fallback.layers
+        if layer is not fallback.write_layer and not invents_files(layer)
+    ]
 
 
 def _caches(stack: Any) -> list[Caching]:

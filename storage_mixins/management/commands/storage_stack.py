@@ -73,6 +73,7 @@ class Command(BaseCommand):
         for ancestors, backend in walk(stack):
             if isinstance(backend, StorageWrapper):
                 continue  # probe the backends themselves, not through caches or logs
+            # Read-only behind a ReadOnly, or by its own declaration (Placeholders).
             read_only = any(is_read_only(node) for node in (*ancestors, backend))
             where = f"{_position(ancestors, backend)}{storage_label(backend)}"
             result = probe(backend, takes_writes=backend is writes_to, slow_ms=slow)

@@ -8,6 +8,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from storage_mixins.core.labels import storage_label
+from storage_mixins.core.stack import invents_files
 
 from ._common import add_storage_argument, fallback_for, storage_for
 
@@ -15,7 +16,8 @@ from ._common import add_storage_argument, fallback_for, storage_for
 class Command(BaseCommand):
     help = (
         "For each file name, show the layer of the stack that serves it, its size and "
-        "its url, or 'not found in any layer'. Exits with an error if a name is not found."
+        "its url, or 'not found in any layer'; a placeholder layer's answer is marked as "
+        "such. Exits with an error if a name is not found."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,7 +38,10 @@ class Command(BaseCommand):
                 continue
             index = next(i for i, candidate in enumerate(fallback.layers) if candidate is layer)
             self.stdout.write(self.style.SUCCESS(name))
-            self.stdout.write(f"  layer: [{index}] {storage_label(layer)}")
+            made_up = ""
+            if invents_files(layer):
+                made_up = "  (a placeholder: no real layer has the file)"
+            self.stdout.write(f"  layer: [{index}] {storage_label(layer)}{made_up}")
             self.stdout.write(f"  size:  {layer.size(name):,} bytes")
             self.stdout.write(f"  url:   {layer.url(name)}")
         if missing:

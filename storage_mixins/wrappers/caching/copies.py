@@ -10,7 +10,8 @@ only while that version is current. Where the cache entry that vouches for
 a copy has expired, the copy is still used if its version is, and its size
 and modification time match the storage's. Files larger than
 ``max_content_size`` bytes are not copied: from an ``S3Storage`` they are
-streamed in bounded memory.
+streamed in bounded memory. A placeholder (a file a layer makes up) is never
+copied: it is read from that layer, which keeps it in memory.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.core.files.storage import Storage
 from ...backends.local import local_path
 from ...core.files import ReadOnlyFile
 from ...core.names import canonical_name
+from ...core.stack import invents_files
 from ...services.contents_cache import ContentsCache
 from ...services.metadata_cache import MetadataCache
 from ...services.streaming import open_stream, open_streamed, serving_backend
@@ -145,7 +147,7 @@ class Copies:
         that says so."""
         contents = self.contents
         backend = serving_backend(self.reads.root(), name)
-        if local_path(backend, name):
+        if invents_files(backend) or local_path(backend, name):
             return None, _FROM_STORAGE
         if self.max_size is not None and self.caching.size(name) > self.max_size:
             return _TOO_LARGE, _STREAMED

@@ -29,7 +29,7 @@ from ...core.labels import storage_label
 from ...core.modes import checked_mode, is_write_mode
 from ...core.names import canonical_directory, canonical_name
 from ...core.resolve import StorageSpec, resolve_storage
-from ...core.stack import children, contains, is_read_only, is_router
+from ...core.stack import children, contains, invents_files, is_read_only, is_router
 from ...core.wrapper import StorageWrapper
 from ...services.contents_cache import ContentsCache
 from ...services.listing_cache import LISTING_LIMIT
@@ -113,10 +113,12 @@ class Caching(StorageWrapper):
             timeout=timeout,
             missing_timeout=self._self_missing_timeout,
         )
-        # A stack that skips layers that are down answers without them then:
+        # A stack that skips layers that are down answers without them then,
+        # and a placeholder answers for a file no layer has until one comes:
         # such answers are returned but not remembered.
         self._self_may_skip = contains(
-            wrapped, lambda storage: getattr(storage, "on_error", None) == "skip"
+            wrapped,
+            lambda storage: getattr(storage, "on_error", None) == "skip" or invents_files(storage),
         )
         self._self_copies = None
         if contents is not None:

@@ -30,6 +30,7 @@ import stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 
 from ...backends.errors import is_not_found, not_found_types
@@ -38,7 +39,7 @@ from ...backends.quirks import base_names, lists_full_names, opens_lazily
 from ...core import hooks
 from ...core.labels import storage_label
 from ...core.names import RESERVED_DIRECTORY
-from ...core.stack import backend_of
+from ...core.stack import backend_of, contains, invents_files
 from .failover import GuardedLayer
 from .notes import note_layer
 from .tombstones import Tombstones
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
     from ...core.storage_api import Reader, SupportsExists
 
-__all__ = ["Hidden", "Route", "Router", "holds_no_file", "labels"]
+__all__ = ["Hidden", "Route", "Router", "holds_no_file", "labels", "real_layers"]
 
 # Reads of metadata that a directory would answer wrongly in a local layer
 # (FileSystemStorage.size() of a directory is the directory's size).
@@ -64,16 +65,24 @@ class Route:
     """One layer as reads see it: the layer, its reader, and what about its
     backend changes how it is read."""
 
-    __slots__ = ("free", "full_names", "layer", "lazy_open", "local", "reader")
+    __slots__ = ("free", "full_names", "invented", "layer", "lazy_open", "local", "reader")
 
     def __init__(self, layer: Storage, reader: Reader) -> None:
         backend = backend_of(layer)
         self.layer = layer
         self.reader = reader
+        self.invented = invents_files(layer)  # Placeholders: its files exist nowhere
         self.local = is_local(layer)  # where a directory answers as if it were a file
         self.free = makes_no_requests(backend)  # asking it costs no request
         self.lazy_open = opens_lazily(backend)
         self.full_names = backend if lists_full_names(backend) else None
+
+
+def unasked_url_route(routes: list[Route] | tuple[Route, ...]) -> Route:
+    """Where a file no layer has would be published: the last of ``routes``
+    that makes requests, or else the last."""
+    remote = [route for route in routes if not route.free]
+    return (remote or list(routes))[-1]
 
 
 class Router:
@@ -213,11 +222,24 @@ class Router:
         last layer is asked only to learn that. So a name that no layer has
         gets the URL of the last layer that makes requests, unasked, or of the
         last layer if none does: where the file would be published.
+
+        A placeholder layer (``Placeholders``, last) gives its URL only to the
+        files it makes up, once every real layer is asked, never to a name a
+        tombstone hides.
         """
         routes = self.routes
-        if self.tombstones is not None and name in self.tombstones:
-            remote = [route for route in routes if not route.free]  # as if nowhere
-            return (remote or routes)[-1], False
+        hidden = self.tombstones is not None and name in self.tombstones
+        if routes[-1].invented and len(routes) > 1:
+            *real, placeholders = routes
+            if not hidden:
+                found = next((route for route in real if self.holds(route, name)), None)
+                if found is not None:
+                    return found, True
+                if self.holds(placeholders, name):
+                    return placeholders, True
+            return unasked_url_route(real), False
+        if hidden:
+            return unasked_url_route(routes), False
         pending: list[Route] = []  # layers that make requests, not asked yet
         last = len(routes) - 1
         for position, route in enumerate(routes):
@@ -327,3 +349,18 @@ def labels(layers: Sequence[SupportsExists]) -> str:
     return ", ".join(
         storage_label(layer.layer if isinstance(layer, GuardedLayer) else layer) for layer in layers
     )
+
+
+def real_layers(layers: tuple[Storage, ...]) -> tuple[Storage, ...]:
+    """``layers`` but a last one that makes up files; ``ImproperlyConfigured``
+    for one anywhere else, where it would hide the real layers after it."""
+    for position, layer in enumerate(layers):
+        made_up = invents_files(layer)
+        if (made_up and position != len(layers) - 1) or (
+            not made_up and contains(layer, invents_files)
+        ):
+            raise ImproperlyConfigured(
+                f"{storage_label(layer)} makes up files, and must be the last layer of the "
+                "outermost Fallback: it would hide the real files of the layers after it"
+            )
+    return layers[:-1] if invents_files(layers[-1]) else layers

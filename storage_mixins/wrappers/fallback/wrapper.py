@@ -47,7 +47,7 @@ from .failover import GuardedLayer
 from .naming import NamePolicy
 from .notes import note_layer
 from .paths import Paths
-from .routing import Router
+from .routing import Router, real_layers
 from .tombstones import Tombstones
 from .writes import WritePolicy, name_is_free
 
@@ -77,6 +77,10 @@ class Fallback(StorageWrapper):
     errors in a row. Every name is validated, and given one spelling, before
     any layer is asked.
 
+    A layer that makes up files (:class:`~storage_mixins.Placeholders`) goes
+    last: reads show its files, but naming and writes see only the real
+    layers, and a missing file's URL is still the last real layer's.
+
     The ``Fallback`` proxies its write layer (or its first layer):
     ``isinstance`` and backend attributes see that layer. Each method's
     contract, in full: docs/fallback.rst.
@@ -105,6 +109,8 @@ class Fallback(StorageWrapper):
         if not storages:
             raise TypeError("Fallback() needs at least one storage")
         resolved = tuple(resolve_storage(storage, owner="Fallback") for storage in storages)
+        # What names, writes and paths see: the layers whose files are real.
+        real = real_layers(resolved)
         write_index = _choose_write_index(resolved, writable)
         write_layer = None if write_index is None else resolved[write_index]
         super().__init__(resolved[0] if write_layer is None else write_layer)
@@ -140,7 +146,7 @@ class Fallback(StorageWrapper):
         )
         self._self_writes = WritePolicy(
             self,
-            resolved,
+            real,
             write_index,
             shadow=self._self_shadow,
             on_delete=self._self_on_delete,
@@ -149,12 +155,12 @@ class Fallback(StorageWrapper):
         )
         self._self_naming = NamePolicy(
             self,
-            resolved,
+            real,
             write_index,
             proxied=self.__wrapped__,
             shadow=self._self_shadow,
             tombstones=self._self_tombstones,
-            readers=readers,
+            readers=readers[: len(real)],
         )
         # The write layer when a save needs no check beyond choosing the name
         # (no layer before it, no tombstones): the common case, kept cheap.
@@ -163,7 +169,7 @@ class Fallback(StorageWrapper):
         )
         self._self_paths = Paths(
             self,
-            resolved,
+            real,
             write_layer,
             router=self._self_router,
             writes=self._self_writes,
