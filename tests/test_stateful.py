@@ -27,6 +27,7 @@ from django.test import override_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     rule,
     run_state_machine_as_test,
@@ -530,6 +531,14 @@ class FaultMachine(StackMachine):
     def __init__(self) -> None:
         self.proxy.set_mode("ok")
         super().__init__()
+
+    @initialize()
+    def a_read_while_production_fails(self) -> None:
+        """Each run meets a fault: the rules' may all fall on calls that never
+        reach production (a local-first stack with the files it asks for)."""
+        self.network("503")
+        self.exists("f/b.txt")  # production's only: every stack asks production
+        self.network("ok")
 
     @rule(mode=st.sampled_from(["ok", "ok", "delay", "drop", "reset", "500", "503"]))
     def network(self, mode: str) -> None:
