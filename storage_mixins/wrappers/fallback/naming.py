@@ -16,6 +16,12 @@ A name hidden by a tombstone is free, unless the write layer or a layer before
 it has the name (that copy would come back when the tombstone goes). Names are
 chosen for a write, and writes never skip a layer that is down: every layer is
 asked directly, not through its circuit breaker.
+
+Whether a name is free is asked of the write layer first, then of the other
+layers in order: the answer is the same in any order, and the write layer (the
+local disk, in the design's stack) rules out a name it has without a request
+to production. A second upload of ``photo.jpg`` then costs production one
+request, about the name chosen, as a new name does.
 """
 
 from __future__ import annotations
@@ -40,8 +46,9 @@ class NamePolicy:
     makes alternatives; ``tombstones`` the stack's, if any.
     """
 
-    __slots__ = ("_asks_the_write_layer", "_chooser", "layers", "proxied", "shadow", "tombstones",
-                 "write_index", "write_layer")  # fmt: skip
+    __slots__ = ("_asks_the_write_layer", "_chooser", "_hidden_asked", "_write_layer_first",
+                 "layers", "proxied", "shadow", "tombstones", "write_index",
+                 "write_layer")  # fmt: skip
 
     def __init__(
         self,
@@ -58,6 +65,12 @@ class NamePolicy:
         self.proxied = proxied
         self.shadow = shadow
         self.tombstones = tombstones
+        # The layers in the order they are asked whether a name is free: the
+        # write layer first (see above); for a name hidden by a tombstone, only
+        # the write layer and the layers before it.
+        self._write_layer_first = _cheap_first(layers, write_index)
+        upto = len(layers) if write_index is None else write_index + 1
+        self._hidden_asked = _cheap_first(layers[:upto], write_index)
         self._chooser = _NameChooser(self)
         # A write layer named by Django's own rules needs no asking: the stack's
         # algorithm, free in every layer, is what they give, in one pass.
@@ -102,9 +115,8 @@ class NamePolicy:
             return False
         tombstones = self.tombstones
         if tombstones is not None and name in tombstones:
-            index = self.write_index or 0
-            return not any(layer.exists(name) for layer in self.layers[: index + 1])
-        for layer in self.layers:  # noqa: SIM110 - faster than any(), on every save
+            return not any(layer.exists(name) for layer in self._hidden_asked)
+        for layer in self._write_layer_first:  # noqa: SIM110 - faster than any(), on every save
             if layer.exists(name):
                 return False
         return True
@@ -126,6 +138,13 @@ class NamePolicy:
             # name again, which get_available_name would retry forever.
             alternative = Storage.get_alternative_name(self.proxied, file_root, file_ext)
         return alternative
+
+
+def _cheap_first(layers: tuple[Storage, ...], write_index: int | None) -> tuple[Storage, ...]:
+    """``layers`` with the one at ``write_index`` (if it is among them) first."""
+    if write_index is None or write_index >= len(layers):
+        return layers
+    return (layers[write_index], *layers[:write_index], *layers[write_index + 1 :])
 
 
 def _names_like_django(storage: Storage) -> bool:
