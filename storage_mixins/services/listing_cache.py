@@ -10,9 +10,13 @@ each kind of backend is listed.
 When to list, and when to ask per file (the policy):
 
 * A directory is listed the first time a fact about one of its files is not
-  cached, in one request per 1,000 entries, once per process however many
-  threads ask at the same time. Which layers are listed is the ``listings``
-  option: ``"auto"``, S3 only; ``True``, every layer; ``False``, none.
+  cached, in one request per 1,000 entries, once for every process that
+  shares the cache however many threads and processes ask at the same time:
+  one lists it, the others wait for its listing (at most
+  ``single_flight.WAIT_SECONDS``; a lister that dies delays them
+  ``single_flight.CLAIM_SECONDS``). Which layers are listed is the
+  ``listings`` option: ``"auto"``, S3 only; ``True``, every layer;
+  ``False``, none.
 * A directory with more than ``listing_limit`` entries (files and
   subdirectories; :data:`LISTING_LIMIT` by default) is not kept: its files
   are asked about one by one, as without listings, and it is not listed
@@ -89,6 +93,7 @@ from .circuit_breaker import CircuitBreaker
 from .keyed_locks import KeyedLocks
 from .listing_codec import Decoded, decoded_listings, encode
 from .metadata_cache import MetadataCache, Reservation
+from .single_flight import GAVE_UP, one_in_the_fleet
 
 __all__ = [
     "LISTING_LIMIT",
@@ -305,11 +310,16 @@ class LayerListings:
         reservation = metadata.reserve(self.fact, directory, value)
         if reservation is None:
             return None  # the cache failed: per file
-        with _locks.hold(reservation.key):  # one listing at a time, per process
+        with _locks.hold(reservation.key):  # one listing at a time, per process…
             hit, value = metadata.get(self.fact, directory)
-            if not hit:
-                value = self._listed(directory, reservation)
-        return decoded_listings.get(value)
+            if not hit:  # …and in the fleet: one process lists, the others wait
+                value = one_in_the_fleet(
+                    metadata,
+                    f"{reservation.key}:{reservation.token}",  # this version's listing
+                    cached=lambda: metadata.get(self.fact, directory),
+                    compute=lambda: self._listed(directory, reservation),
+                )
+        return None if value is GAVE_UP else decoded_listings.get(value)
 
     def _listed(self, directory: str, reservation: Reservation) -> Any:
         """List ``directory`` now, and keep what the cache is to keep: the
