@@ -22,10 +22,13 @@ from .metadata_cache import MetadataCache
 
 __all__ = ["CLAIM_SECONDS", "GAVE_UP", "WAIT_SECONDS", "one_in_the_fleet"]
 
-#: How long a claim lasts (whole seconds: Redis and Memcached count no less).
-CLAIM_SECONDS: Final = 1
-#: The longest a process waits for another's answer.
-WAIT_SECONDS: Final = 2.0
+#: How long a claim lasts (whole seconds: Redis and Memcached count no less):
+#: what a dead holder delays the others by. A listing outlasting its claim
+#: lets a second process list (one second was too short on a busy machine).
+CLAIM_SECONDS: Final = 2
+#: The longest a process waits for another's answer: past a claim that
+#: expires, and the listing of the process that claims next.
+WAIT_SECONDS: Final = 5.0
 _FIRST_POLL = 0.005  # seconds; doubled after each poll…
 _LAST_POLL = 0.05  # …up to this
 
