@@ -27,6 +27,6 @@ html_theme = "furo"
 html_title = f"storage_mixins {release}"
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-# Django's classes in annotations (layers are Storages) link nowhere: the
-# build is offline, without intersphinx.
-nitpick_ignore_regex = [("py:class", r"django\..+")]
+# Django's classes in annotations (layers are Storages), and the standard
+# library's, link nowhere: the build is offline, without intersphinx.
+nitpick_ignore_regex = [("py:class", r"django\..+"), ("py:class", r"collections\.abc\..+")]

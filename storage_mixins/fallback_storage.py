@@ -83,13 +83,7 @@ class FallbackStorage(Fallback):
             arguments.append(f"writable={self._self_write_index}")
         if not self._self_arguments[1].get("read_only", True):
             arguments.append("read_only=False")
-        if self._self_shadow:
-            arguments.append("shadow=True")
-        if self._self_on_delete != "ignore":
-            arguments.append(f"on_delete={self._self_on_delete!r}")
-        if self._self_on_error != "raise":
-            arguments.append(f"on_error={self._self_on_error!r}")
-        return arguments
+        return arguments + self._repr_policies()
 
 
 def _backend_specs(backends: Sequence[Any] | None) -> list[Any]:

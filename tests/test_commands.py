@@ -85,16 +85,19 @@ def test_storage_stack(stack: Any, tmp_path: Path) -> None:
         "    └── S3Storage('production-media')\n"
     )
     assert f"[0] FileSystemStorage('{tmp_path / 'local'}')  reachable  writable  exists()" in output
-    assert "[1] S3Storage('production-media')  reachable  read-only  exists()" in output
+    assert "[1] S3Storage('production-media')  reachable  read-only  ListObjectsV2" in output
+    assert output.endswith("No problem found in 'default'\n")
 
 
 def test_storage_stack_reports_an_unreachable_backend(stack: Any) -> None:
     out = StringIO()
-    with pytest.raises(CommandError, match="1 backend\\(s\\) of 'dead' unreachable"):
+    with pytest.raises(CommandError, match="1 problem\\(s\\) in 'dead'"):
         call_command("storage_stack", "--storage", "dead", stdout=out)
-    assert "[1] S3Storage('production-media')  UNREACHABLE (EndpointConnectionError" in (
-        out.getvalue()
-    )
+    assert "[1] S3Storage('production-media')  UNREACHABLE  read-only\n" in out.getvalue()
+    assert (
+        "[1] S3Storage('production-media'): the backend cannot be reached "
+        "(EndpointConnectionError). Fix: check its endpoint"
+    ) in out.getvalue()
 
 
 def test_unknown_alias(stack: Any) -> None:
@@ -110,7 +113,7 @@ def test_commands_need_a_stack(stack: Any) -> None:
 
 
 def test_help() -> None:
-    for command in ("storage_stack", "storage_which", "storage_pull"):
+    for command in ("storage_stack", "storage_which", "storage_pull", "storage_forget"):
         out = StringIO()
         with pytest.raises(SystemExit):
             call_command(command, "--help", stdout=out)

@@ -10,6 +10,8 @@ Profiles (``HYPOTHESIS_PROFILE``, registered in ``tests/conftest.py``): ``ci``
 from __future__ import annotations
 
 import logging
+import pathlib
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -329,6 +331,19 @@ class StackMachine(RuleBasedStateMachine):
         """Whether an outcome other than the model's is allowed: never, without faults."""
         return False
 
+    def names_offline(self) -> bool:
+        """Whether a new name may be an offline one (production is down under
+        on_error="skip": no name is known to be free in it)."""
+        return False
+
+    def is_offline_name(self, name: str, chosen: str) -> bool:
+        """Whether ``chosen`` is an offline name for ``name``, and allowed now."""
+        directory, _, base = name.rpartition("/")
+        ext = "".join(pathlib.PurePosixPath(base).suffixes)
+        offline = re.escape(base.removesuffix(ext)) + "_offline_[0-9a-f]{24}" + re.escape(ext)
+        prefix = re.escape(f"{directory}/" if directory else "")
+        return self.names_offline() and re.fullmatch(prefix + offline, chosen) is not None
+
     def check_raised(self, outcome: Raised) -> None:
         """For calls that choose a name (writes), whose success is checked by hand."""
         if not self.tolerated(outcome, None, writes=True):
@@ -344,7 +359,9 @@ class StackMachine(RuleBasedStateMachine):
             self.check_raised(outcome)
             return
         saved = outcome
-        if free:
+        if self.is_offline_name(name, saved):
+            assert self.model.is_free(saved)
+        elif free:
             assert saved == name
         else:
             stem = name.rsplit(".", 1)[0]
@@ -436,7 +453,7 @@ class StackMachine(RuleBasedStateMachine):
             self.check_raised(outcome)
             return
         assert self.model.is_free(outcome)
-        if self.model.is_free(name):
+        if self.model.is_free(name) and not self.is_offline_name(name, outcome):
             assert outcome == name
 
     def layer(self, label: str | None) -> Any:
@@ -500,8 +517,9 @@ class FaultMachine(StackMachine):
 
     While the network is faulty, a call may raise a documented transport error
     (under on_error="skip", only a write may), and under "skip" a read may
-    answer as if production had no files. Everything else must match the model,
-    and the invariants hold after every step.
+    answer as if production had no files, and a new file be given an offline
+    name. Everything else must match the model, and the invariants hold after
+    every step.
     """
 
     proxy: FaultProxy
@@ -516,6 +534,9 @@ class FaultMachine(StackMachine):
     def network(self, mode: str) -> None:
         self.proxy.set_mode(mode)  # type: ignore[arg-type]
         self.faulty = mode not in ("ok", "delay")
+
+    def names_offline(self) -> bool:
+        return self.faulty and self.on_error == "skip"
 
     def tolerated(
         self, outcome: Any, expected: Callable[[bool], Any] | None, *, writes: bool

@@ -1,6 +1,6 @@
 """What a backend's error means: a missing file, a backend that cannot be
-reached, a refusal. Each backend's errors, and their HTTP statuses, are read
-here and nowhere else.
+reached, a refusal, and its likely cause. Each backend's errors, their HTTP
+statuses and S3's error codes are read here and nowhere else.
 
 Third-party exception classes are looked up in ``sys.modules`` only: an
 exception of a library can only exist once that library has been imported,
@@ -13,13 +13,21 @@ import errno
 import socket
 import sys
 
+from ..core.errors import FileChangedError, ReadOnlyError
+
 __all__ = [
+    "backend_error_types",
+    "cause_and_fix",
     "error_code",
+    "failure_summary",
     "http_status",
+    "is_backend_error",
     "is_not_found",
     "is_refusal",
     "is_transport_error",
+    "likely_cause",
     "not_found_types",
+    "note_failure",
 ]
 
 
@@ -139,3 +147,152 @@ def is_transport_error(exc: BaseException) -> bool:
             return True
     status = http_status(exc)
     return status is not None and 500 <= status < 600
+
+
+# -- what a failure means, in words --------------------------------------------
+
+# What S3's error codes most likely mean, and what fixes them.
+_RENEW = "renew the credentials (security_token, AWS_SESSION_TOKEN), or unset an old token"
+_REGION = "set region_name (AWS_S3_REGION_NAME) to the bucket's region"
+_S3_CAUSES = {
+    "InvalidAccessKeyId": (
+        "the credentials are invalid: the endpoint knows no such access key",
+        "set the key production uses (access_key, AWS_S3_ACCESS_KEY_ID or AWS_ACCESS_KEY_ID)",
+    ),
+    "SignatureDoesNotMatch": (
+        "the credentials are invalid: the secret key does not match the access key",
+        "set its secret (secret_key, AWS_S3_SECRET_ACCESS_KEY or AWS_SECRET_ACCESS_KEY)",
+    ),
+    "InvalidToken": ("the credentials' session token is invalid", _RENEW),
+    "ExpiredToken": ("the credentials' session token has expired", _RENEW),
+    "TokenRefreshRequired": ("the credentials' session token has expired", _RENEW),
+    "NoSuchBucket": (
+        "the bucket does not exist at this endpoint",
+        "check bucket_name (AWS_STORAGE_BUCKET_NAME) and endpoint_url (AWS_S3_ENDPOINT_URL)",
+    ),
+    "PermanentRedirect": ("the bucket is in another region", _REGION),
+    "AuthorizationHeaderMalformed": ("the request was signed for another region", _REGION),
+    "AccessDenied": (
+        "the credentials may not do this",
+        "allow it in the user's or the bucket's policy",
+    ),
+}
+_S3_LISTINGS = ("ListObjects", "ListObjectsV2")
+_LIST_DENIED = (
+    "the credentials lack s3:ListBucket: listings are off, and S3 answers 403 instead of 404 "
+    "for a missing file",
+    "grant s3:ListBucket on the bucket",
+)
+# A HEAD request's error has no body, so no code: only its status.
+_HEAD_FORBIDDEN = (
+    "S3 answered 403 to a HEAD request, which gives no reason: the credentials are invalid, "
+    "or may not read the object, or lack s3:ListBucket (then a missing file is a 403)",
+    "`manage.py storage_stack --check` tells which",
+)
+_NO_CREDENTIALS = (
+    "no credentials were found",
+    "set access_key and secret_key (AWS_S3_ACCESS_KEY_ID, AWS_S3_SECRET_ACCESS_KEY), or the "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables",
+)
+_UNREACHABLE = (
+    "the backend cannot be reached",
+    "check its endpoint (endpoint_url) and the network; a development stack can read on "
+    'without it: Fallback(..., on_error="skip")',
+)
+
+
+def cause_and_fix(exc: BaseException) -> tuple[str, str] | None:
+    """What ``exc`` most likely means, and what fixes it, in a few words each:
+    for S3's error codes (bad credentials, a missing bucket, a denied
+    listing…), a backend that cannot be reached or fails, and botocore
+    without credentials; ``None`` for any other error."""
+    code = error_code(exc)
+    if code is not None:
+        if code == "AccessDenied" and getattr(exc, "operation_name", None) in _S3_LISTINGS:
+            return _LIST_DENIED
+        if code in _S3_CAUSES:
+            return _S3_CAUSES[code]
+        if code == "403":
+            return _HEAD_FORBIDDEN
+    if _is_instance(exc, "botocore.exceptions", "NoCredentialsError"):
+        return _NO_CREDENTIALS
+    if is_transport_error(exc):
+        status = http_status(exc)
+        if status is not None:
+            return f"the backend failed (HTTP {status})", "try again later"
+        return _UNREACHABLE
+    return None
+
+
+def likely_cause(exc: BaseException) -> str | None:
+    """:func:`cause_and_fix` in one phrase."""
+    found = cause_and_fix(exc)
+    return None if found is None else f"{found[0]}; {found[1]}"
+
+
+def failure_summary(exc: BaseException) -> str:
+    """One line about ``exc``: its class and code, the bucket it names, where
+    it came from (its :func:`note_failure`) and its likely cause (or its own
+    message)."""
+    code = error_code(exc)
+    kind = type(exc).__name__
+    if code is not None and code != kind:  # botocore names some classes by their code
+        kind += f" {code}"
+    operation = getattr(exc, "operation_name", None)
+    if operation:
+        kind += f" from {operation}"
+    bucket = exc.response.get("Error", {}).get("BucketName") if _is_botocore_error(exc) else None  # type: ignore[attr-defined]  # a ClientError's
+    if isinstance(bucket, str):
+        kind += f" on bucket {bucket!r}"
+    noted = next((n for n in getattr(exc, "__notes__", ()) if n.startswith(_NOTE)), None)
+    if noted is not None:
+        return f"{kind}, {noted.removeprefix(_NOTE)}"
+    lines = str(exc).splitlines()
+    return f"{kind}: {likely_cause(exc) or (lines[0] if lines else 'no message')}"
+
+
+# The third-party errors of backends: each library's base class.
+_BACKEND_ERROR_TYPES = (
+    ("botocore.exceptions", "ClientError"),
+    ("botocore.exceptions", "BotoCoreError"),
+    ("google.api_core.exceptions", "GoogleAPIError"),
+    ("azure.core.exceptions", "AzureError"),
+)
+
+
+def backend_error_types() -> tuple[type[BaseException], ...]:
+    """The exception classes a backend raises when it fails (beside ``OSError``,
+    whose subclasses the storage_mixins errors are too): for ``except``."""
+    types: list[type[BaseException]] = [ConnectionError, TimeoutError, socket.gaierror]
+    for module_name, class_name in _BACKEND_ERROR_TYPES:
+        exc_type = getattr(sys.modules.get(module_name), class_name, None)
+        if isinstance(exc_type, type) and issubclass(exc_type, BaseException):
+            types.append(exc_type)
+    return tuple(types)
+
+
+def is_backend_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a backend's own failure (an S3 error, a backend that
+    cannot be reached, a local disk's ``OSError``), rather than storage_mixins'
+    own refusal or a caller's mistake."""
+    if isinstance(exc, ReadOnlyError | FileChangedError):
+        return False
+    return isinstance(exc, (OSError, *backend_error_types()))
+
+
+_NOTE = "storage_mixins: "
+
+
+def note_failure(exc: BaseException, where: str) -> None:
+    """Add to ``exc`` a note saying that it came from ``where`` (a layer, its
+    bucket, its alias), and its likely cause; once: the innermost stack that
+    sees it knows the layer best. The exception keeps its type."""
+    if any(note.startswith(_NOTE) for note in getattr(exc, "__notes__", ())):
+        return
+    cause = likely_cause(exc)
+    exc.add_note(f"{_NOTE}raised by {where}" + (f": {cause}" if cause else ""))
+
+
+def _is_instance(exc: BaseException, module_name: str, class_name: str) -> bool:
+    exc_type = getattr(sys.modules.get(module_name), class_name, None)
+    return isinstance(exc_type, type) and isinstance(exc, exc_type)

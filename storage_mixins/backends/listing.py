@@ -192,8 +192,6 @@ class Kind:
     directories_exist: bool | None = None
     #: The reads whose error for a missing file :meth:`missing` gives (others: ask).
     missing_methods: frozenset[str] = frozenset()
-    #: What to tell whoever may not list this backend.
-    refusal_hint = ""
 
     def __init__(self, lister: Lister) -> None:
         self.lister = lister

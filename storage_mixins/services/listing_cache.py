@@ -81,7 +81,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from ..backends.errors import is_refusal, is_transport_error
+from ..backends.errors import is_refusal, is_transport_error, likely_cause
 from ..backends.listers import kind_of, lister_for
 from ..backends.listing import ABSENT, DIRECTORY, UNKNOWN, Kind, ListdirLister
 from ..backends.local import FileSystemLister
@@ -373,7 +373,8 @@ class LayerListings:
             if refused:
                 self.off = _reason(exc)
         if refused and warn:
-            hint = f" {self.kind.refusal_hint}" if self.kind.refusal_hint else ""
+            cause = likely_cause(exc)  # by its code: bad credentials are no missing ListBucket
+            hint = f" Likely cause: {cause}." if cause else ""
             logger.warning(
                 "Listing %s was refused (%s): Caching asks about its files one by one "
                 "in this process.%s",

@@ -410,6 +410,28 @@ class MetadataCache:
         else:
             self._keep_pending(path, outside=outside)
 
+    def invalidate_many(self, paths: Iterable[str], *, outside: bool = False) -> None:
+        """:meth:`invalidate` each of ``paths``, :data:`_REPLAY_BATCH` of them a
+        call to the cache (the versions of the directories they share replaced
+        once a call): after many writes made around the storage."""
+        batch: list[tuple[str, bool]] = []
+        for path in paths:
+            path = path.strip("/")
+            self._log.written(path, outside)
+            batch.append((path, outside))
+            if len(batch) == _REPLAY_BATCH:
+                self._fence_or_keep(batch)
+                batch = []
+        self._fence_or_keep(batch)
+        if self._unsettled:
+            self._settle()
+
+    def _fence_or_keep(self, paths: list[tuple[str, bool]]) -> None:
+        """Fence ``paths``, or keep them to replay if that did not reach the cache."""
+        if paths and not self._fence(paths):
+            for path, outside in paths:
+                self._keep_pending(path, outside=outside)
+
     def _fence(self, paths: Iterable[tuple[str, bool]]) -> bool:
         """Replace the versions of ``paths`` (each with whether its outside
         versions too) and fence what is read without them, in two calls;

@@ -131,6 +131,12 @@ class S3Lister(Lister):
                 index += 1
         return found
 
+    def probe(self) -> None:
+        """One ``ListObjectsV2`` of at most one key under the storage's location:
+        it fails as every read would with these credentials and bucket, and
+        says why (an error code; a ``HEAD`` has none), s3:ListBucket included."""
+        self._page(self._prefix(""), max_keys=1, token=None)
+
     # -- the backend's names and keys ---------------------------------------
 
     def _key(self, name: str) -> str:
@@ -200,7 +206,6 @@ class S3Kind(Kind):
     "directory" is missing, as ``S3Storage.exists()`` (a HEAD) says."""
 
     directories_exist = False
-    refusal_hint = "Grant s3:ListBucket on the bucket to answer from listings."
     missing_methods = frozenset({"size", "get_modified_time", "open", "_open"})
     lister: S3Lister
 

@@ -1,20 +1,41 @@
-"""What the storage_* commands share: the --storage option, finding layers, and
-the caches to invalidate."""
+"""What the storage_* commands share: the --storage option, finding layers,
+the caches to invalidate, and a backend's failure reported in one line."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import InvalidStorageError, storages
 from django.core.management.base import CommandError, CommandParser
 
+from storage_mixins.backends.errors import backend_error_types, failure_summary
 from storage_mixins.core.stack import find_router, walk
 from storage_mixins.core.wrapper import StorageWrapper
 from storage_mixins.services.namespaces import storage_identity
 from storage_mixins.wrappers.caching import Caching
 from storage_mixins.wrappers.fallback import Fallback
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def reports_backend_failures(handle: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A command's ``handle`` that ends with one line saying what to fix, and a
+    non-zero exit, when a backend fails (bad credentials, a missing bucket,
+    an endpoint that cannot be reached), rather than with a traceback."""
+
+    @functools.wraps(handle)
+    def handle_reporting_failures(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return handle(*args, **kwargs)
+        except backend_error_types() as exc:
+            raise CommandError(failure_summary(exc)) from exc
+
+    return handle_reporting_failures
 
 
 def add_storage_argument(parser: CommandParser) -> None:

@@ -23,6 +23,8 @@ from storage_mixins.references import (
 )
 from storage_mixins.services.lookup import Locator
 
+from ._common import reports_backend_failures
+
 BATCH = 5000  # names looked up at a time
 
 
@@ -91,6 +93,7 @@ class Command(BaseCommand):
             help="The database to read (default: %(default)s).",
         )
 
+    @reports_backend_failures
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             references = file_fields(options["model"], options["field"])

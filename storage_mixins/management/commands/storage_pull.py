@@ -36,7 +36,13 @@ from storage_mixins.services.transfers import (
 from storage_mixins.wrappers.caching import Caching
 from storage_mixins.wrappers.fallback import Fallback
 
-from ._common import add_storage_argument, caches_over, fallback_for, storage_for
+from ._common import (
+    add_storage_argument,
+    caches_over,
+    fallback_for,
+    reports_backend_failures,
+    storage_for,
+)
 from ._progress import Progress, human_bytes
 
 INTERRUPTED = 130  # the exit status of a program stopped by Ctrl-C (128 + SIGINT)
@@ -127,6 +133,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="List what would be copied; copy nothing."
         )
 
+    @reports_backend_failures
     def handle(self, *args: Any, **options: Any) -> None:
         if options["jobs"] < 1:
             raise CommandError("--jobs must be at least 1")

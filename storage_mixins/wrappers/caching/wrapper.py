@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, ClassVar, TypeVar
 
 from django.conf import settings
@@ -429,6 +429,17 @@ class Caching(StorageWrapper):
         layer's), in every process: for writes made without going through
         this wrapper."""
         self._invalidate(name, outside=True)
+
+    def invalidate_many(self, names: Iterable[str]) -> None:
+        """:meth:`invalidate` each of ``names``, in a few calls to the cache: for
+        many files changed around this wrapper (a restored dump's:
+        ``manage.py storage_forget``)."""
+        paths = [path for name in names for path in self._paths_written(name)]
+        self._self_metadata.invalidate_many(paths, outside=True)
+        copies = self._self_copies
+        if copies is not None:
+            for path in paths:
+                copies.contents.discard(path)
 
     def _invalidate(self, name: str, *, outside: bool = False) -> None:
         """Forget what a write through the wrapper to ``name`` may change

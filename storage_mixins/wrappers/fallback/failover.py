@@ -6,7 +6,9 @@ Every layer is read through a :class:`GuardedLayer`, which asks the layer's
 transport error, or an open breaker, is a miss for that read, and whoever
 watches (``hooks.watching_skips``: ``Caching``) is told the answer came
 without the layer. Writes never go through a breaker: they reach the write
-layer or fail.
+layer or fail. The choice of a new file's name asks the other layers
+through it (:meth:`GuardedLayer.has`), and names the file so that no file of
+a layer that is down can have its name (``naming``).
 """
 
 from __future__ import annotations
@@ -72,8 +74,20 @@ class GuardedLayer:
     def _read(self, method: Literal["listdir"], name: str) -> tuple[list[str], list[str]]: ...
 
     def _read(self, method: str, name: str, *args: Any, missing: Any = None) -> Any:
+        answered, result = self._call(method, name, *args)
+        return result if answered else self._miss(method, name, missing, result)
+
+    def has(self, name: str) -> bool | None:
+        """``exists(name)``, or ``None`` while the layer is down: for choosing a
+        new file's name, where a layer that is down is no miss (``naming``)."""
+        answered, result = self._call("exists", name)
+        return bool(result) if answered else None
+
+    def _call(self, method: str, name: str, *args: Any) -> tuple[bool, Any]:
+        """``(True, the layer's answer)``, or ``(False, the transport error or
+        None)`` when the layer is down."""
         if not self.breaker.allow():
-            return self._miss(method, name, missing, None)
+            return False, None
         try:
             result = getattr(self.layer, method)(name, *args)
         except Exception as exc:
@@ -81,9 +95,9 @@ class GuardedLayer:
                 self.breaker.succeeded()  # it answered, if only to say no
                 raise
             self.breaker.failed(exc)
-            return self._miss(method, name, missing, exc)
+            return False, exc
         self.breaker.succeeded()
-        return result
+        return True, result
 
     def _miss(self, method: str, name: str, missing: Any, cause: BaseException | None) -> Any:
         hooks.note_skipped(self.label)

@@ -38,6 +38,7 @@ from ...core.labels import storage_label
 from ...core.names import RESERVED_DIRECTORY
 from ...core.stack import backend_of
 from .failover import GuardedLayer
+from .notes import note_layer
 from .tombstones import Tombstones
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class Router:
 
     def exists(self, name: str) -> bool:
         """Whether a layer has ``name``: the stack's ``exists()``, the hottest read."""
+        layer = None
         try:
             for reader, layer in self.exists_routes:
                 if reader.exists(name):
@@ -128,6 +130,9 @@ class Router:
                     return True
         except Hidden:
             return False
+        except Exception as exc:
+            note_layer(exc, self.stack, layer)
+            raise
         return False
 
     def first_answer(self, method: str, name: str, args: tuple[Any, ...] = ()) -> Any:
@@ -166,6 +171,9 @@ class Router:
                 else:
                     hooks.layer_answered(self.stack, route.layer)
                     return answer
+        except Exception as exc:
+            note_layer(exc, self.stack, route.layer)
+            raise
         finally:
             if token is not None:
                 hooks.probing.reset(token)
@@ -177,9 +185,16 @@ class Router:
         ``last=False``, the last layer is not asked."""
         if self.tombstones is not None and name in self.tombstones:
             return None
-        for route in self.routes if last else self.routes[:-1]:
-            if route.reader.exists(name) and not (route.local and holds_no_file(route.layer, name)):
-                return route.layer
+        route = None
+        try:
+            for route in self.routes if last else self.routes[:-1]:
+                if route.reader.exists(name) and not (
+                    route.local and holds_no_file(route.layer, name)
+                ):
+                    return route.layer
+        except Exception as exc:
+            note_layer(exc, self.stack, route and route.layer)
+            raise
         return None
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
@@ -207,6 +222,9 @@ class Router:
                     layer_directories, layer_files = base_names(route.full_names, path, layer_files)
                 directories.update(dict.fromkeys(layer_directories))
                 files.update(dict.fromkeys(layer_files))
+        except Exception as exc:
+            note_layer(exc, self.stack, route.layer)
+            raise
         finally:
             if token is not None:
                 hooks.probing.reset(token)

@@ -45,6 +45,7 @@ from ...core.wrapper import StorageWrapper
 from ...services.circuit_breaker import CircuitBreaker
 from .failover import GuardedLayer
 from .naming import NamePolicy
+from .notes import note_layer
 from .paths import Paths
 from .routing import Router
 from .tombstones import Tombstones
@@ -147,11 +148,13 @@ class Fallback(StorageWrapper):
             guard=guard,
         )
         self._self_naming = NamePolicy(
+            self,
             resolved,
             write_index,
             proxied=self.__wrapped__,
             shadow=self._self_shadow,
             tombstones=self._self_tombstones,
+            readers=readers,
         )
         # The write layer when a save needs no check beyond choosing the name
         # (no layer before it, no tombstones): the common case, kept cheap.
@@ -430,7 +433,11 @@ class Fallback(StorageWrapper):
             write_layer = writes.target("_save", name)
         elif writes.guard is not None:
             writes.check_local_write("_save", name)
-        saved: str = write_layer._save(name, content)  # type: ignore[attr-defined]  # django-stubs' Storage lacks the backends' _save
+        try:
+            saved: str = write_layer._save(name, content)  # type: ignore[attr-defined]  # django-stubs' Storage lacks the backends' _save
+        except Exception as exc:
+            note_layer(exc, self, write_layer)
+            raise
         hooks.layer_answered(self, write_layer)
         return saved if saved == name else writes.saved(name, saved)
 
@@ -480,13 +487,18 @@ class Fallback(StorageWrapper):
         arguments = [storage_label(layer) for layer in self._self_layers]
         if self._self_arguments[1].get("writable") is not None:
             arguments.append(f"writable={self._self_write_index}")
+        return arguments + self._repr_policies()
+
+    def _repr_policies(self) -> list[str]:
+        """The options that differ from their defaults, for ``repr()``."""
+        policies = []
         if self._self_shadow:
-            arguments.append("shadow=True")
+            policies.append("shadow=True")
         if self._self_on_delete != "ignore":
-            arguments.append(f"on_delete={self._self_on_delete!r}")
+            policies.append(f"on_delete={self._self_on_delete!r}")
         if self._self_on_error != "raise":
-            arguments.append(f"on_error={self._self_on_error!r}")
-        return arguments
+            policies.append(f"on_error={self._self_on_error!r}")
+        return policies
 
 
 def _without_query(name: str) -> tuple[str, bool]:
