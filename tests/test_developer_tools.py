@@ -86,7 +86,7 @@ def test_bench_says_which_section_runs_as_it_goes(capsys: pytest.CaptureFixture[
     progress.begin("listings")
     lines = capsys.readouterr().err.splitlines()
     assert [re.sub(r"^bench \d+:\d\d  ", "", line) for line in lines] == [
-        "[1/8] comparison: every stack against the raw backends, workload by workload",
+        "[1/9] comparison: every stack against the raw backends, workload by workload",
         "  stack 1/11: floor: raw S3Storage + FileSystemStorage",
-        "[2/8] listings: answers from listings, production first",
+        "[2/9] listings: answers from listings, production first",
     ]
