@@ -67,15 +67,18 @@ class Worker:
         self.process.communicate(timeout=120)
         return self.process.returncode == -signal.SIGKILL
 
-    def stop(self) -> None:
-        """Kill the worker if it still runs (after a failed test), by its pid."""
+    def stop(self) -> str:
+        """Kill the worker if it still runs (after a failed test), by its pid;
+        what it wrote to its standard error."""
         if self.process.poll() is None:
             self.process.kill()
-        self.process.communicate()
+        if self.process.stdin is not None and self.process.stdin.closed:
+            return ""  # stopped already
+        _out, err = self.process.communicate()
+        return err or ""
 
     def _stderr(self) -> str:
-        self.stop()
-        return self.process.stderr.read() if self.process.stderr else ""
+        return self.stop()
 
 
 def config(
@@ -108,14 +111,6 @@ def _run(config: dict[str, Any]) -> None:
     from storage_mixins import Caching, Fallback, ReadOnly
     from storage_mixins.backends.s3.listing import S3Lister
 
-    if config.get("die_while_listing"):
-        original = S3Lister.list
-
-        def list_and_die(self: Any, *args: Any, **kwargs: Any) -> Any:
-            original(self, *args, **kwargs)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        S3Lister.list = list_and_die  # type: ignore[method-assign]
     s3 = S3Storage(bucket_name="production-media", endpoint_url=config["endpoint"],
                    region_name="us-east-1", addressing_style="path", querystring_auth=False,
                    file_overwrite=False)  # fmt: skip
@@ -130,6 +125,14 @@ def _run(config: dict[str, Any]) -> None:
     # the fleet, not each process's start.
     stack.exists("warm-up/none.jpg")
     stack.url("warm-up/none.jpg")
+    if config.get("die_while_listing"):
+        original = S3Lister.list
+
+        def list_and_die(self: Any, *args: Any, **kwargs: Any) -> Any:
+            original(self, *args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        S3Lister.list = list_and_die  # type: ignore[method-assign]
     print("ready", flush=True)
     sys.stdin.readline()
     started = time.perf_counter()
