@@ -50,7 +50,7 @@ def measure() -> dict[str, float]:
     from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
     from storage_mixins import Caching, Fallback, Logging, ReadOnly
-    from storage_mixins.services.metadata_cache import _key
+    from storage_mixins.services.cache_keys import cache_key as _key
 
     logging.getLogger("benchmarks.disabled").setLevel(logging.CRITICAL)
     ram = "/dev/shm" if os.path.isdir("/dev/shm") else None

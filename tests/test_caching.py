@@ -20,7 +20,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage, storag
 
 from storage_mixins import Caching, Fallback, ReadOnly, ReadOnlyError
 from storage_mixins.backends.signed_urls import seconds_left
-from storage_mixins.services.metadata_cache import _key
+from storage_mixins.services.cache_keys import cache_key as _key
 from tests.conformance import read
 from tests.spies import RecordingStorage
 
@@ -813,7 +813,7 @@ def test_clearing_the_cache_does_not_let_a_stale_answer_in(
 def test_a_fence_that_expired_during_a_long_stall_is_not_enough(
     tmp_path: Path, cache_alias: str
 ) -> None:
-    from storage_mixins.services.metadata_cache import _key
+    from storage_mixins.services.cache_keys import cache_key as _key
 
     raw = _WriteDuringRead(location=tmp_path)
     reader = Caching(raw, cache=cache_alias, key_prefix="shared")
@@ -834,7 +834,7 @@ def test_redis_evicting_under_maxmemory_never_makes_an_answer_stale(
 ) -> None:
     import redis
 
-    from storage_mixins.services.metadata_cache import _key
+    from storage_mixins.services.cache_keys import cache_key as _key
     from tests.conftest import RedisServer
 
     server = RedisServer(redis_binary, tmp_path).start()

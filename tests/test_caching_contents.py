@@ -199,7 +199,7 @@ def test_a_failed_copy_leaves_nothing(
         yield b"first chunk"
         raise ConnectionResetError("connection reset by peer")
 
-    monkeypatch.setattr(caching, "open_stream", lambda *args: Stream(broken_chunks()))
+    monkeypatch.setattr(caching, "open_stream", lambda *args, **kwargs: Stream(broken_chunks()))
     cached = Caching(production, contents=contents)
     with pytest.raises(ConnectionResetError):
         cached.open("photos/a.jpg")

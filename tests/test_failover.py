@@ -176,6 +176,42 @@ def test_caching_keeps_no_answer_given_while_a_layer_was_skipped(server: Any, lo
     server.start(port)
 
 
+def test_a_file_a_cached_listing_knows_is_read_through_the_circuit_breaker(
+    server: Any, local: Any
+) -> None:
+    # Found by the stateful suite once a write kept production's listing: a
+    # read that the listing answered streamed from S3 past the breaker, and
+    # raised the outage where on_error="skip" answers without the layer.
+    stack = Caching(
+        Fallback(local, ReadOnly(s3_storage(server.endpoint_url)), on_error="skip", retry_after=0)
+    )
+    assert read(stack, "photos/remote.jpg") == b"production"  # photos/ listed, and kept
+    port = server.port
+    server.stop()
+    with pytest.raises(FileNotFoundError):  # skipped: in no layer that answers
+        read(stack, "photos/remote.jpg")
+    server.start(port)
+    assert read(stack, "photos/remote.jpg") == b"production"
+
+
+def test_a_local_copy_of_a_file_a_cached_listing_knows_is_fetched_through_the_breaker(
+    server: Any, local: Any, tmp_path: Path
+) -> None:
+    # The same, for a Caching that keeps local copies: the copy was streamed
+    # from S3 past the breaker.
+    stack = Caching(
+        Fallback(local, ReadOnly(s3_storage(server.endpoint_url)), on_error="skip", retry_after=0),
+        contents=FileSystemStorage(location=tmp_path / "copies"),
+    )
+    assert stack.exists("photos/remote.jpg")  # photos/ listed, and kept
+    port = server.port
+    server.stop()
+    with pytest.raises(FileNotFoundError):  # skipped: in no layer that answers
+        read(stack, "photos/remote.jpg")
+    server.start(port)
+    assert read(stack, "photos/remote.jpg") == b"production"
+
+
 def test_a_new_name_while_a_layer_is_down_is_one_it_cannot_have(server: Any, local: Any) -> None:
     stack = Fallback(local, ReadOnly(s3_storage(server.endpoint_url)), on_error="skip")
     server.stop()

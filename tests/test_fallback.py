@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 
-from storage_mixins import Fallback, Logging, ReadOnly, ReadOnlyError, is_read_only
+from storage_mixins import Caching, Fallback, Logging, ReadOnly, ReadOnlyError, is_read_only
 from tests.conformance import read
 from tests.spies import FailingStorage, MinimalStorage, ReadOnlyBackend, RecordingStorage
 
@@ -429,6 +429,36 @@ def test_available_name_is_free_in_every_layer(upper: Any, lower: Any) -> None:
     saved = stack.save("photo.jpg", ContentFile(b"dev"))
     assert saved != "photo.jpg"
     assert read(lower, "photo.jpg") == b"production"
+
+
+STACK_ORDERS = {
+    "Fallback(ReadOnly(s3), fs)": lambda s3, fs: Fallback(ReadOnly(s3), fs),
+    "Fallback(fs, ReadOnly(s3))": lambda s3, fs: Fallback(fs, ReadOnly(s3)),
+    "Caching(Fallback(ReadOnly(s3), fs))": lambda s3, fs: Caching(Fallback(ReadOnly(s3), fs)),
+}
+
+
+@pytest.mark.parametrize("order", STACK_ORDERS.values(), ids=STACK_ORDERS.keys())
+def test_a_name_the_write_layer_has_costs_production_one_request(
+    order: Any, s3: Any, fs: Any
+) -> None:
+    # Django's commonest save: a second upload of photo.jpg. The local disk
+    # rules the name out before production is asked about it; production is
+    # asked only about the name chosen (the floor: one HEAD).
+    stack = order(s3.storage(), fs)
+    assert stack.save("uploads/photo.jpg", ContentFile(b"1")) == "uploads/photo.jpg"
+    s3.server.clear_requests()
+    saved = stack.save("uploads/photo.jpg", ContentFile(b"2"))
+    assert saved != "uploads/photo.jpg" and saved.startswith("uploads/photo_")
+    assert [(r.method, r.key) for r in s3.server.requests()] == [("HEAD", saved)]
+
+
+def test_a_name_only_production_has_is_still_refused(s3: Any, fs: Any) -> None:
+    s3.put("uploads/photo.jpg", b"production")
+    stack = Fallback(ReadOnly(s3.storage()), fs)
+    saved = stack.save("uploads/photo.jpg", ContentFile(b"dev"))
+    assert saved != "uploads/photo.jpg"
+    assert read(stack, "uploads/photo.jpg") == b"production"
 
 
 class OverwriteStorage(FileSystemStorage):

@@ -10,18 +10,25 @@ each kind of backend is listed.
 When to list, and when to ask per file (the policy):
 
 * A directory is listed the first time a fact about one of its files is not
-  cached, in one request per 1,000 entries, once per process however many
-  threads ask at the same time. Which layers are listed is the ``listings``
-  option: ``"auto"``, S3 only; ``True``, every layer that can be listed (not
-  an ``HTTPStorage``: HTTP lists nothing); ``False``, none.
+  cached, in one request per 1,000 entries, once for every process that
+  shares the cache however many threads and processes ask at the same time:
+  one lists it, the others wait for its listing (at most
+  ``single_flight.WAIT_SECONDS``; a lister that dies delays them
+  ``single_flight.CLAIM_SECONDS``). Which layers are listed is the
+  ``listings`` option: ``"auto"``, S3 only; ``True``, every layer that
+  can be listed (not an ``HTTPStorage``: HTTP lists nothing); ``False``,
+  none.
 * A directory with more than ``listing_limit`` entries (files and
   subdirectories; :data:`LISTING_LIMIT` by default) is not kept: its files
   are asked about one by one, as without listings, and it is not listed
   again for ``timeout`` seconds. A directory of 100,000 objects costs five
   list requests per ``timeout``, then one request per file: never 100 for one
   ``exists()``.
-* While a write into a directory fences its listing (``FENCE_SECONDS``), its
-  files are asked about one by one: a listing made then could not be stored.
+* A write through the wrapper into a directory makes the listing of the
+  layer it writes to stale (the listing carries the directory's version,
+  which the write replaces): the next miss lists it again. A write never
+  touches the listings of the other layers of a stack (production's), which
+  no write through the stack can change.
 * A listing lives ``min(timeout, missing_timeout)`` seconds: it answers
   misses, and a miss is kept no longer than that. An answer taken from a
   listing is kept only for what is left of the listing's life (by the wall
@@ -52,13 +59,15 @@ When to list, and when to ask per file (the policy):
 
 A listing is a fact like the others: it is kept in the same cache and
 namespace as the per-file facts (fact ``listing:N`` of the directory, for
-layer ``N``), read and stored with the same version protocol, and every write
-through the wrapper fences the listings of every directory above the name it
-writes, in every process sharing the cache (see
-``storage_mixins.services.metadata_cache``). Answers derived from a listing are stored
-as per-file facts, so a warm hit is still one ``get``; whoever stores them
-learns how long the listings they came from have left with
-:func:`watching_listings`.
+layer ``N``), labelled with the directory's version (the write layer's) or
+its outside version (the other layers', which only ``invalidate()``
+replaces), so that every write through the wrapper makes the write layer's
+listings of every directory above the name it writes stale, in every process
+sharing the cache (see ``storage_mixins.services.metadata_cache``). That a
+directory is too large, or failed to list, is kept as a note, which writes
+leave. Answers derived from a listing are stored as per-file facts, so a warm
+``exists`` hit is still one ``get``; whoever stores them learns how long the
+listings they came from have left with :func:`watching_listings`.
 
 How a listing is kept in the cache: ``storage_mixins.services.listing_codec``.
 """
@@ -80,10 +89,12 @@ from ..backends.local import FileSystemLister
 from ..backends.s3.listing import S3Lister
 from ..core.labels import storage_label
 from ..core.stack import invents_files, reads_are_the_backends
+from .cache_keys import listing_fact
 from .circuit_breaker import CircuitBreaker
 from .keyed_locks import KeyedLocks
 from .listing_codec import Decoded, decoded_listings, encode
-from .metadata_cache import MetadataCache, listing_fact
+from .metadata_cache import MetadataCache, Reservation
+from .single_flight import GAVE_UP, one_in_the_fleet
 
 __all__ = [
     "LISTING_LIMIT",
@@ -303,37 +314,48 @@ class LayerListings:
             return None
         reservation = metadata.reserve(self.fact, directory, value)
         if reservation is None:
-            return None  # fenced by a write, or the cache failed: per file
-        with _locks.hold(reservation.key):  # one listing at a time, per process
+            return None  # the cache failed: per file
+        with _locks.hold(reservation.key):  # one listing at a time, per process…
             hit, value = metadata.get(self.fact, directory)
-            if hit:  # another thread listed it meanwhile
-                return decoded_listings.get(value)
-            breaker = self.breaker
-            if breaker is not None and not breaker.allow():
-                return None  # the layer is down: reads skip it
-            try:
-                listing = self.kind.lister.list(directory, limit=self.limit)
-            # Listing only saves requests: whatever it raises, the file is asked
-            # about on its own, which raises what it would without listings.
-            except Exception as exc:  # noqa: BLE001
-                if self._failed(exc, directory):
-                    metadata.add(
-                        reservation, _UNLISTABLE, _shorter(self.timeout, UNLISTABLE_SECONDS)
-                    )
-                return None
-            if breaker is not None:
-                breaker.succeeded()
-            if not listing.complete:
-                metadata.add(reservation, _TOO_MANY, self.timeout)
-                return None
-            lifetime = self.lifetime
-            expires = None if lifetime is None else time.time() + lifetime
-            encoded = encode(listing, self.kind, expires)
-            if encoded is None:
-                metadata.add(reservation, _UNLISTABLE, self.unlistable_for)
-                return None
-            metadata.add(reservation, encoded, lifetime)
-        return decoded_listings.get(encoded)
+            if not hit:  # …and in the fleet: one process lists, the others wait
+                value = one_in_the_fleet(
+                    metadata,
+                    f"{reservation.key}:{reservation.token}",  # this version's listing
+                    cached=lambda: metadata.get(self.fact, directory),
+                    compute=lambda: self._listed(directory, reservation),
+                )
+        return None if value is GAVE_UP else decoded_listings.get(value)
+
+    def _listed(self, directory: str, reservation: Reservation) -> Any:
+        """List ``directory`` now, and keep what the cache is to keep: the
+        listing, or a note that says to ask per file (``None``: so does this
+        call)."""
+        metadata = self.metadata
+        breaker = self.breaker
+        if breaker is not None and not breaker.allow():
+            return None  # the layer is down: reads skip it
+        try:
+            listing = self.kind.lister.list(directory, limit=self.limit)
+        # Listing only saves requests: whatever it raises, the file is asked
+        # about on its own, which raises what it would without listings.
+        except Exception as exc:  # noqa: BLE001
+            if self._failed(exc, directory):
+                metadata.note(self.fact, directory, _UNLISTABLE, self.unlistable_for)
+            return None
+        if breaker is not None:
+            breaker.succeeded()
+        if not listing.complete:
+            # Notes, not facts: how to read the directory, whatever is written.
+            metadata.note(self.fact, directory, _TOO_MANY, self.timeout)
+            return None
+        lifetime = self.lifetime
+        expires = None if lifetime is None else time.time() + lifetime
+        encoded = encode(listing, self.kind, expires)
+        if encoded is None:
+            metadata.note(self.fact, directory, _UNLISTABLE, self.unlistable_for)
+            return None
+        metadata.add(reservation, encoded, lifetime)
+        return encoded
 
     def _failed(self, exc: Exception, directory: str) -> bool:
         """Deal with a listing that raised; whether to keep ``directory`` unlisted."""

@@ -18,7 +18,7 @@ from typing import Any
 import cachetools
 
 from ..backends.listing import ABSENT, ASK, DIRECTORY, UNKNOWN, UNKNOWN_SIZE, Kind, Listing
-from .metadata_cache import new_token
+from .cache_keys import new_token
 
 __all__ = ["DECODED_ENTRIES", "Decoded", "decode", "decoded_listings", "encode"]
 

@@ -1,40 +1,46 @@
 """Facts about files, kept in a Django cache, and never stale once a write returned.
 
 Each fact about a path (``exists``, ``size``, ``url``, ``listdir``, a layer's
-listing of a directory…) has a key of its own, and a hit costs one ``get``.
-Three mechanisms keep the facts coherent between every process that shares
-the cache:
+listing of a directory…) has a key of its own. Every path also has a
+*version*: a key holding a random token, which every write to the path, or
+below it, replaces. Three mechanisms keep the facts coherent between every
+process that shares the cache:
 
-*Fences.* Readers only ever *add* a fact (``cache.add``: set if absent). A
-write replaces every fact about the written name, and what it changes about
-the directories above it, with a *fence*: a marker that reads as a miss, that
-``add`` cannot replace, and that lives ``FENCE_SECONDS``. So invalidation
-reaches every process before the write returns, and a reader that computed
-its answer before the write cannot store it while the fence lives.
+*Versions.* A fact is kept with the version of its path that its reader read
+before asking the storage (it is *labelled* with it), and is an answer only
+while that version is current: a hit reads the fact and the version in one
+``get_many``. A write replaces the versions of its name and of the
+directories above it, and nothing else: whatever it changes of their size,
+times, listings, or of the file's contents, is then a miss everywhere. An
+answer computed before the write carries the version the write replaced, so
+a reader that stores it late stores a miss; a version that is evicted,
+expires or is cleared is made again as a new token, which no fact carries. So
+an eviction can only cost cached answers, never make one stale.
 
-*Versions.* A cache may drop any key at any time: ``LocMemCache`` culls a
-third of its entries past ``MAX_ENTRIES``, Redis evicts under ``maxmemory``,
-Memcached under its LRU, and ``clear()`` drops everything. A fence alone is
-then not enough: a reader that started before a write could store its stale
-answer once the fence is gone. So each path also has a *version* key holding
-a random token. A reader that misses reads the token before it asks the
-storage (creating one if there is none); after its ``add`` succeeds it reads
-the token again and, if it is not the same, fences the key it just added.
-Every write replaces the tokens of its name and of the directories above it,
-in the same ``set_many`` as its fences and before them. A changed, evicted or
-expired token all read as "not the same", so an eviction can only cost a
-cached answer, never make one stale: whatever the cache drops, a value
-survives only if no write to its path began after the reader read the
-token. Hits pay nothing for this; a miss that is stored costs two or three
-more round-trips (read the token, maybe create it, read it again), and none
-when the fact is fenced.
+*Fences.* ``exists`` and ``url``, which pages ask about every file, are read
+with one ``get``, without the version. A write replaces them (``exists`` of
+the name and of each directory above it, which a save may create, and
+``url`` of the name) with a *fence*: a marker that reads as a miss, that a
+reader's ``add`` cannot replace, and that lives ``FENCE_SECONDS``. A reader
+of these reads the version before asking the storage, and after its ``add``
+succeeds reads it again: if it changed (or was evicted, which could hide a
+write), it fences the key it just added. So a dropped fence cannot let in an
+answer computed before the write either.
 
 *Replay.* If the cache fails (Redis down), storage calls go on uncached and one
 warning is logged per outage. A write's invalidation that did not reach the
 cache is kept, by name, and replayed before this process serves another hit,
 as soon as the cache answers again. The writes of the last ``FENCE_SECONDS``
-are replayed too, since a cache that comes back may have lost fences it had
-acknowledged (Redis restarted from a snapshot older than them).
+are replayed too, since a cache that comes back may have lost fences and
+versions it had acknowledged (Redis restarted from a snapshot older than them).
+
+Which versions: a write *through* the wrapper replaces the paths' versions;
+what only a write *around* it can change (the listings of a stack's layers
+that are not written to: a read-only production) is labelled with the
+paths' *outside versions*, which only :meth:`MetadataCache.invalidate` with
+``outside=True`` (``Caching.invalidate()``, the commands) replaces. A save of
+``a/b/c.jpg`` writes nine keys: four versions, four fences of ``exists``
+and one of ``url``.
 
 Limits, stated exactly:
 
@@ -47,14 +53,14 @@ Limits, stated exactly:
   an error is logged then.
 * A cache that silently loses acknowledged writes (restarts from an older
   snapshot without any call failing in between, so that no process saw an
-  outage) can bring back facts that a write had fenced.
+  outage) can bring back facts that a write had fenced, or versions it had
+  replaced.
 * A reader that stalls between asking the storage and storing its answer is
-  covered however long it stalls, past the fence's life too: a version that
-  a write replaced, or that expired or was evicted meanwhile, reads as
-  changed.
+  covered however long it stalls: its answer carries, or is checked against,
+  a version that a write replaced.
 * The protocol needs only what every Django cache backend gives: an atomic
-  ``add``, and a ``set_many`` that applies its keys at once (Redis) or in
-  order (the others).
+  ``add``, ``get_many``, and a ``set_many`` that applies its keys at once
+  (Redis) or in order (the others).
 * Writes made around the wrapper are seen when their entries expire, or
   after an explicit invalidation.
 """
@@ -62,21 +68,17 @@ Limits, stated exactly:
 from __future__ import annotations
 
 import atexit
-import functools
-import hashlib
-import itertools
 import logging
-import os
-import posixpath
 import threading
-import time
-import uuid
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.cache import BaseCache, caches
 from django.core.signals import setting_changed
+
+from .cache_keys import MAX_LISTED_LAYERS, cache_key, directories_above, listing_fact, new_token
+from .write_log import WriteLog
 
 __all__ = [
     "DEFAULT",
@@ -102,67 +104,12 @@ _EXISTS_KEYS = 8192  # names remembered by exists_key()
 MISSING = object()
 _FAILED = object()  # what _call returns when the cache raised
 
-# Short codes keep keys short: every key is checked character by character
-# (for memcached's sake) on every get and set.
-_CODES = {
-    "exists": "e",
-    "size": "s",
-    "get_accessed_time": "a",
-    "get_created_time": "c",
-    "get_modified_time": "m",
-    "url": "u",
-    "listdir": "l",
-    "contents": "x",
-    "version": "v",
-}
-# The listing of a directory as layer N of the storage sees it (N is 0 for a
-# storage that is not a Fallback): see storage_mixins.services.listing_cache.
-MAX_LISTED_LAYERS = 16
-_CODES.update({f"listing:{position}": f"L{position:x}" for position in range(MAX_LISTED_LAYERS)})
-# Facts a write changes: everything about the file itself (and, since the name
-# may be a directory's, a deleted empty one, what it lists)…
-_FACTS_OF_A_FILE = ("exists", "size", "get_accessed_time", "get_created_time",
-                    "get_modified_time", "url", "contents", "listdir")  # fmt: skip
-# …and, for each directory above it, everything a new or removed entry can
-# change: whether it exists (a save creates the directories of its name), what
-# it lists (its listdir, and its listings), and its own size and times
-# (FileSystemStorage answers them for a directory). Not its url, which names
-# it whatever it holds.
-_FACTS_OF_A_PARENT = ("exists", "listdir", "size", "get_accessed_time", "get_created_time",
-                      "get_modified_time")  # fmt: skip
-
-
-def listing_fact(position: int) -> str:
-    """The fact that holds a directory's listing by layer ``position``."""
-    return f"listing:{position}"
-
-
-@functools.lru_cache(maxsize=8192)
-def _key(namespace: str, fact: str, path: str) -> str:
-    # The path is hashed: the key is then safe for memcached (no spaces or
-    # control characters) and short (well under its 250-character limit)
-    # whatever the file name. Pages ask about the same names over and over,
-    # hence the memo.
-    digest = hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=10)
-    return f"sm:{namespace}:{_CODES[fact]}{digest.hexdigest()}"
-
-
-def new_token() -> str:
-    """A version token no other process, or earlier run, makes: a random
-    prefix per process (new in a forked child) and a counter."""
-    return f"{_token_prefix}{next(_token_counter)}"
-
-
-def _new_token_source() -> None:
-    global _token_prefix, _token_counter
-    _token_prefix = uuid.uuid4().hex[:16]
-    _token_counter = itertools.count()
-
-
-_token_prefix = ""
-_token_counter = itertools.count()
-_new_token_source()
-os.register_at_fork(after_in_child=_new_token_source)
+# The facts read with one get, and fenced by writes: of the written name, and
+# of each directory above it (a save creates the directories of its name). A
+# url names a directory whatever it holds. Every other fact is labelled.
+_FENCED = frozenset({"exists", "url"})
+_FENCED_OF_A_FILE = ("exists", "url")
+_FENCED_OF_A_PARENT = ("exists",)
 
 
 class _Default:
@@ -172,16 +119,30 @@ class _Default:
 DEFAULT = _Default()
 
 
+class _Seen:
+    """What :meth:`MetadataCache.get` saw of a labelled fact it missed: the
+    version then (``None``: there was none), for :meth:`~MetadataCache.reserve`."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: Any) -> None:
+        self.token = token
+
+
 class Reservation:
-    """What a reader knew before it asked the storage: the version of the path."""
+    """What a reader knew before it asked the storage: the version of the path,
+    and whether the fact is stored labelled with it (or checked against it)."""
 
-    __slots__ = ("key", "path", "token", "version_key")
+    __slots__ = ("key", "labelled", "path", "token", "version_key")
 
-    def __init__(self, key: str, version_key: str, token: Any, path: str) -> None:
+    def __init__(
+        self, key: str, version_key: str, token: Any, path: str, *, labelled: bool = False
+    ) -> None:
         self.key = key
         self.version_key = version_key
         self.token = token
         self.path = path
+        self.labelled = labelled
 
 
 class MetadataCache:
@@ -192,10 +153,9 @@ class MetadataCache:
     it, called at the first use and again after :meth:`forget_namespace`:
     when a setting, or an attribute that says which store a storage is,
     changes, see :func:`forget_namespaces`); ``timeout`` is the lifetime of a fact, in
-    seconds (``None``: until a write fences it). ``layers`` is how many
-    layers' listings a directory can have (see ``listing_fact``): a write
-    fences all of them, in every directory above it, whether this process
-    lists or not, since another process sharing the cache may.
+    seconds (``None``: until a write changes it). ``unwritten`` are the facts
+    that no write through the wrapper can change (the listings of a stack's
+    layers that are not written to): they carry the outside versions.
 
     A reader calls :meth:`get`; on a miss, :meth:`reserve` with what ``get``
     saw, then asks the storage, then :meth:`add`. A writer calls
@@ -208,15 +168,11 @@ class MetadataCache:
         namespace: str | Callable[[], str],
         timeout: float | None,
         *,
-        layers: int = 1,
+        unwritten: Iterable[str] = (),
     ) -> None:
         self.alias = alias
         self._this_thread = threading.local()
-        listings = tuple(
-            listing_fact(position) for position in range(min(layers, MAX_LISTED_LAYERS))
-        )
-        self.own_facts = (*_FACTS_OF_A_FILE, *listings)
-        self.parent_facts = (*_FACTS_OF_A_PARENT, *listings)
+        self.unwritten = frozenset(unwritten)
         self._namespace_source = namespace
         self._namespace: str | None = namespace if isinstance(namespace, str) else None
         #: The ``exists`` keys of names as callers gave them (plain ``str``
@@ -224,11 +180,11 @@ class MetadataCache:
         #: out again (see :meth:`exists_key`).
         self.exists_keys: dict[str, str] = {}
         self.timeout = timeout
+        # A version outlives the facts labelled with it, which are lost with it.
+        self.version_timeout = None if timeout is None else 2 * timeout
         self._failing = False  # the last call to the cache raised
         self._unsettled = False  # failing, or invalidations wait to be replayed
-        self._lock = threading.Lock()
-        self._pending: dict[str, None] = {}  # paths whose invalidation did not reach the cache
-        self._recent: dict[str, float] = {}  # path -> when it was last written (monotonic)
+        self._log = WriteLog(FENCE_SECONDS)
         _instances.add(self)
 
     def __repr__(self) -> str:
@@ -281,20 +237,36 @@ class MetadataCache:
         namespace = self._namespace
         if namespace is None:
             namespace = self._resolve_namespace()
-        return _key(namespace, fact, path)
+        return cache_key(namespace, fact, path)
+
+    def version_key(self, fact: str, path: str) -> str:
+        """The key of the version that ``fact`` of ``path`` is labelled with."""
+        return self.key("outside" if fact in self.unwritten else "version", path)
 
     def get(self, fact: str, path: str) -> tuple[bool, Any]:
         """``(True, value)`` for a cached fact; otherwise ``(False, seen)``, where
         ``seen`` is for :meth:`reserve`."""
-        entry = self.entry(self.key(fact, path))
-        if type(entry) is tuple and len(entry) == 1:
-            return True, entry[0]
-        return False, entry  # missing, or fenced by a recent write
+        if fact in _FENCED:
+            entry = self.entry(self.key(fact, path))
+            if type(entry) is tuple and len(entry) == 1:
+                return True, entry[0]
+            return False, entry  # missing, or fenced by a recent write
+        key, version_key = self.key(fact, path), self.version_key(fact, path)
+        found = self._read_many(key, version_key)
+        if found is None:
+            return False, None  # the cache failed
+        entry, token = found.get(key), found.get(version_key)
+        if type(entry) is tuple and len(entry) == 2:
+            label = entry[1]
+            if label is None or (token is not None and label == token):  # None: a note
+                return True, entry[0]
+        return False, _Seen(token)
 
     def entry(self, key: str) -> Any:
-        """What the cache holds under ``key`` (from :meth:`key`): ``(value,)`` for
-        a cached fact, which is the only tuple it can hold; otherwise what
-        :meth:`reserve` needs to know of the miss."""
+        """What the cache holds under ``key`` (from :meth:`key`) of a fenced fact
+        (``exists``, ``url``): ``(value,)`` for a cached fact, which is the only
+        tuple it can hold; otherwise what :meth:`reserve` needs to know of the
+        miss."""
         # The hot path of every hit: kept to one call into the cache.
         try:
             entry = self.cache.get(key, MISSING)
@@ -317,33 +289,46 @@ class MetadataCache:
             self._failed(exc)
             return None
 
+    def _read_many(self, *keys: str) -> dict[str, Any] | None:
+        """``get_many`` of ``keys``, after settling as :meth:`entry` does;
+        ``None`` if the cache failed."""
+        found = self._call("get_many", keys)
+        if found is not _FAILED and self._unsettled:
+            found = self._call("get_many", keys) if self._settle() else _FAILED
+        return None if found is _FAILED else found
+
     def reserve(self, fact: str, path: str, seen: Any) -> Reservation | None:
-        """Before asking the storage for a fact :meth:`get` missed: read the path's
-        version, for :meth:`add`. ``None`` when the answer is not to be stored
-        (the fact is fenced, or the cache failed)."""
+        """Before asking the storage for a fact :meth:`get` missed: the path's
+        version (made now if there is none), for :meth:`add`. ``None`` when
+        the answer is not to be stored (the fact is fenced, or the cache
+        failed)."""
+        if isinstance(seen, _Seen):  # a labelled fact: get read the version
+            version_key = self.version_key(fact, path)
+            token = seen.token if seen.token is not None else self._version(version_key)
+            if token is None:
+                return None
+            return Reservation(self.key(fact, path), version_key, token, path, labelled=True)
         if seen is not MISSING:
             return None
-        namespace = self.namespace
-        version_key = _key(namespace, "version", path)
+        version_key = self.key("version", path)
         token = self._version(version_key)
         if token is None:
             return None
-        return Reservation(_key(namespace, fact, path), version_key, token, path)
+        return Reservation(self.key(fact, path), version_key, token, path)
 
     def version(self, path: str) -> str | None:
         """The current version token of ``path`` (made now if there is none), which
         every write to it replaces; ``None`` if the cache failed. Something
         fetched after reading it is at least as new as that version."""
-        token: str | None = self._version(_key(self.namespace, "version", path))
+        token: str | None = self._version(self.key("version", path))
         return token
 
     def keep_version(self, path: str) -> None:
         """Let ``path``'s version live twice the facts' ``timeout`` from now (until
         a write replaces it): for what is checked against it once its fact
         has expired (``Caching``'s local copies)."""
-        timeout = None if self.timeout is None else 2 * self.timeout
         try:
-            self.cache.touch(_key(self.namespace, "version", path), timeout)
+            self.cache.touch(self.key("version", path), self.version_timeout)
         except NotImplementedError:
             return  # a backend without touch(): copies are fetched again sooner
         except Exception as exc:  # noqa: BLE001 - see _call
@@ -353,7 +338,7 @@ class MetadataCache:
         token = self._call("get", version_key)
         if token is None:
             token = new_token()
-            added = self._call("add", version_key, token, self.timeout)
+            added = self._call("add", version_key, token, self.version_timeout)
             if added is not True:
                 token = self._call("get", version_key)  # another reader's, or a failure
         return None if token is _FAILED else token
@@ -364,13 +349,18 @@ class MetadataCache:
         value: Any,
         timeout: float | _Default | None = DEFAULT,
     ) -> None:
-        """Remember ``value`` unless the fact is cached or fenced already, or a
-        write to its path began since ``reservation`` was made."""
+        """Remember ``value`` unless a write to its path began since
+        ``reservation`` was made (or, for a fenced fact, it is cached or
+        fenced already)."""
         if reservation is None:
             return
         if isinstance(timeout, _Default):
             timeout = self.timeout
         if timeout is not None and timeout <= 0:
+            return
+        if reservation.labelled:
+            # An older answer stored over it carries an older version: a miss.
+            self._call("set", reservation.key, (value, reservation.token), timeout)
             return
         if self._call("add", reservation.key, (value,), timeout) is not True:
             return  # fenced, cached by another reader, or the cache failed
@@ -380,86 +370,100 @@ class MetadataCache:
             self._call("get", reservation.version_key) != reservation.token
             and self._call("set", reservation.key, _FENCE, FENCE_SECONDS) is _FAILED
         ):
-            self._keep_pending(reservation.path)
+            self._keep_pending(reservation.path, outside=False)
+
+    def note(self, fact: str, path: str, value: Any, timeout: float | None) -> None:
+        """Keep ``value`` as ``fact`` of ``path`` for ``timeout`` seconds, whatever
+        is written meanwhile: for what says how to read (a directory too large
+        to list), not what the files are. Read by :meth:`get`."""
+        if fact not in _FENCED and (timeout is None or timeout > 0):
+            self._call("set", self.key(fact, path), (value, None), timeout)
+
+    # -- one process of many ---------------------------------------------------------
+
+    def claim(self, key: str, seconds: int) -> str | None:
+        """Claim ``key`` for ``seconds`` (at least 1: Redis and Memcached count
+        whole seconds), across every process sharing the cache: a token if
+        this caller has it (or the cache failed: nobody waits for a cache
+        that does not answer), ``None`` if another caller has it."""
+        token = new_token()
+        return None if self._call("add", key, token, seconds) is False else token
+
+    def release(self, key: str, token: str) -> None:
+        """Give up the claim ``token`` of ``key``, unless it expired and another
+        caller has it now."""
+        if self._call("get", key) == token:
+            self._call("delete", key)
 
     # -- writers -------------------------------------------------------------------
 
-    def invalidate(self, path: str) -> None:
-        """Fence every fact about ``path`` (a canonical name; its listings too, for
-        a directory deleted), and what a write to it changes about the
-        directories above it (their existence, listing, size and times); give
-        them all new versions."""
+    def invalidate(self, path: str, *, outside: bool = False) -> None:
+        """Replace the versions of ``path`` (a canonical name) and of the
+        directories above it, and fence their ``exists`` (and ``url`` of
+        ``path``). With ``outside``, for a write made around the wrapper,
+        their outside versions too."""
         path = path.strip("/")
-        self._remember_write(path)
-        if self._fence(path):
+        self._log.written(path, outside)
+        if self._fence(((path, outside),)):
             if self._unsettled:
                 self._settle()
         else:
-            self._keep_pending(path)
+            self._keep_pending(path, outside=outside)
 
-    def invalidate_many(self, paths: Iterable[str]) -> int:
+    def invalidate_many(self, paths: Iterable[str], *, outside: bool = False) -> int:
         """:meth:`invalidate` each of ``paths``, :data:`_REPLAY_BATCH` of them a
-        call to the cache (the facts of the directories they share fenced once
-        a call): after many writes made around the storage. Returns how many
-        invalidations have not reached the cache (it failed): only this
+        call to the cache (the versions of the directories they share replaced
+        once a call): after many writes made around the storage. Returns how
+        many invalidations have not reached the cache (it failed): only this
         process replays them."""
-        batch: list[str] = []
+        batch: list[tuple[str, bool]] = []
         for path in paths:
             path = path.strip("/")
-            self._remember_write(path)
-            batch.append(path)
+            self._log.written(path, outside)
+            batch.append((path, outside))
             if len(batch) == _REPLAY_BATCH:
                 self._fence_or_keep(batch)
                 batch = []
         self._fence_or_keep(batch)
         if self._unsettled:
             self._settle()
-        with self._lock:
-            return len(self._pending)
+        return len(self._log)
 
-    def _fence_or_keep(self, paths: list[str]) -> None:
+    def _fence_or_keep(self, paths: list[tuple[str, bool]]) -> None:
         """Fence ``paths``, or keep them to replay if that did not reach the cache."""
-        if paths and not self._fence(*paths):
-            for path in paths:
-                self._keep_pending(path)
+        if paths and not self._fence(paths):
+            for path, outside in paths:
+                self._keep_pending(path, outside=outside)
 
-    def _fence(self, *paths: str) -> bool:
-        """Fence ``paths`` in the cache, in one call; whether that reached it."""
+    def _fence(self, paths: Iterable[tuple[str, bool]]) -> bool:
+        """Replace the versions of ``paths`` (each with whether its outside
+        versions too) and fence what is read without them, in two calls;
+        whether that reached the cache."""
         namespace = self.namespace
         versions: dict[str, Any] = {}
         fences: dict[str, Any] = {}
-        for path in paths:
-            for fact in self.own_facts:
-                fences[_key(namespace, fact, path)] = _FENCE
-            versions[_key(namespace, "version", path)] = new_token()
-            directory = path
-            while directory:
-                directory = posixpath.dirname(directory)
-                for fact in self.parent_facts:
-                    fences[_key(namespace, fact, directory)] = _FENCE
-                versions[_key(namespace, "version", directory)] = new_token()
-        # Versions first: a backend that applies set_many key by key (all but
-        # Redis, whose MULTI applies it at once) must change them before a
-        # fence appears, or a reader could store between the two.
-        result = self._call("set_many", {**versions, **fences}, FENCE_SECONDS)
-        return result is not _FAILED and not result  # set_many lists the keys it failed
+        for path, outside in paths:
+            kinds = ("version", "outside") if outside else ("version",)
+            for fact in _FENCED_OF_A_FILE:
+                fences[cache_key(namespace, fact, path)] = _FENCE
+            for kind in kinds:
+                versions[cache_key(namespace, kind, path)] = new_token()
+            for directory in directories_above(path):
+                for fact in _FENCED_OF_A_PARENT:
+                    fences[cache_key(namespace, fact, directory)] = _FENCE
+                for kind in kinds:
+                    versions[cache_key(namespace, kind, directory)] = new_token()
+        # Versions first: a reader of a fenced fact that stores after them finds
+        # its version changed and fences what it stored; one that stored before
+        # them sees its answer replaced by the fences that follow.
+        for keys, timeout in ((versions, self.version_timeout), (fences, FENCE_SECONDS)):
+            result = self._call("set_many", keys, timeout)
+            if result is _FAILED or result:  # set_many lists the keys it failed
+                return False
+        return True
 
-    def _remember_write(self, path: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            recent = self._recent
-            recent.pop(path, None)
-            recent[path] = now  # kept in the order of the writes
-            horizon = now - FENCE_SECONDS
-            while recent:
-                oldest = next(iter(recent))
-                if recent[oldest] >= horizon:
-                    break
-                del recent[oldest]
-
-    def _keep_pending(self, path: str) -> None:
-        with self._lock:
-            self._pending[path] = None
+    def _keep_pending(self, path: str, *, outside: bool) -> None:
+        self._log.pending(path, outside)
         self._unsettled = True
 
     # -- failures and recovery -----------------------------------------------------
@@ -468,23 +472,14 @@ class MetadataCache:
         """Replay what did not reach the cache (and, after a failure, the recent
         writes, whose fences a restarted cache may have lost); whether the
         cache has them all now."""
-        with self._lock:
-            replay = dict(self._pending)
-            if self._failing:
-                horizon = time.monotonic() - FENCE_SECONDS
-                replay.update(
-                    (path, None) for path, when in self._recent.items() if when >= horizon
-                )
-        paths = list(replay)
+        replay = self._log.to_replay(recent=self._failing)
+        paths = list(replay.items())
         for start in range(0, len(paths), _REPLAY_BATCH):
-            if not self._fence(*paths[start : start + _REPLAY_BATCH]):
+            if not self._fence(paths[start : start + _REPLAY_BATCH]):
                 return False
-        with self._lock:
-            for path in replay:
-                self._pending.pop(path, None)
-            if self._pending:
-                return False  # written meanwhile, and failed: replayed next time
-            self._unsettled = False
+        if not self._log.replayed(replay):
+            return False  # written meanwhile, and failed: replayed next time
+        self._unsettled = False
         if self._failing:
             self._failing = False
             logger.info("Cache %r works again; %d invalidation(s) replayed", self, len(replay))
@@ -493,10 +488,9 @@ class MetadataCache:
     def flush_pending(self) -> int:
         """Try once more to replay what did not reach the cache; how many
         invalidations are still pending."""
-        if self._unsettled:
+        if self._unsettled and len(self._log):
             self._settle()
-        with self._lock:
-            return len(self._pending)
+        return len(self._log)
 
     def _call(self, operation: str, *args: Any) -> Any:
         try:
@@ -538,8 +532,6 @@ setting_changed.connect(forget_namespaces, dispatch_uid="storage_mixins.forget_n
 def _flush_at_exit() -> None:
     """A last try for invalidations that never reached the cache; say so if lost."""
     for metadata in list(_instances):
-        if not metadata._pending:
-            continue
         left = metadata.flush_pending()
         if left:
             logger.error(

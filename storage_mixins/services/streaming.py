@@ -48,15 +48,23 @@ class Stream:
 
 
 def open_stream(
-    storage: Storage, name: str, backend: Storage | None = None, chunk_size: int = CHUNK_SIZE
+    storage: Storage,
+    name: str,
+    backend: Storage | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    *,
+    through: bool = False,
 ) -> Stream:
     """Start reading ``name`` through ``storage``, ``chunk_size`` bytes at a time.
 
     ``backend`` is :func:`serving_backend`'s answer, if the caller has it already.
+    An S3 object is streamed from the backend directly, unless ``through``:
+    then through ``storage``'s own ``open`` (whose circuit breakers a read
+    must go through, in a ``Fallback(..., on_error="skip")``).
     """
     if backend is None:
         backend = serving_backend(storage, name)
-    if is_s3(backend):
+    if is_s3(backend) and not through:
         return _s3_stream(backend, name, chunk_size)
     if is_http(backend):
         return _http_stream(storage, name, chunk_size)

@@ -157,7 +157,9 @@ class Copies:
             size, modified = self.caching.size(name), self._modified_timestamp(name)
             if modified is not None and contents.matches(path, version, size, modified):
                 return contents.path(path, version), (size, modified, version)
-        stream = open_stream(self.reads.get(), name, backend)
+        # Where a layer may be skipped, through the stack's open, and so its
+        # circuit breakers: a layer that is down is skipped, not raised.
+        stream = open_stream(self.reads.get(), name, backend, through=self.may_skip)
         modified = stream.modified.timestamp() if stream.modified else None
         if modified is None:
             modified = self._modified_timestamp(name)

@@ -28,7 +28,9 @@ class ListedReader(Proxy[Any]):
     A read-mode ``open`` of a file that an S3 listing knows streams the
     object in one GET (``S3File`` sends two HEADs first) when nothing but
     ``ReadOnly`` stands between the reader and an ``S3Storage`` that keeps
-    its own ``_open``: a ``Logging`` layer still sees every open.
+    its own ``_open``: a ``Logging`` layer still sees every open, and not
+    behind a circuit breaker (``on_error="skip"``), which the reader's open
+    goes through.
     """
 
     def __init__(self, reader: Any, listings: LayerListings) -> None:
@@ -77,7 +79,14 @@ class ListedReader(Proxy[Any]):
             return getattr(self.__wrapped__, method)(name, mode)
         listings = self._self_listings
         known = listings.answer(method, name)  # raises for a missing file
-        if known is not UNKNOWN and mode == "rb" and plain_s3_backend(listings.layer) is not None:
+        # Behind a circuit breaker (on_error="skip"), the reader opens: a layer
+        # that is down is then skipped, where a stream would raise its outage.
+        if (
+            known is not UNKNOWN
+            and mode == "rb"
+            and listings.breaker is None
+            and plain_s3_backend(listings.layer) is not None
+        ):
             streamed = open_streamed(listings.layer, name)
             if streamed is not None:
                 return streamed

@@ -20,8 +20,9 @@ from django.core.files.storage import Storage
 from ...core import hooks
 from ...core.names import canonical_name
 from ...core.stack import is_router
+from ...services.cache_keys import MAX_LISTED_LAYERS
 from ...services.listing_cache import LayerListings, wants_listing, watching_listings
-from ...services.metadata_cache import MAX_LISTED_LAYERS, MetadataCache
+from ...services.metadata_cache import MetadataCache
 from .listed_reader import ListedReader
 
 __all__ = ["Reads", "computed", "within"]

@@ -31,6 +31,7 @@ from ...core.names import canonical_directory, canonical_name
 from ...core.resolve import StorageSpec, resolve_storage
 from ...core.stack import children, contains, invents_files, is_read_only, is_router
 from ...core.wrapper import StorageWrapper
+from ...services.cache_keys import MAX_LISTED_LAYERS, listing_fact
 from ...services.contents_cache import ContentsCache
 from ...services.listing_cache import LISTING_LIMIT
 from ...services.metadata_cache import MetadataCache
@@ -99,10 +100,9 @@ class Caching(StorageWrapper):
         # changes (metadata_cache.forget_namespaces).
         wrapped = self.__wrapped__
         namespace = key_prefix or (lambda: namespace_of(wrapped))
-        # Over a whole stack, each layer's listings are facts of their own,
-        # which every write fences, whether this process lists or not.
-        layers = len(children(wrapped)) if is_router(wrapped) else 1
-        self._self_metadata = metadata = MetadataCache(cache, namespace, timeout, layers=layers)
+        self._self_metadata = metadata = MetadataCache(
+            cache, namespace, timeout, unwritten=_unwritten_listings(wrapped)
+        )
         self._self_timeout = timeout
         self._self_missing_timeout = timeout if missing_timeout is None else missing_timeout
         self._self_reads = reads = Reads(
@@ -427,9 +427,10 @@ class Caching(StorageWrapper):
         return lifetime if self._self_timeout is None else min(self._self_timeout, lifetime)
 
     def invalidate(self, name: str) -> None:
-        """Forget what is cached about ``name`` (and the listings above it), in
-        every process: for writes made without going through this wrapper."""
-        self._invalidate(name)
+        """Forget what is cached about ``name`` (and the listings above it, every
+        layer's), in every process: for writes made without going through
+        this wrapper."""
+        self._invalidate(name, outside=True)
 
     def invalidate_many(self, names: Iterable[str]) -> int:
         """:meth:`invalidate` each of ``names``, in a few calls to the cache: for
@@ -438,17 +439,19 @@ class Caching(StorageWrapper):
         reached the cache (it failed): this process replays them when it
         answers again, and they are lost if it exits first."""
         paths = [path for name in names for path in self._paths_written(name)]
-        left = self._self_metadata.invalidate_many(paths)
+        left = self._self_metadata.invalidate_many(paths, outside=True)
         copies = self._self_copies
         if copies is not None:
             for path in paths:
                 copies.contents.discard(path)
         return left
 
-    def _invalidate(self, name: str) -> None:
+    def _invalidate(self, name: str, *, outside: bool = False) -> None:
+        """Forget what a write through the wrapper to ``name`` may change
+        (``outside``: a write around it, which may change any layer)."""
         copies = self._self_copies
         for path in self._paths_written(name):
-            self._self_metadata.invalidate(path)
+            self._self_metadata.invalidate(path, outside=outside)
             if copies is not None:
                 copies.contents.discard(path)
 
@@ -486,6 +489,21 @@ class Caching(StorageWrapper):
 
 
 _DONE = object()  # an iterator's end
+
+
+def _unwritten_listings(storage: Storage) -> list[str]:
+    """The listings of ``storage`` that no write through it can change: in a
+    stack, those of the layers that are not its write layer (a write goes to
+    that layer alone, and clears tombstones, which are kept in it and read
+    beneath every wrapper); of a storage that refuses writes, its own."""
+    if not is_router(storage):
+        return [listing_fact(0)] if is_read_only(storage) else []
+    write_layer = getattr(storage, "write_layer", None)
+    return [
+        listing_fact(position)
+        for position, layer in enumerate(children(storage)[:MAX_LISTED_LAYERS])
+        if layer is not write_layer
+    ]
 
 
 def _in_utc(value: _Fact) -> _Fact:

@@ -23,6 +23,12 @@ new file is named ``<root>_offline_<24 random hex digits><ext>``, which no
 file of that layer can have but by a chance of one in 2**96, and which the
 layers that answer must not have either. The write layer is always asked
 directly: a write never skips it.
+
+Whether a name is free is asked of the write layer first, then of the other
+layers in order: the answer is the same in any order, and the write layer (the
+local disk, in the design's stack) rules out a name it has without a request
+to production. A second upload of ``photo.jpg`` then costs production one
+request, about the name chosen, as a new name does.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ __all__ = ["NamePolicy", "offline_name"]
 
 logger = logging.getLogger("storage_mixins.failover")
 
+# A layer, and its circuit breaker if a new name asks through it.
+_Ask = tuple[Storage, GuardedLayer | None]
+
 
 class NamePolicy:
     """Chooses the names of new files in ``stack``, of ``layers`` whose write
@@ -56,8 +65,9 @@ class NamePolicy:
     stack's readers of its layers (``GuardedLayer`` under ``on_error="skip"``).
     """
 
-    __slots__ = ("_asks", "_asks_the_write_layer", "layers", "proxied", "shadow", "stack",
-                 "tombstones", "write_index", "write_layer")  # fmt: skip
+    __slots__ = ("_asks", "_asks_the_write_layer", "_free_asks", "_hidden_asks", "layers",
+                 "proxied", "shadow", "stack", "tombstones", "write_index",
+                 "write_layer")  # fmt: skip
 
     def __init__(
         self,
@@ -78,10 +88,16 @@ class NamePolicy:
         self.shadow = shadow
         self.tombstones = tombstones
         # Each layer, and its circuit breaker if a new name asks through it.
-        self._asks: tuple[tuple[Storage, GuardedLayer | None], ...] = tuple(
+        self._asks: tuple[_Ask, ...] = tuple(
             (layer, _breaker(layer, reader, self.write_layer))
             for layer, reader in zip(layers, readers or layers, strict=True)
         )
+        # The order they are asked whether a name is free: the write layer
+        # first (see above); for a name hidden by a tombstone, only the write
+        # layer and the layers before it.
+        self._free_asks = _cheap_first(self._asks, write_index)
+        upto = len(layers) if write_index is None else write_index + 1
+        self._hidden_asks = _cheap_first(self._asks[:upto], write_index)
         # A write layer named by Django's own rules needs no asking: the stack's
         # algorithm, free in every layer, is what they give, in one pass.
         write_layer = self.write_layer
@@ -147,10 +163,10 @@ class NamePolicy:
         the layer that is down when no layer that answered has it."""
         if max_length and len(name) > max_length:
             return False
-        asks = self._asks
+        asks = self._free_asks
         tombstones = self.tombstones
         if tombstones is not None and name in tombstones:
-            asks = asks[: (self.write_index or 0) + 1]
+            asks = self._hidden_asks
         free: bool | Storage = True
         for layer, breaker in asks:
             has = self._ask(layer, breaker, name)
@@ -189,6 +205,13 @@ class NamePolicy:
             # name again, which get_available_name would retry forever.
             alternative = Storage.get_alternative_name(self.proxied, file_root, file_ext)
         return alternative
+
+
+def _cheap_first(asks: tuple[_Ask, ...], write_index: int | None) -> tuple[_Ask, ...]:
+    """``asks`` with the write layer's (at ``write_index``, if among them) first."""
+    if write_index is None or write_index >= len(asks):
+        return asks
+    return (asks[write_index], *asks[:write_index], *asks[write_index + 1 :])
 
 
 def _breaker(layer: Storage, reader: Any, write_layer: Storage | None) -> GuardedLayer | None:
