@@ -23,12 +23,13 @@ SYSTEM_PROGRAMS := redis-server:redis-server nginx:nginx chromium:chromium chrom
 # npm packages the tests start (Azurite), installed into the project from the lock file.
 NODE_PROGRAMS := tests/node/node_modules/.installed
 
-.PHONY: help test test-env lint format check-pythons system-programs node-programs bench docs demo tour clean
+.PHONY: help test test-matrix test-env lint format check-pythons system-programs node-programs bench docs demo tour clean
 
 help:
-	@echo "make test    run lint, docs and the full Django x Python test matrix (tox),"
+	@echo "make test    run lint, docs and the test suite under one Django x Python pair per Django release (tox),"
 	@echo "             installing redis-server, nginx, chromium and npm with apt-get if missing (as root)"
 	@echo "             and Azurite with npm (into tests/node)"
+	@echo "make test-matrix  the same tests under all nine supported Django x Python pairs"
 	@echo "make test-env ENV=py312-django52 [ARGS='pytest arguments']"
 	@echo "             run one tox environment (or several, comma-separated), with the"
 	@echo "             interpreters found under pyenv on PATH, as make test has them"
@@ -75,6 +76,12 @@ $(NODE_PROGRAMS): tests/node/package.json tests/node/package-lock.json
 
 test: $(VENV)/.installed check-pythons system-programs node-programs
 	$(TOX) run-parallel --parallel 2 --parallel-no-spinner
+
+# Every supported Django x Python pair (make test runs one per Django release).
+MATRIX := py311-django42,py311-django52,py312-django42,py312-django52,py312-django60,py312-django61,py313-django52,py313-django60,py313-django61
+
+test-matrix: $(VENV)/.installed check-pythons system-programs node-programs
+	$(TOX) run-parallel --parallel 2 --parallel-no-spinner -e $(MATRIX)
 
 # One environment, e.g. `make test-env ENV=py312-django52 ARGS="-k caching"`:
 # tox run on its own fails where pyenv provides the interpreters (its shims
