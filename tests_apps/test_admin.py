@@ -25,9 +25,7 @@ def test_admin_upload_form(media: Any, admin: Any) -> None:
     media.production.put("pictures/harbour.jpg", jpeg("navy"))  # a name production has
     old = Picture.objects.create(title="Old", image="pictures/harbour.jpg")
 
-    with media.production.operation(
-        "admin: change form of a production-only file", "none", production_first="3 HEAD"
-    ):
+    with media.production.operation("admin: change form of a production-only file", "none"):
         page = admin.get(reverse("admin:gallery_picture_change", args=[old.pk]))
     assert page.status_code == 200
     assert f'href="{CDN}/pictures/harbour.jpg"' in page.content.decode()

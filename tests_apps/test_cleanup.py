@@ -116,7 +116,7 @@ def test_replacing_a_local_file_deletes_it(
         media.production.operation(
             f"django-cleanup: replace a local file (on_delete={policy})",
             "2 HEAD" if policy == "hide" else "1 HEAD",
-            production_first="3 HEAD" if policy == "hide" else "2 HEAD",
+            production_first="2 HEAD" if policy == "hide" else "1 HEAD",
         ),
         django_capture_on_commit_callbacks(execute=True),
     ):

@@ -71,7 +71,7 @@ def size_of(storage: Any, name: str) -> tuple[int, int]:
 
 
 def test_a_plain_template_and_the_placeholder_url(nowhere: Any, lost: Poster, client: Any) -> None:
-    with nowhere.production.operation("{{ poster.image.url }} of a file nowhere"):
+    with nowhere.production.operation("{{ poster.image.url }} of a file nowhere", "2 HEAD"):
         html = (
             engines["django"]
             .from_string("{{ p.image.url }} {{ p.image.width }}x{{ p.image.height }}")
@@ -90,7 +90,7 @@ def test_the_admin_file_widget(
 ) -> None:
     user = django_user_model.objects.create_superuser("admin", "admin@example.com", "pw")
     client.force_login(user)
-    with nowhere.production.operation("admin: change form of a file nowhere"):
+    with nowhere.production.operation("admin: change form of a file nowhere", "3 HEAD"):
         page = client.get(reverse("admin:gallery_poster_change", args=[lost.pk]))
     assert page.status_code == 200
     assert f'href="{PLACEHOLDER_URL}"' in page.content.decode()
@@ -103,7 +103,7 @@ def test_sorl_thumbnail_of_an_original_nowhere(nowhere: Any, lost: Poster, setti
 
     settings.THUMBNAIL_KVSTORE = "storage_mixins.contrib.sorl.KVStore"
     settings.THUMBNAIL_STORAGE = "local"
-    with nowhere.production.operation("sorl: thumbnail of a file nowhere"):
+    with nowhere.production.operation("sorl: thumbnail of a file nowhere", "1 HEAD"):
         thumbnail = get_thumbnail(lost.image, "120x120")
     assert (thumbnail.width, thumbnail.height) == (120, 40)
     assert nowhere.local_files() == {thumbnail.name}
@@ -147,7 +147,7 @@ def test_easy_thumbnail_of_an_original_nowhere(
     from easy_thumbnails.files import get_thumbnailer
 
     monkeypatch.setattr(easy_thumbnails.storage, "thumbnail_default_storage", storages["local"])
-    with nowhere.production.operation("easy-thumbnails: thumbnail of a file nowhere"):
+    with nowhere.production.operation("easy-thumbnails: thumbnail of a file nowhere", "5 HEAD"):
         thumbnail = get_thumbnailer(lost.image).get_thumbnail({"size": (150, 150)})
     assert (thumbnail.width, thumbnail.height) == (150, 50)
     assert size_of(nowhere.local, thumbnail.name) == (150, 50)
@@ -175,7 +175,7 @@ def wagtail_lost(nowhere: Any) -> Any:
 
 @pytest.mark.apps("wagtail")
 def test_wagtail_renditions_of_an_original_nowhere(nowhere: Any, wagtail_lost: Any) -> None:
-    with nowhere.production.operation("wagtail: rendition of an original nowhere"):
+    with nowhere.production.operation("wagtail: rendition of an original nowhere", "3 HEAD"):
         rendition = wagtail_lost.get_rendition("max-300x300")
     assert (rendition.width, rendition.height) == (300, 100)
     assert size_of(nowhere.local, rendition.file.name) == (300, 100)
@@ -194,7 +194,9 @@ def test_wagtail_admin_of_an_original_nowhere(
 ) -> None:
     user = django_user_model.objects.create_superuser("editor", "editor@example.com", "pw")
     client.force_login(user)
-    with nowhere.production.operation("wagtail admin: listing and edit form"):
+    with nowhere.production.operation(
+        "wagtail admin: listing and edit form", "11 HEAD", production_first="14 HEAD"
+    ):
         listing = client.get(reverse("wagtailimages:index"))
         edit = client.get(reverse("wagtailimages:edit", args=[wagtail_lost.pk]))
     assert listing.status_code == 200 and edit.status_code == 200
@@ -263,7 +265,9 @@ def test_django_cleanup_deleting_a_row_whose_file_is_nowhere(
     nothing to delete, under every policy (no ReadOnlyError from the
     placeholder layer, no tombstone hiding it, nothing logged)."""
     with (
-        cleanup_nowhere.production.operation("django-cleanup: delete a row whose file is nowhere"),
+        cleanup_nowhere.production.operation(
+            "django-cleanup: delete a row whose file is nowhere", "1 HEAD"
+        ),
         django_capture_on_commit_callbacks(execute=True),
     ):
         Attachment.objects.get().delete()
@@ -282,7 +286,9 @@ def test_django_cleanup_replacing_a_file_that_is_nowhere(
     attachment = Attachment.objects.get()  # as a request would load it
     attachment.file = ContentFile(b"%PDF uploaded", name="lost.pdf")
     with (
-        cleanup_nowhere.production.operation("django-cleanup: replace a file that is nowhere"),
+        cleanup_nowhere.production.operation(
+            "django-cleanup: replace a file that is nowhere", "1 HEAD"
+        ),
         django_capture_on_commit_callbacks(execute=True),
     ):
         attachment.save()

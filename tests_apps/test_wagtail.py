@@ -201,9 +201,7 @@ def test_renditions_from_a_production_dump_are_served_by_production(
     sunset.renditions.create(
         filter_spec="fill-100x100", focal_point_key="2e16d0ba", file=name, width=100, height=100
     )
-    with media.production.operation(
-        "{% image %} of a rendition from the dump", "none", production_first="1 HEAD"
-    ):
+    with media.production.operation("{% image %} of a rendition from the dump", "none"):
         html = (
             engines["django"]
             .from_string("{% load wagtailimages_tags %}{% image image fill-100x100 %}")
