@@ -14,7 +14,8 @@ Every request after the first is pinned to the version the first one got:
 ``Last-Modified``), and the answer must carry the same ``ETag``. Another
 version, or none, raises :class:`~storage_mixins.FileChangedError`: the bytes of
 two versions are never mixed. A server that ignores ``Range`` answers the
-whole file, which is then read from its start (skipping to the position).
+whole file, which is then read from its start (skipping to the position); a
+``206`` whose bytes start elsewhere than asked raises ``OSError``.
 """
 
 from __future__ import annotations
@@ -150,7 +151,14 @@ class RangeReader(io.RawIOBase):
             discard(response)
             raise FileNotFoundError(2, f"Not found at {self._url}", self._name)
         self._check(found, first)
-        self._window_end = _window_end(response)
+        answered = _range_of(response)
+        if answered is not None and answered[0] != start:
+            # Another window than asked for (a broken cache or proxy): read as
+            # the bytes asked for, they would corrupt the file silently.
+            discard(response)
+            raise OSError(f"{self._url} answered bytes {answered[0]}-{answered[1] - 1} "
+                          f"when asked for bytes from {start}")  # fmt: skip
+        self._window_end = None if answered is None else answered[1]
         if status == 200 and start:  # Range ignored: the whole file, from its start
             _skip(response, start)
         return response
@@ -178,11 +186,12 @@ class RangeReader(io.RawIOBase):
         return f"it is no longer the version with ETag {self.facts.etag}; open it again"
 
 
-def _window_end(response: BaseHTTPResponse) -> int | None:
+def _range_of(response: BaseHTTPResponse) -> tuple[int, int] | None:
+    """Where the bytes of a ``206`` answer start, and where they end (exclusive)."""
     if response.status != 206:
         return None
     match = _RANGE.match(response.headers.get("Content-Range", "").strip())
-    return int(match.group(2)) + 1 if match else None
+    return (int(match.group(1)), int(match.group(2)) + 1) if match else None
 
 
 def _skip(response: BaseHTTPResponse, count: int) -> None:
