@@ -79,7 +79,7 @@ def _two_wrappers(tmp_path: Path, cache: str, **options: Any) -> tuple[Any, Any]
     )
 
 
-@pytest.mark.parametrize("cache", ["shared", "tiny"])
+@pytest.mark.parametrize("cache", ["shared", "tiny", "redis"])
 @pytest.mark.parametrize("listings", [False, True])
 @pytest.mark.parametrize(
     ("read", "before", "after"),
@@ -91,8 +91,16 @@ def _two_wrappers(tmp_path: Path, cache: str, **options: Any) -> tuple[Any, Any]
     ids=["exists", "listdir", "listdir-root"],
 )
 def test_a_read_racing_a_save_through_another_wrapper_stores_nothing_stale(
-    tmp_path: Path, cache: str, listings: bool, read: Any, before: Any, after: Any
+    tmp_path: Path,
+    cache: str,
+    listings: bool,
+    read: Any,
+    before: Any,
+    after: Any,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if cache == "redis":
+        request.getfixturevalue("redis_cache")
     reader, writer = _two_wrappers(tmp_path, cache, listings=listings)
     (tmp_path / "media" / "a").mkdir(parents=True)
     Hooked.after = lambda: writer.save("a/b.txt", ContentFile(b"new"))
