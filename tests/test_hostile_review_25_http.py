@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import urllib3
 
-from storage_mixins import HTTPStorage
+from storage_mixins import FileChangedError, HTTPStorage
 from storage_mixins.backends.errors import HTTPStatusError
 
 BODY = bytes(range(256)) * 8  # 2 KiB
@@ -182,3 +182,23 @@ def test_a_gzip_body_nobody_asked_for_reads_as_its_size_says(server: Server) -> 
         data = handle.read()
     assert len(data) == storage.size("a.bin")
     assert all(headers.get("Accept-Encoding") == "identity" for *_, headers in server.seen)
+
+
+def test_a_file_without_validators_that_changes_size_while_read_raises_file_changed(
+    server: Server,
+) -> None:
+    old, new = BODY[:300], bytes(reversed(BODY))[:400]
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        # No ETag, no Last-Modified: nothing to pin the version to. The first
+        # answer is a short window of the old file; the rest is the new one's.
+        asked = int(handler.headers["Range"].split("=")[1].split("-")[0])
+        body, start = (old[:100], 0) if asked == 0 else (new[asked:], asked)
+        total = len(old) if asked == 0 else len(new)
+        _send(handler, 206, {"Content-Range": f"bytes {start}-{start + len(body) - 1}/{total}",
+                             "Content-Length": str(len(body))}, body)  # fmt: skip
+
+    server.answer(answer)
+    storage = HTTPStorage(server.url)
+    with storage.open("a.bin") as handle, pytest.raises(FileChangedError):
+        handle.read()  # never old[:100] + new[100:]

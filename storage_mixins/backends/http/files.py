@@ -15,7 +15,9 @@ Every request after the first is pinned to the version the first one got:
 version, or none, raises :class:`~storage_mixins.FileChangedError`: the bytes of
 two versions are never mixed. A server that ignores ``Range`` answers the
 whole file, which is then read from its start (skipping to the position); a
-``206`` whose bytes start elsewhere than asked raises ``OSError``.
+``206`` whose bytes start elsewhere than asked raises ``OSError``, and an
+answer that gives the file another size raises ``FileChangedError`` (a server
+that sends neither ``ETag`` nor ``Last-Modified``).
 """
 
 from __future__ import annotations
@@ -170,6 +172,10 @@ class RangeReader(io.RawIOBase):
             return
         if self.facts.etag and facts.etag != self.facts.etag:
             raise FileChangedError(self._name, self._changed(200))
+        if self.size is not None and facts.size is not None and facts.size != self.size:
+            # No validator caught it (the server gives none): another version.
+            raise FileChangedError(self._name, f"its size went from {self.size} to "
+                                               f"{facts.size} bytes; open it again")  # fmt: skip
 
     def _validators(self) -> dict[str, str]:
         etag = self.facts.strong_etag
