@@ -14,7 +14,10 @@ Every request after the first is pinned to the version the first one got:
 ``Last-Modified``), and the answer must carry the same ``ETag``. Another
 version, or none, raises :class:`~storage_mixins.FileChangedError`: the bytes of
 two versions are never mixed. A server that ignores ``Range`` answers the
-whole file, which is then read from its start (skipping to the position).
+whole file, which is then read from its start (skipping to the position); a
+``206`` whose bytes start elsewhere than asked raises ``OSError``, and an
+answer that gives the file another size raises ``FileChangedError`` (a server
+that sends neither ``ETag`` nor ``Last-Modified``).
 """
 
 from __future__ import annotations
@@ -150,7 +153,14 @@ class RangeReader(io.RawIOBase):
             discard(response)
             raise FileNotFoundError(2, f"Not found at {self._url}", self._name)
         self._check(found, first)
-        self._window_end = _window_end(response)
+        answered = _range_of(response)
+        if answered is not None and answered[0] != start:
+            # Another window than asked for (a broken cache or proxy): read as
+            # the bytes asked for, they would corrupt the file silently.
+            discard(response)
+            raise OSError(f"{self._url} answered bytes {answered[0]}-{answered[1] - 1} "
+                          f"when asked for bytes from {start}")  # fmt: skip
+        self._window_end = None if answered is None else answered[1]
         if status == 200 and start:  # Range ignored: the whole file, from its start
             _skip(response, start)
         return response
@@ -162,6 +172,10 @@ class RangeReader(io.RawIOBase):
             return
         if self.facts.etag and facts.etag != self.facts.etag:
             raise FileChangedError(self._name, self._changed(200))
+        if self.size is not None and facts.size is not None and facts.size != self.size:
+            # No validator caught it (the server gives none): another version.
+            raise FileChangedError(self._name, f"its size went from {self.size} to "
+                                               f"{facts.size} bytes; open it again")  # fmt: skip
 
     def _validators(self) -> dict[str, str]:
         etag = self.facts.strong_etag
@@ -178,11 +192,12 @@ class RangeReader(io.RawIOBase):
         return f"it is no longer the version with ETag {self.facts.etag}; open it again"
 
 
-def _window_end(response: BaseHTTPResponse) -> int | None:
+def _range_of(response: BaseHTTPResponse) -> tuple[int, int] | None:
+    """Where the bytes of a ``206`` answer start, and where they end (exclusive)."""
     if response.status != 206:
         return None
     match = _RANGE.match(response.headers.get("Content-Range", "").strip())
-    return int(match.group(2)) + 1 if match else None
+    return (int(match.group(1)), int(match.group(2)) + 1) if match else None
 
 
 def _skip(response: BaseHTTPResponse, count: int) -> None:
