@@ -5,6 +5,7 @@ would pass the tests, which import the checkout)."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pathlib
 import pkgutil
 import sys
@@ -33,5 +34,9 @@ for module in pkgutil.walk_packages([str(root)], prefix="storage_mixins."):
         continue  # need configured settings; their files are checked above
     if module.name.startswith("storage_mixins.contrib."):
         continue  # integrations need their app and settings; the apps suite imports them
+    if module.name == "storage_mixins.testing.pytest_plugin" and not importlib.util.find_spec(
+        "pytest"
+    ):
+        continue  # pytest loads it, so pytest is there; tests/test_testing.py imports it
     importlib.import_module(module.name)
 print(f"installed package complete: {len(installed)} files")
