@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.core.files.storage import Storage
 
 from ..observability.backend_requests import BackendRequest
 from ..observability.recording import Recording, record
-from .budgets import StorageRequestBudget
+from .budgets import assert_max_storage_requests, assert_storage_requests
 
 __all__ = ["StorageRequests", "storage_requests"]
 
@@ -39,34 +38,9 @@ class StorageRequests:
         """Every storage request the test has sent so far."""
         return list(self.recording.backend_requests)
 
-    def __call__(
-        self,
-        count: int,
-        *,
-        method: str | None = None,
-        storage: str | Storage | None = None,
-        prefix: str | None = None,
-        kind: str | None = None,
-    ) -> StorageRequestBudget:
-        """Exactly ``count`` storage requests in the ``with`` block; the filters
-        are :class:`~storage_mixins.testing.StorageRequestBudget`'s."""
-        return StorageRequestBudget(
-            count, exact=True, method=method, storage=storage, prefix=prefix, kind=kind
-        )
-
-    def at_most(
-        self,
-        count: int,
-        *,
-        method: str | None = None,
-        storage: str | Storage | None = None,
-        prefix: str | None = None,
-        kind: str | None = None,
-    ) -> StorageRequestBudget:
-        """At most ``count`` storage requests in the ``with`` block."""
-        return StorageRequestBudget(
-            count, exact=False, method=method, storage=storage, prefix=prefix, kind=kind
-        )
+    # The module's functions, as pytest-django's fixture offers its assertions.
+    __call__ = staticmethod(assert_storage_requests)  # exactly ``count``
+    at_most = staticmethod(assert_max_storage_requests)
 
 
 @pytest.fixture
