@@ -26,6 +26,7 @@ from django.core.files import File
 
 from ...core.errors import FileChangedError
 from ...core.stack import opened_backend
+from ..errors import http_status
 from ..listing import own_methods
 from .client import call, is_s3, s3_client, s3_storage_class
 
@@ -261,7 +262,7 @@ class S3Reader(io.RawIOBase):
         except FileNotFoundError as exc:
             raise FileChangedError(self._name, "it was deleted; open it again") from exc
         except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 412:
+            if http_status(exc) != 412:
                 raise
             raise FileChangedError(self._name, self._replaced()) from exc
         if response.get("ETag") != self.etag:
