@@ -25,14 +25,7 @@ from PIL import Image
 from tests_apps.conftest import ORDERS, _reset_app_caches, jpeg
 from tests_apps.gallery.models import Attachment, Poster
 
-pytestmark = [
-    pytest.mark.django_db,
-    # Wagtail 8.0.1 never closes the SpooledTemporaryFile it renders each
-    # rendition into (see test_wagtail.py).
-    pytest.mark.filterwarnings(
-        "ignore:Unclosed file <tempfile.SpooledTemporaryFile:ResourceWarning"
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 LOST = "posters/lost.jpg"
 PLACEHOLDER_URL = f"/__placeholders__/{LOST}"

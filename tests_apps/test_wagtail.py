@@ -4,9 +4,7 @@ background task that rebuilds the storage from its deconstruct()."""
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,25 +14,9 @@ from django.urls import reverse
 
 from tests_apps.conftest import CDN, jpeg
 
-pytestmark = [
-    pytest.mark.apps("wagtail"),
-    pytest.mark.django_db,
-    # Wagtail 8.0.1 never closes the SpooledTemporaryFile it renders each
-    # rendition into (Image.generate_rendition_file), whatever the storage.
-    pytest.mark.filterwarnings(
-        "ignore:Unclosed file <tempfile.SpooledTemporaryFile:ResourceWarning"
-    ),
-]
+pytestmark = [pytest.mark.apps("wagtail"), pytest.mark.django_db]
 
 ORIGINAL = "original_images/sunset.jpg"
-
-
-@pytest.fixture(autouse=True)
-def _collect_wagtails_rendition_buffers() -> Iterator[None]:
-    """The buffers Wagtail leaks sit in reference cycles: collect them here,
-    under this module's filter, not in whichever test the collector runs."""
-    yield
-    gc.collect()
 
 
 @pytest.fixture
