@@ -74,7 +74,7 @@ def _close_wagtails_rendition_buffers(monkeypatch: pytest.MonkeyPatch) -> Iterat
 
     buffers: list[tempfile.SpooledTemporaryFile[bytes]] = []
 
-    class RenditionBuffer(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+    class RenditionBuffer(tempfile.SpooledTemporaryFile[bytes]):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             buffers.append(self)
