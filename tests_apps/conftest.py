@@ -65,8 +65,8 @@ def _required_apps(request: pytest.FixtureRequest) -> None:
 def _close_wagtails_rendition_buffers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Wagtail 8.0.1 never closes the SpooledTemporaryFile it renders each
     rendition into (``Image.generate_rendition_file``), whatever the storage.
-    Close those buffers, and only those, when the test ends: an unclosed file
-    anywhere else still fails the test that leaked it, under ``-W error``."""
+    Close those buffers, and only those, when the test ends: any other
+    unclosed file still fails the suite under ``-W error``."""
     if "wagtail" in django_settings.MISSING_APPS:
         yield
         return
