@@ -286,8 +286,9 @@ def _overhead_once(targets: list[dict[str, Any]], run: int) -> list[dict[str, An
             )
     print(
         f"Python-level overhead on a file in the first layer (logger disabled), process {run}/3. "
-        "'needed': calls a\nsave must make beyond the raw storage's (the second "
-        "layer's exists(), the symlink check's lstat()s, the cache's invalidation).\n"
+        "'needed': what a\nsave must do beyond the raw storage's (the second layer's "
+        "exists(), the symlink check's lstat()s,\nthe cache's invalidation), as its floor "
+        "(a save by hand that makes those calls) takes.\n"
         f"{table.render()}\n"
     )
     return rows

@@ -214,3 +214,62 @@ def test_a_str_subclass_never_stands_in_for_another_name(stack: Any) -> None:
     assert stack.exists("photos/cat.jpg")
     assert stack.url("photos/cat.jpg") == "https://production.example/photos/cat.jpg"
     assert not stack.exists("photos/none.jpg")
+
+
+# -- save(): Django's template, with the stack's name checks ---------------------
+
+
+class Escaping(FileSystemStorage):
+    """A write layer whose names leave it: an alternative with a ``..`` part
+    or an absolute one, or ``_save`` answering an absolute name (what Django's three
+    ``validate_file_name`` calls in ``Storage.save`` are there for)."""
+
+    escape = ""
+
+    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
+        if self.escape == "alternative":
+            return "../escaped.jpg"
+        if self.escape == "absolute alternative":  # inside the location, yet absolute
+            return f"{self.location}/escaped.jpg"
+        return f"{file_root}_2{file_ext}"
+
+    def _save(self, name: str, content: Any) -> str:
+        saved: str = super()._save(name, content)
+        return f"/{saved}" if self.escape == "saved" else saved
+
+
+@pytest.mark.parametrize("escape", ["alternative", "absolute alternative", "saved"])
+@pytest.mark.parametrize("shadow", [False, True], ids=["", "shadow"])
+@pytest.mark.parametrize("production_first", [False, True], ids=["local-first", "prod-first"])
+def test_save_refuses_a_name_the_write_layer_makes_unsafe(
+    tmp_path: Path, escape: str, shadow: bool, production_first: bool
+) -> None:
+    local, raw = Escaping(location=tmp_path / "local"), Escaping(location=tmp_path / "raw")
+    for storage in (local, raw):
+        storage.save("photos/cat.jpg", ContentFile(b"taken"))  # so an alternative is asked for
+        storage.escape = escape
+    production = ReadOnly(InMemoryStorage())
+    layers = (production, local) if production_first else (local, production)
+    stack = Fallback(*layers, shadow=shadow)
+
+    for storage in (raw, stack):  # the stack refuses as Django does
+        with pytest.raises(SuspiciousFileOperation):
+            storage.save("photos/cat.jpg", ContentFile(b"new"))
+    assert not list(tmp_path.rglob("escaped.jpg"))
+
+
+def test_save_with_no_name_takes_the_contents_name_once_checked(stack: Any) -> None:
+    named = ContentFile(b"named", name="uploads/dog.jpg")
+    assert stack.save(None, named) == "uploads/dog.jpg"
+    assert read(stack, "uploads/dog.jpg") == b"named"
+    for unsafe in ("../dog.jpg", "/etc/dog.jpg"):
+        with pytest.raises(SuspiciousFileOperation):
+            stack.save(None, ContentFile(b"x", name=unsafe))
+
+
+def test_save_wraps_plain_file_objects_as_django_does(stack: Any, tmp_path: Path) -> None:
+    source = tmp_path / "plain.txt"
+    source.write_bytes(b"plain")
+    with source.open("rb") as handle:  # no chunks(): Storage.save wraps it in a File
+        saved = stack.save("uploads/plain.txt", handle)
+    assert read(stack, saved) == b"plain"

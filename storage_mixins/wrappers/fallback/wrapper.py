@@ -49,7 +49,7 @@ from .notes import note_layer
 from .paths import Paths
 from .routing import Router, real_layers
 from .tombstones import Tombstones
-from .writes import WritePolicy, name_is_free
+from .writes import WritePolicy, name_is_free, save_through
 
 __all__ = ["Fallback"]
 
@@ -405,6 +405,7 @@ class Fallback(StorageWrapper):
     def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
         if name is None:
             validate_name(content.name)  # refuse before any I/O, as for a name given
+            name = content.name
         else:
             try:
                 name = file_name(name)
@@ -414,17 +415,17 @@ class Fallback(StorageWrapper):
                 )
                 return cast("str", saved)
         # Django's template, with this stack as ``self``: get_available_name
-        # and _save below are the stack's, not the write layer's.
+        # and _save are the stack's, not the write layer's.
         if self._self_plain_save_target is not None:
-            return Storage.save(self, name, content, max_length=max_length)
+            return save_through(self, name, content, max_length)
         self._self_writes.writer("save", name)  # refuse before any I/O
         if not self._self_write_index or self._self_shadow:
-            return Storage.save(self, name, content, max_length=max_length)
+            return save_through(self, name, content, max_length)
         # The name it picks is not served by a layer before the write layer,
         # so _save need not check again.
         token = name_is_free.set(True)
         try:
-            return Storage.save(self, name, content, max_length=max_length)
+            return save_through(self, name, content, max_length)
         finally:
             name_is_free.reset(token)
 

@@ -25,7 +25,7 @@ import contextlib
 import errno
 import logging
 from contextvars import ContextVar
-from typing import Any
+from typing import IO, Any
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import File
@@ -37,19 +37,39 @@ from ...backends.local_writes import LocalWriteGuard
 from ...core import hooks
 from ...core.errors import ReadOnlyError
 from ...core.labels import storage_label
+from ...core.names import validate_name
 from ...services.streaming import copy_file
 from ...services.write_views import own_method
 from .notes import note_layer
 from .routing import labels
 from .tombstones import Tombstones
 
-__all__ = ["WritePolicy", "name_is_free"]
+__all__ = ["WritePolicy", "name_is_free", "save_through"]
 
 logger = logging.getLogger("storage_mixins.fallback")
 
 # Set while a Fallback's save() runs Django's template: the name was chosen
 # free in every layer, so no layer before the write layer can hide it.
 name_is_free: ContextVar[bool] = ContextVar("storage_mixins_name_is_free", default=False)
+
+
+def save_through(stack: Any, name: str, content: IO[Any], max_length: int | None) -> str:
+    """Django's ``Storage.save`` with ``stack`` as ``self``: its
+    ``get_available_name``, then its ``_save``.
+
+    Django checks the name with ``validate_file_name`` before, between and
+    after (three pathlib parses a save). The caller has checked ``name``; the
+    name chosen and the name saved are checked here with ``validate_name``,
+    which is stricter (it runs ``validate_file_name`` on any name that is not
+    plainly safe) and raises ``SuspiciousFileOperation`` as Django does.
+    """
+    if not hasattr(content, "chunks"):
+        content = File(content, name)
+    chosen: str = stack.get_available_name(name, max_length=max_length)
+    validate_name(chosen)
+    saved: str = stack._save(chosen, content)
+    validate_name(saved)
+    return saved
 
 
 class WritePolicy:
