@@ -79,3 +79,51 @@ def test_a_cache_that_fails_lets_every_process_compute(
     monkeypatch.setattr(metadata.cache, "add", broken)
     monkeypatch.setattr(metadata.cache, "get", broken)
     assert one_in_the_fleet(metadata, "k", cached=lambda: (False, None), compute=lambda: 1) == 1
+
+
+def test_a_claim_held_too_long_is_taken_over_before_it_expires(
+    metadata: MetadataCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A holder killed while it lists keeps its claim until the cache expires
+    # it; the waiters take over once they have watched it long enough.
+    monkeypatch.setattr(single_flight, "TAKEOVER_SECONDS", 0.02)
+    dead = metadata.claim("k", 60)
+    assert dead is not None
+
+    def compute() -> str:
+        assert metadata.cache.get("k") == dead  # the dead claim has not expired
+        return "mine"
+
+    assert one_in_the_fleet(metadata, "k", cached=lambda: (False, None), compute=compute) == "mine"
+
+
+def test_one_waiter_takes_over_and_the_others_wait_for_its_answer(
+    metadata: MetadataCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(single_flight, "TAKEOVER_SECONDS", 0.02)
+    dead = metadata.claim("k", 60)
+    assert dead is not None
+    successor = single_flight.successor("k", dead)
+    assert metadata.claim(successor, 60) is not None  # another waiter took over, and lists
+    polls = iter([(False, None)] * 5 + [(True, "listed")])
+    assert one_in_the_fleet(metadata, "k", cached=lambda: next(polls), compute=never) == "listed"
+
+
+def test_a_claim_that_changes_hands_is_watched_afresh(
+    metadata: MetadataCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new holder (the first released or expired, another caller claimed) is
+    # given the full time before it is taken over.
+    monkeypatch.setattr(single_flight, "TAKEOVER_SECONDS", 60)
+    first = metadata.claim("k", 60)
+    assert first is not None
+    polls = 0
+
+    def cached() -> tuple[bool, Any]:
+        nonlocal polls
+        polls += 1
+        if polls == 3:
+            metadata.cache.set("k", "another holder", 60)
+        return (True, "listed") if polls == 6 else (False, None)
+
+    assert one_in_the_fleet(metadata, "k", cached=cached, compute=never) == "listed"

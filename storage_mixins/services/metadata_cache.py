@@ -389,6 +389,12 @@ class MetadataCache:
         token = new_token()
         return None if self._call("add", key, token, seconds) is False else token
 
+    def holder(self, key: str) -> str | None:
+        """The token of the claim of ``key``, or ``None`` if nobody holds it
+        (or the cache failed)."""
+        token = self._call("get", key)
+        return token if isinstance(token, str) else None
+
     def release(self, key: str, token: str) -> None:
         """Give up the claim ``token`` of ``key``, unless it expired and another
         caller has it now."""

@@ -6,10 +6,17 @@ them *claims* it, with the cache's ``add`` of a key that expires after
 :data:`CLAIM_SECONDS`, and computes it (lists the directory); the others
 poll the cache for its answer, claiming in turn if the claim goes away
 without one. Every Django cache backend gives an atomic ``add`` with an
-expiry, so nothing else is needed; a process that dies holding a claim
-delays the others by :data:`CLAIM_SECONDS`, and none waits longer than
-:data:`WAIT_SECONDS` before it answers without the fact (per file). A cache
-that fails makes every process compute on its own, as without a cache.
+expiry, so nothing else is needed.
+
+A process that dies holding a claim leaves it until the cache expires it, in
+whole seconds. So a waiter that has watched one claim for
+:data:`TAKEOVER_SECONDS` without an answer stops waiting for it: the waiters
+claim its *successor* (a key named after the claim), and one of them
+computes; a dead holder delays the others by that much. A holder that is
+merely slow costs one more computation, never a wrong answer. None waits
+longer than :data:`WAIT_SECONDS` before it answers without the fact (per
+file). A cache that fails makes every process compute on its own, as
+without a cache.
 """
 
 from __future__ import annotations
@@ -20,12 +27,22 @@ from typing import Any, Final
 
 from .metadata_cache import MetadataCache
 
-__all__ = ["CLAIM_SECONDS", "GAVE_UP", "WAIT_SECONDS", "one_in_the_fleet"]
+__all__ = [
+    "CLAIM_SECONDS",
+    "GAVE_UP",
+    "TAKEOVER_SECONDS",
+    "WAIT_SECONDS",
+    "one_in_the_fleet",
+    "successor",
+]
 
-#: How long a claim lasts (whole seconds: Redis and Memcached count no less):
-#: what a dead holder delays the others by. A listing outlasting its claim
-#: lets a second process list (one second was too short on a busy machine).
+#: How long a claim lasts (whole seconds: Redis and Memcached count no less).
+#: A listing outlasting its claim lets a second process list (one second was
+#: too short on a busy machine).
 CLAIM_SECONDS: Final = 2
+#: How long a waiter watches one claim without an answer before it takes
+#: over (see the module's docstring): what a dead holder delays the others by.
+TAKEOVER_SECONDS: Final = 1.5
 #: The longest a process waits for another's answer: past a claim that
 #: expires, and the listing of the process that claims next.
 WAIT_SECONDS: Final = 5.0
@@ -48,8 +65,11 @@ def one_in_the_fleet(
     or :data:`GAVE_UP` after :data:`WAIT_SECONDS` without one."""
     deadline = time.monotonic() + WAIT_SECONDS
     pause = _FIRST_POLL
+    claimed = key  # the claim waited for: key, or the successor of a claim given up on
+    watched: str | None = None  # its holder's token, watched since ``since``
+    since = 0.0
     while True:
-        claim = metadata.claim(key, CLAIM_SECONDS)
+        claim = metadata.claim(claimed, CLAIM_SECONDS)
         if claim is not None:
             try:
                 # The claim may be free because its holder has just stored the
@@ -57,11 +77,23 @@ def one_in_the_fleet(
                 hit, value = cached()
                 return value if hit else compute()
             finally:
-                metadata.release(key, claim)
+                metadata.release(claimed, claim)
         hit, value = cached()
         if hit:
             return value
-        if time.monotonic() + pause > deadline:
+        now = time.monotonic()
+        holder = metadata.holder(claimed)
+        if holder is None or holder != watched:
+            watched, since = holder, now  # a new holder is given the full time
+        elif now - since >= TAKEOVER_SECONDS:
+            claimed, watched = successor(claimed, holder), None  # claimed at once
+            continue
+        if now + pause > deadline:
             return GAVE_UP
         time.sleep(pause)
         pause = min(2 * pause, _LAST_POLL)
+
+
+def successor(key: str, holder: str) -> str:
+    """The claim that waiters who gave up on ``holder``'s claim of ``key`` share."""
+    return f"{key}:after:{holder}"
