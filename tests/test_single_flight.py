@@ -91,22 +91,42 @@ def test_a_claim_held_too_long_is_taken_over_before_it_expires(
     assert dead is not None
 
     def compute() -> str:
-        assert metadata.cache.get("k") == dead  # the dead claim has not expired
+        # The claim is the taker's now: whoever misses next waits for it.
+        assert metadata.holder("k") not in (None, dead)
         return "mine"
 
     assert one_in_the_fleet(metadata, "k", cached=lambda: (False, None), compute=compute) == "mine"
+    assert metadata.holder("k") is None  # released by the taker
 
 
 def test_one_waiter_takes_over_and_the_others_wait_for_its_answer(
     metadata: MetadataCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(single_flight, "TAKEOVER_SECONDS", 0.02)
+    monkeypatch.setattr(single_flight, "TAKEOVER_SECONDS", 0.0)
     dead = metadata.claim("k", 60)
     assert dead is not None
     successor = single_flight.successor("k", dead)
-    assert metadata.claim(successor, 60) is not None  # another waiter took over, and lists
-    polls = iter([(False, None)] * 5 + [(True, "listed")])
-    assert one_in_the_fleet(metadata, "k", cached=lambda: next(polls), compute=never) == "listed"
+    assert metadata.claim(successor, 60) is not None  # another waiter takes over, and lists
+    tries: list[tuple[str, str | None]] = []
+    claim = metadata.claim
+
+    def recorded(key: str, seconds: int) -> str | None:
+        tries.append((key, claim(key, seconds)))
+        return tries[-1][1]
+
+    monkeypatch.setattr(metadata, "claim", recorded)
+    polls = 0
+
+    def cached() -> tuple[bool, Any]:
+        nonlocal polls
+        polls += 1
+        if polls == 3:
+            metadata.cache.set("k", "taker", 60)  # the taker's claim lands
+        return (True, "listed") if polls == 4 else (False, None)
+
+    assert one_in_the_fleet(metadata, "k", cached=cached, compute=never) == "listed"
+    # It tried to take over, lost, and waited for the taker, watched afresh.
+    assert (successor, None) in tries
 
 
 def test_a_claim_that_changes_hands_is_watched_afresh(

@@ -14,7 +14,7 @@ When to list, and when to ask per file (the policy):
   shares the cache however many threads and processes ask at the same time:
   one lists it, the others wait for its listing (at most
   ``single_flight.WAIT_SECONDS``; a lister that dies delays them
-  ``single_flight.CLAIM_SECONDS``). Which layers are listed is the
+  ``single_flight.TAKEOVER_SECONDS``). Which layers are listed is the
   ``listings`` option: ``"auto"``, S3 only; ``True``, every layer that
   can be listed (not an ``HTTPStorage``: HTTP lists nothing); ``False``,
   none.

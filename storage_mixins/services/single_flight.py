@@ -10,13 +10,14 @@ expiry, so nothing else is needed.
 
 A process that dies holding a claim leaves it until the cache expires it, in
 whole seconds. So a waiter that has watched one claim for
-:data:`TAKEOVER_SECONDS` without an answer stops waiting for it: the waiters
-claim its *successor* (a key named after the claim), and one of them
-computes; a dead holder delays the others by that much. A holder that is
-merely slow costs one more computation, never a wrong answer. None waits
-longer than :data:`WAIT_SECONDS` before it answers without the fact (per
-file). A cache that fails makes every process compute on its own, as
-without a cache.
+:data:`TAKEOVER_SECONDS` without an answer takes it over: the one waiter
+that claims its *successor* (a key named after its holder) frees it and
+claims it, and computes; the others, and whoever misses next, wait for it as
+for any holder. A dead holder delays the others by that much; a holder that
+is merely slow costs one more computation each :data:`TAKEOVER_SECONDS`,
+never a wrong answer. None waits longer than :data:`WAIT_SECONDS` before it
+answers without the fact (per file). A cache that fails makes every process
+compute on its own, as without a cache.
 """
 
 from __future__ import annotations
@@ -65,11 +66,10 @@ def one_in_the_fleet(
     or :data:`GAVE_UP` after :data:`WAIT_SECONDS` without one."""
     deadline = time.monotonic() + WAIT_SECONDS
     pause = _FIRST_POLL
-    claimed = key  # the claim waited for: key, or the successor of a claim given up on
-    watched: str | None = None  # its holder's token, watched since ``since``
+    watched: str | None = None  # the token of the claim's holder, watched since ``since``
     since = 0.0
     while True:
-        claim = metadata.claim(claimed, CLAIM_SECONDS)
+        claim = metadata.claim(key, CLAIM_SECONDS)
         if claim is not None:
             try:
                 # The claim may be free because its holder has just stored the
@@ -77,16 +77,23 @@ def one_in_the_fleet(
                 hit, value = cached()
                 return value if hit else compute()
             finally:
-                metadata.release(claimed, claim)
+                metadata.release(key, claim)
         hit, value = cached()
         if hit:
             return value
         now = time.monotonic()
-        holder = metadata.holder(claimed)
+        holder = metadata.holder(key)
         if holder is None or holder != watched:
-            watched, since = holder, now  # a new holder is given the full time
-        elif now - since >= TAKEOVER_SECONDS:
-            claimed, watched = successor(claimed, holder), None  # claimed at once
+            watched, since = holder, now  # a new holder (a taker too) is given the full time
+        elif (
+            now - since >= TAKEOVER_SECONDS
+            and metadata.claim(successor(key, holder), CLAIM_SECONDS) is not None
+        ):
+            # The one taker frees the claim given up on, and claims it at once:
+            # whoever misses next, even once the old claim would have
+            # expired, waits for the taker. (Someone claiming in between
+            # computes in its place, or, freed by mistake, besides it.)
+            metadata.release(key, holder)
             continue
         if now + pause > deadline:
             return GAVE_UP
@@ -95,5 +102,6 @@ def one_in_the_fleet(
 
 
 def successor(key: str, holder: str) -> str:
-    """The claim that waiters who gave up on ``holder``'s claim of ``key`` share."""
+    """The claim that decides which of the waiters who gave up on ``holder``'s
+    claim of ``key`` takes it over (tokens are unique: no chain of these)."""
     return f"{key}:after:{holder}"
