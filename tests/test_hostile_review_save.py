@@ -291,3 +291,25 @@ def test_a_path_object_whose_str_differs_is_refused_as_django_does(tmp_path: Pat
     for storage in (raw, stack):
         with pytest.raises(SuspiciousFileOperation):
             storage.save(None, ContentFile(b"x", name=Odd()))  # type: ignore[arg-type]
+
+
+def test_an_unsafe_saved_name_moves_no_other_file(tmp_path: Path) -> None:
+    """A write layer's ``_save`` answering ``photos/../x.jpg`` (the dev file
+    ``x.jpg``, which production also has): the stack used to copy that file to
+    new names, again and again, before the template refused the name."""
+
+    class Answering(FileSystemStorage):
+        def _save(self, name: str, content: Any) -> str:
+            super()._save(name, content)
+            return "photos/../x.jpg"
+
+    local, production = layers(tmp_path)
+    FileSystemStorage(location=local.location).save("x.jpg", ContentFile(b"dev"))
+    production.save("x.jpg", ContentFile(b"production"))
+    stack = Fallback(Answering(location=local.location), ReadOnly(production))
+    with pytest.raises(SuspiciousFileOperation):
+        stack.save("photos/new.jpg", ContentFile(b"new"))
+    assert files(tmp_path / "local") == {
+        tmp_path / "local" / "x.jpg",
+        tmp_path / "local" / "photos" / "new.jpg",  # written, as Django's template leaves it
+    }
