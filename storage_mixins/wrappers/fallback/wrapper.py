@@ -23,6 +23,7 @@ from typing import IO, Any, ClassVar, Literal, Self, cast, overload
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
 
 from ...backends.local_writes import LocalWriteGuard
 from ...backends.url_arguments import plain_arguments, url_write_reason
@@ -404,8 +405,10 @@ class Fallback(StorageWrapper):
 
     def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
         if name is None:
-            validate_name(content.name)  # refuse before any I/O, as for a name given
             name = content.name
+            validate_name(name)  # refuse before any I/O, as for a name given
+            # Django's own check too: it reads a path object with str(), not os.fspath().
+            validate_file_name(name, allow_relative_path=True)
         else:
             try:
                 name = file_name(name)

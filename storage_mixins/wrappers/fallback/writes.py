@@ -132,6 +132,9 @@ class WritePolicy:
         name the file has when nothing is hidden by it."""
         if saved == name:
             return saved
+        # Checked before it is read, moved or deleted below, not only once
+        # Django's template gets it back: an unsafe name may name another file.
+        validate_name(saved)
         # The write layer found ``name`` taken (another writer got there first)
         # and chose another name by its own lights, which may be one a
         # read-only layer serves: the new file must hide nothing.
