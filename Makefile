@@ -78,7 +78,7 @@ test: $(VENV)/.installed check-pythons system-programs node-programs
 	$(TOX) run-parallel --parallel 2 --parallel-no-spinner
 
 # Every supported Django x Python pair (make test runs one per Django release).
-MATRIX := py311-django42,py311-django52,py312-django42,py312-django52,py312-django60,py312-django61,py313-django52,py313-django60,py313-django61
+MATRIX := py311-django52,py312-django52,py312-django60,py312-django61,py313-django52,py313-django60,py313-django61
 
 test-matrix: $(VENV)/.installed check-pythons system-programs node-programs
 	$(TOX) run-parallel --parallel 2 --parallel-no-spinner -e $(MATRIX)

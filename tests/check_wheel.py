@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import pathlib
 import pkgutil
 import sys
@@ -39,4 +40,17 @@ for module in pkgutil.walk_packages([str(root)], prefix="storage_mixins."):
     ):
         continue  # pytest loads it, so pytest is there; tests/test_testing.py imports it
     importlib.import_module(module.name)
+
+# The Django the tox environment is named after, not one that a package of the
+# test group upgraded it to (an environment for Django 4.2 ran Django 5.2 so).
+series = os.environ.get("EXPECTED_DJANGO")
+if series:
+    import django
+
+    assert django.get_version().startswith(f"{series}."), (
+        f"Django {django.get_version()} is installed where this environment tests Django "
+        f"{series}: a dependency upgraded it (install a version of it that supports "
+        f"Django {series} with Django, in tox.ini's deps)"
+    )
+
 print(f"installed package complete: {len(installed)} files")
