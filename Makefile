@@ -29,7 +29,7 @@ help:
 	@echo "make test    run lint, docs and the test suite under one Django x Python pair per Django release (tox),"
 	@echo "             installing redis-server, nginx, chromium and npm with apt-get if missing (as root)"
 	@echo "             and Azurite with npm (into tests/node)"
-	@echo "make test-matrix  the same tests under all nine supported Django x Python pairs"
+	@echo "make test-matrix  the same tests under all seven supported Django x Python pairs"
 	@echo "make test-env ENV=py312-django52 [ARGS='pytest arguments']"
 	@echo "             run one tox environment (or several, comma-separated), with the"
 	@echo "             interpreters found under pyenv on PATH, as make test has them"
