@@ -27,7 +27,6 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import django
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
@@ -391,10 +390,7 @@ def _w003(alias: str, reader: str, backend: Storage) -> checks.CheckMessage:
 
 def _ignored_storage_settings(backends: dict[str, Any]) -> Iterator[checks.CheckMessage]:
     """W004: ``DEFAULT_FILE_STORAGE`` and ``STATICFILES_STORAGE``, which Django 5.1
-    removed: it ignores them without a word. Django 4.2 still reads them (and
-    warns of their deprecation itself), so they are checked from 5.1 on only."""
-    if django.VERSION < (5, 1):
-        return
+    removed: it ignores them without a word."""
     for setting, alias in _REMOVED_SETTINGS.items():
         value = getattr(settings, setting, None)
         if value is None:

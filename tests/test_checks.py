@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import django
 import pytest
 from django.apps import apps
 from django.core import checks
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import Storage
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
@@ -327,7 +326,6 @@ def test_w002_inside_a_nested_storage_dict(check: Any) -> None:
 # -- W004: storage settings Django ignores ---------------------------------------
 
 
-@pytest.mark.skipif(django.VERSION < (5, 1), reason="Django 4.2 reads these settings")
 @pytest.mark.parametrize(
     ("setting", "value", "fix"),
     [
@@ -346,17 +344,6 @@ def test_w004_a_storage_setting_django_ignores(
     assert "ignored" in message.msg and "Django 5.1" in message.msg
     assert "InMemoryStorage" in message.msg  # what runs instead
     assert f"Delete {setting}" in message.hint and repr(fix) in message.hint
-
-
-@pytest.mark.skipif(django.VERSION >= (5, 1), reason="Django 5.1 ignores the setting")
-def test_w004_django_4_2_reads_default_file_storage(settings: Any) -> None:
-    settings.FALLBACK_STORAGES = ["local"]
-    # RemovedInDjango51Warning, a PendingDeprecationWarning on Django 4.2.
-    with pytest.warns(PendingDeprecationWarning, match="DEFAULT_FILE_STORAGE"):
-        settings.DEFAULT_FILE_STORAGE = "storage_mixins.FallbackStorage"
-    ids = sorted(m.id for m in checks.run_checks(tags=["storage_mixins"]))
-    assert "storage_mixins.W004" not in ids
-    assert type(storages["default"]) is FallbackStorage  # read, as the check trusts
 
 
 # -- W005: FALLBACK_STORAGES that nothing reads --------------------------------

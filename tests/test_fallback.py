@@ -7,7 +7,6 @@ import logging
 import os
 from typing import Any
 
-import django
 import pytest
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile
@@ -461,19 +460,8 @@ def test_a_name_only_production_has_is_still_refused(s3: Any, fs: Any) -> None:
     assert read(stack, "uploads/photo.jpg") == b"production"
 
 
-class OverwriteStorage(FileSystemStorage):
-    """How an overwriting FileSystemStorage was written before Django 5.1."""
-
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        if self.exists(name):
-            self.delete(name)
-        return name
-
-
 def _overwriting(location: Any) -> FileSystemStorage:
-    if django.VERSION >= (5, 1):
-        return FileSystemStorage(location=location, allow_overwrite=True)
-    return OverwriteStorage(location=location)  # allow_overwrite is new in Django 5.1
+    return FileSystemStorage(location=location, allow_overwrite=True)
 
 
 def test_overwriting_write_layer_overwrites_its_own_files(tmp_path: Any, lower: Any) -> None:

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import django
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
@@ -273,23 +272,10 @@ def test_hard_links_are_separated_before_a_write_in_place(tmp_path: Path, mode: 
     assert Path(local.path("a.txt")).read_bytes() == expected[mode]
 
 
-class TruncatingStorage(FileSystemStorage):
-    """How an overwriting FileSystemStorage was written before Django 5.1: it
-    opens the existing file again, truncated."""
-
-    OS_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        return name
-
-
 def test_an_overwriting_save_never_truncates_a_hard_link(tmp_path: Path) -> None:
     production = FileSystemStorage(location=tmp_path / "production")
     production.save("a.txt", ContentFile(b"production"))
-    if django.VERSION >= (5, 1):
-        local = FileSystemStorage(location=tmp_path / "local", allow_overwrite=True)
-    else:
-        local = TruncatingStorage(location=tmp_path / "local")
+    local = FileSystemStorage(location=tmp_path / "local", allow_overwrite=True)
     os.makedirs(local.location)
     os.link(production.path("a.txt"), os.path.join(local.location, "a.txt"))
     stack = Fallback(local, ReadOnly(FileSystemStorage(location=tmp_path / "elsewhere")))

@@ -153,6 +153,7 @@ def _saves_follow_links(layer: FileSystemStorage) -> bool:
     """
     # django-stubs declare no _save (every backend has one).
     overridden = type(layer)._save is not FileSystemStorage._save  # type: ignore[attr-defined]
-    # Before Django 5.1 the flags were an attribute that subclasses set.
+    # Subclasses set the flags as an attribute before Django 5.1; 5.2 still
+    # honours it (deprecated, gone in 6.0).
     exclusive = getattr(layer, "OS_OPEN_FLAGS", os.O_EXCL) & os.O_EXCL
     return overridden or not exclusive or bool(getattr(layer, "_allow_overwrite", False))

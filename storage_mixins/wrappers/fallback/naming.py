@@ -118,7 +118,7 @@ class NamePolicy:
                 return answer
             taken = answer
         # Django's own algorithm, asking whether a name is free in the stack
-        # (before Django 5.1 it asks exists(); from 5.1, is_name_available()).
+        # (is_name_available()).
         chooser = _NameChooser(self, taken)
         try:
             # The chooser stands in for a Storage: it answers what the algorithm asks.
@@ -233,12 +233,8 @@ def _names_like_django(storage: Storage) -> bool:
             Storage.get_alternative_name,
             FileSystemStorage.get_alternative_name,
         ),
+        "is_name_available": (Storage.is_name_available, FileSystemStorage.is_name_available),
     }
-    if hasattr(Storage, "is_name_available"):  # Django 5.1+; before, it asks exists()
-        defaults["is_name_available"] = (
-            Storage.is_name_available,
-            FileSystemStorage.is_name_available,
-        )
     while is_wrapper(storage):
         if any(method in vars(type(storage)) for method in defaults):
             return False  # e.g. Logging, which records get_available_name
@@ -268,7 +264,7 @@ class _NameChooser:
         self.down: Storage | None = None  # a layer found down
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
-        if name in self._taken:  # Django 5.1 and later
+        if name in self._taken:
             return False
         free = self._availability(name, max_length)
         if isinstance(free, bool):
@@ -283,6 +279,3 @@ class _NameChooser:
             return self._alternative_name(file_root, file_ext)
         self._offline = offline_name(file_root, file_ext)
         return self._offline
-
-    def exists(self, name: str) -> bool:  # before Django 5.1
-        return not self.is_name_available(name)
