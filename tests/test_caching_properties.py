@@ -67,6 +67,23 @@ def apply(stack: Any, operation: tuple[Any, ...]) -> Any:
         return type(exc).__name__
 
 
+def assert_same_answers(
+    plain: Any, cached: Any, operations: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each operation, applied to both stacks in turn, answers the same in both."""
+    # Alternative names are random; make both stacks draw the same ones.
+    counter = itertools.count()
+    monkeypatch.setattr(
+        "django.core.files.storage.base.get_random_string", lambda length: f"{next(counter):07d}"
+    )
+    for step, operation in enumerate(operations):
+        answers = []
+        for stack in (plain, cached):
+            counter = itertools.count(step * 1000)
+            answers.append(apply(stack, operation))
+        assert answers[0] == answers[1], (step, operation)
+
+
 def layers(s3: Any, root: Path) -> tuple[Any, FileSystemStorage]:
     """A fresh, seeded production bucket, and a fresh local directory."""
     bucket = f"p-{uuid.uuid4().hex[:12]}"
@@ -103,17 +120,7 @@ def test_caching_changes_no_answer(
     alias = request.getfixturevalue("redis_cache") if cache_alias == "redis" else "default"
     plain = environment(s3, tmp_path)
     cached = Caching(environment(s3, tmp_path), cache=alias, key_prefix=uuid.uuid4().hex)
-    # Alternative names are random; make both stacks draw the same ones.
-    counter = itertools.count()
-    monkeypatch.setattr(
-        "django.core.files.storage.base.get_random_string", lambda length: f"{next(counter):07d}"
-    )
-    for step, operation in enumerate(operations):
-        answers = []
-        for stack in (plain, cached):
-            counter = itertools.count(step * 1000)
-            answers.append(apply(stack, operation))
-        assert answers[0] == answers[1], (step, operation)
+    assert_same_answers(plain, cached, operations, monkeypatch)
 
 
 # Each shape: (production, local, Caching's options) -> the stack, and the same
@@ -185,13 +192,4 @@ def test_no_placement_order_or_cache_changes_an_answer(
     plain = plain_stack(*layers(s3, tmp_path))
     options = {"cache": alias, "key_prefix": uuid.uuid4().hex, "listings": listings}
     cached = cached_stack(*layers(s3, tmp_path), **options)
-    counter = itertools.count()
-    monkeypatch.setattr(
-        "django.core.files.storage.base.get_random_string", lambda length: f"{next(counter):07d}"
-    )
-    for step, operation in enumerate(operations):
-        answers = []
-        for stack in (plain, cached):
-            counter = itertools.count(step * 1000)
-            answers.append(apply(stack, operation))
-        assert answers[0] == answers[1], (step, operation)
+    assert_same_answers(plain, cached, operations, monkeypatch)

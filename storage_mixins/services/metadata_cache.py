@@ -398,7 +398,7 @@ class MetadataCache:
     def release(self, key: str, token: str) -> None:
         """Give up the claim ``token`` of ``key``, unless it expired and another
         caller has it now."""
-        if self._call("get", key) == token:
+        if self.holder(key) == token:
             self._call("delete", key)
 
     # -- writers -------------------------------------------------------------------
